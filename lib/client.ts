@@ -1,0 +1,387 @@
+import * as E from 'fp-ts/Either';
+import { pipe } from 'fp-ts/function';
+import {
+  EMPTY,
+  Observable,
+  Subject,
+  catchError,
+  defer,
+  filter,
+  from,
+  ignoreElements,
+  map,
+  mergeMap,
+  reduce,
+  tap,
+} from 'rxjs';
+import { LbsEntry, RawEntry, decodeLbsEntry } from './codecs/lbs-message';
+import { resolveOptions } from './codecs/options';
+import {
+  AlreadyClaimedError,
+  ClientClosedError,
+  InvalidOptionsError,
+  KeyspaceConfigError,
+  NotOwnerError,
+  StreamNotFoundError,
+  asRedisError,
+} from './errors';
+import { notifications$ } from './notifications';
+import { partitionEntries } from './operators/decode-entries';
+import { HeartbeatResult, toDisowned } from './operators/to-disowned';
+import { OwnedStream, Ownership } from './ownership';
+import { RedisConnection, SessionConnections, dbOf } from './redis/connections';
+import { consumerName, lockKey, parseLockKey } from './redis/keys';
+import { LockStatus } from './redis/scripts';
+import { LbsStore } from './redis/store';
+import { heartbeat$ } from './sources/heartbeat';
+import { keyspaceExpiries$ } from './sources/keyspace-expiries';
+import { lbsEntries$ } from './sources/lbs-entries';
+import { recoverySweep$, sweepOnce$ } from './sources/recovery-sweep';
+import type { Claimed, ClientOptions, LbsInfo, Notification, ResolvedOptions, StreamAdded, StreamExpired } from './types';
+
+/** Streams finished at once by `done()`. */
+const DONE_CONCURRENCY = 64;
+
+/**
+ * One consumer of a service: hands it data streams from the service's load-balancer stream,
+ * keeps their locks alive, and tells it when another consumer's stream needs a new owner.
+ *
+ * ## Example
+ * ```ts
+ * const client = new RedisStreamClient(new Redis(), 'my-service', { consumerId: 'worker-1' });
+ * client.init().pipe(
+ *   mergeMap((n) => (n.type === 'StreamExpired' ? client.claim(n.payload).pipe(catchError(() => EMPTY)) : of(n))),
+ * ).subscribe(console.log);
+ * ```
+ */
+export class RedisStreamClient {
+  /** This consumer's name in the group and in lock values: `redis-consumer-<id>`. */
+  readonly id: string;
+  private readonly options: ResolvedOptions;
+  private readonly store: LbsStore;
+  private readonly ownership = new Ownership();
+  private readonly stop$ = new Subject<void>();
+  private readonly notifications$: Observable<Notification>;
+  private closed = false;
+
+  /**
+   * @param redis an ioredis connection; the client uses it for commands and `duplicate()`s it for
+   *   the blocking reader and the keyspace subscriber (those it closes itself; this one stays yours)
+   * @param service the service name: keys are `<service>-input`, `<service>-group`, `<service>-dead`
+   * @param options validated at once: throws `InvalidOptionsError` or `ConsumerIdMissingError`
+   */
+  constructor(private readonly redis: RedisConnection, readonly service: string, options: ClientOptions = {}) {
+    if (typeof service !== 'string' || service.length === 0) {
+      throw new InvalidOptionsError('The service name must be a non-empty string (it prefixes the LBS keys).');
+    }
+    this.options = pipe(
+      resolveOptions(options, process.env),
+      E.getOrElseW((err) => {
+        throw err;
+      }),
+    );
+    this.id = consumerName(this.options.consumerId);
+    this.store = new LbsStore(redis, service, this.id, this.options.hbInterval);
+    this.notifications$ = this.compose();
+  }
+
+  /**
+   * The notification stream, shared by every subscriber. Nothing starts until the first
+   * subscription; it completes after `done()` and errors with a typed error when start-up fails
+   * or the LBS reader runs out of retries.
+   */
+  init(): Observable<Notification> {
+    return this.notifications$;
+  }
+
+  /**
+   * Takes over a stream that lost its owner (from `StreamExpired`): one value, then complete.
+   * Errors with `AlreadyClaimedError` when another consumer holds it or won the race.
+   */
+  claim(info: LbsInfo): Observable<Claimed> {
+    return defer(async () => {
+      const started = Date.now();
+      const lock = lockKey(info.dataStreamName, info.idInLbs);
+      const result = await this.store.claim(lock, info.idInLbs, this.options.hbInterval).catch((err: unknown) => {
+        throw asRedisError(`Claiming stream "${info.dataStreamName}"`)(err);
+      });
+      const won = result.kind === 'claimed';
+      this.options.metrics.recordClaimAttempt?.(info.dataStreamName, won, Date.now() - started);
+      this.options.metrics.recordLockAcquisitionAttempt?.(info.dataStreamName, won, Date.now() - started);
+      if (result.kind !== 'claimed') throw new AlreadyClaimedError(info.dataStreamName, info.idInLbs);
+      const additionalInfo = pipe(
+        decodeLbsEntry({ id: info.idInLbs, fields: result.fields }, Infinity),
+        E.fold(
+          () => ({}),
+          (entry) => entry.additionalInfo,
+        ),
+      );
+      const owned = this.own({ payload: info, additionalInfo });
+      this.log().info({ stream: info.dataStreamName, id: info.idInLbs }, 'claimed stream');
+      return { payload: owned.payload, additionalInfo };
+    });
+  }
+
+  /**
+   * Finishes a stream this consumer owns: releases its lock, XACK and XDEL of its LBS entry, in
+   * one atomic step. Errors with `StreamNotFoundError` when this consumer does not own it, and with
+   * `NotOwnerError` (nothing acknowledged) when another consumer took it meanwhile.
+   */
+  doneStream(name: string): Observable<void> {
+    return defer(async () => {
+      const owned = this.ownership.get(name);
+      if (owned === undefined) throw new StreamNotFoundError(name);
+      const result = await this.store.finish(owned.lockKey, owned.payload.idInLbs).catch((err: unknown) => {
+        throw asRedisError(`Finishing stream "${name}"`)(err);
+      });
+      this.ownership.drop(owned);
+      this.options.metrics.recordLockReleaseAttempt?.(name, result.kind === 'finished');
+      this.options.metrics.recordStreamProcessingEnd?.(name, owned.since);
+      if (result.kind === 'held') throw new NotOwnerError(name, result.holder);
+      this.log().debug({ stream: name, id: owned.payload.idInLbs }, 'stream done');
+    });
+  }
+
+  /**
+   * Finishes every owned stream (as `doneStream`), then stops: `notifications$` completes, and no
+   * timer, connection or subscription of this client is left. Errors with the first Redis failure
+   * (after stopping); streams another consumer took meanwhile are only logged.
+   */
+  done(): Observable<void> {
+    return defer(() =>
+      from(this.ownership.all()).pipe(
+        mergeMap(
+          (owned) =>
+            this.doneStream(owned.payload.dataStreamName).pipe(
+              map((): unknown => undefined),
+              catchError((err: unknown) => {
+                this.log().warn({ err, stream: owned.payload.dataStreamName }, 'could not finish stream during done()');
+                return [err instanceof NotOwnerError ? undefined : err];
+              }),
+            ),
+          DONE_CONCURRENCY,
+        ),
+        reduce((first: unknown, err: unknown) => first ?? err, undefined as unknown),
+        map((failure) => {
+          this.stop();
+          if (failure !== undefined) throw failure;
+        }),
+      ),
+    );
+  }
+
+  private stop(): void {
+    this.closed = true;
+    this.stop$.next();
+    this.log().info({}, 'client stopped');
+  }
+
+  private compose(): Observable<Notification> {
+    return notifications$(
+      () => new SessionConnections(this.redis, (role, err) => this.log().debug({ err, role }, 'connection error')),
+      (connections) => ({
+        startup$: this.startup$(connections),
+        expired$: this.expired$(connections),
+        recovered$: this.recovered$(),
+        added$: this.added$(connections),
+        disowned$: heartbeat$(this.options.hbInterval / 2, () => this.beat()).pipe(toDisowned()),
+      }),
+      this.stop$,
+    );
+  }
+
+  private startup$(connections: SessionConnections): Observable<never> {
+    return defer(async () => {
+      if (this.closed) throw new ClientClosedError();
+      await this.applyKeyspaceFlags();
+      await this.store.createGroup().catch((err: unknown) => {
+        throw asRedisError(`Creating consumer group ${this.store.group}`)(err);
+      });
+      await connections.openReader(this.options.hbInterval).catch((err: unknown) => {
+        throw asRedisError('Opening the LBS reader connection')(err);
+      });
+      this.log().info({ consumer: this.id, service: this.service, hbInterval: this.options.hbInterval }, 'client started');
+    }).pipe(ignoreElements());
+  }
+
+  private async applyKeyspaceFlags(): Promise<void> {
+    const setup = await this.store.ensureKeyspaceEvents(this.options.forceConfigOverride);
+    if (setup.kind === 'set') {
+      this.log().info({ from: setup.from, to: setup.flags }, 'set notify-keyspace-events');
+    } else if (setup.kind === 'refused') {
+      const err = new KeyspaceConfigError(
+        'Could not make notify-keyspace-events include K and x (CONFIG refused). Set it on the server (redis.conf or your provider\'s console), or expiries will only be found by recovery.',
+        { cause: setup.cause },
+      );
+      this.log().warn({ err }, err.message);
+    }
+  }
+
+  /** New LBS entries: decode, dead-letter the bad ones, take the good ones' locks in one round trip. */
+  private added$(connections: SessionConnections): Observable<StreamAdded> {
+    const read = () => this.store.readNew(connections.reader!, this.options.readCount, this.options.hbInterval);
+    return lbsEntries$(read, (batch) => this.handOut(batch), {
+      ...this.options.retry,
+      onRetry: (err, attempt, delayMs) => this.log().warn({ err, attempt, delayMs }, 'LBS read failed; retrying'),
+      beforeRetry: (err) =>
+        defer(async () => {
+          if (!String((err as Error)?.message).startsWith('NOGROUP')) return;
+          this.log().warn({ group: this.store.group }, 'consumer group missing (Redis restarted?); re-creating it');
+          await this.store.createGroup();
+          await this.applyKeyspaceFlags();
+        }),
+    });
+  }
+
+  private handOut(batch: readonly RawEntry[]): Observable<StreamAdded> {
+    return defer(async () => {
+      const { good, bad } = partitionEntries(batch, this.options.maxEntryBytes);
+      await this.deadLetter(bad);
+      const started = Date.now();
+      const taken = await this.store.takeLocks(good.map((e) => lockKey(e.payload.dataStreamName, e.payload.idInLbs)));
+      return good.filter((entry, i) => {
+        this.options.metrics.recordLockAcquisitionAttempt?.(entry.payload.dataStreamName, taken[i]!, Date.now() - started);
+        if (!taken[i]) this.log().warn({ stream: entry.payload.dataStreamName, id: entry.payload.idInLbs }, 'lock of a new entry is held by another consumer; left to it');
+        return taken[i];
+      });
+    }).pipe(mergeMap((entries) => entries.map((entry) => this.added(entry))));
+  }
+
+  private async deadLetter(bad: Parameters<LbsStore['deadLetter']>[0]): Promise<void> {
+    for (const { entry, reason } of bad) {
+      this.log().warn({ id: entry.id, reason, deadLetter: this.store.dead }, 'invalid LBS entry moved to the dead-letter stream');
+      this.options.metrics.recordDeadLetter?.(reason);
+    }
+    await this.store.deadLetter(bad);
+  }
+
+  private added(entry: LbsEntry): StreamAdded {
+    const owned = this.own(entry);
+    return { type: 'StreamAdded', payload: owned.payload, additionalInfo: owned.additionalInfo };
+  }
+
+  private own(entry: LbsEntry): OwnedStream {
+    const owned = this.ownership.take(entry.payload, entry.additionalInfo);
+    this.options.metrics.recordStreamProcessingStart?.(entry.payload.dataStreamName, owned.since);
+    return owned;
+  }
+
+  /** Start-up recovery, then a sweep every `lbsIdleTime`; a failed sweep is logged and never ends the stream. */
+  private recovered$(): Observable<StreamAdded> {
+    let first = true;
+    return recoverySweep$(this.options.lbsIdleTime, () => {
+      const started = Date.now();
+      let recovered = 0;
+      const startup = first;
+      first = false;
+      return sweepOnce$(
+        {
+          pending: (minIdle, start, count) => this.store.pending(minIdle, start, count),
+          entries: (ids) => this.store.entries(ids),
+          ackDangling: (ids) => this.store.ackDangling(ids),
+          deadLetter: (bad) => this.deadLetter(bad),
+          claim: (lock, id, minIdle) => this.store.claim(lock, id, minIdle),
+        },
+        {
+          minIdleMs: this.options.lbsIdleTime,
+          count: this.options.lbsRecoveryCount,
+          maxEntryBytes: this.options.maxEntryBytes,
+          isOwned: (row) => row.consumer === this.id && this.ownedById(row.id),
+        },
+      ).pipe(
+        tap((page) => {
+          recovered += page.recovered.length;
+          for (const err of page.failures) this.log().warn({ err }, 'recovering one LBS entry failed');
+        }),
+        mergeMap((page) => page.recovered.map((entry) => this.added(entry))),
+        tap({
+          complete: () => {
+            if (startup) this.options.metrics.recordStartupRecovery?.(true, recovered, Date.now() - started);
+            if (recovered > 0) this.log().info({ recovered }, 'recovered LBS entries whose owner is gone');
+          },
+        }),
+        catchError((err: unknown) => {
+          if (startup) this.options.metrics.recordStartupRecovery?.(false, recovered, Date.now() - started);
+          this.log().warn({ err }, 'recovery sweep failed; the next one runs in lbsIdleTime');
+          return EMPTY;
+        }),
+      );
+    });
+  }
+
+  private ownedById(idInLbs: string): boolean {
+    return this.ownership.all().some((o) => o.payload.idInLbs === idInLbs);
+  }
+
+  /** Expiries of this service's locks, except this consumer's own (its heartbeat decides those). */
+  private expired$(connections: SessionConnections): Observable<StreamExpired> {
+    return keyspaceExpiries$(connections.subscriber, dbOf(this.redis)).pipe(
+      map(parseLockKey),
+      filter((key): key is LbsInfo => key !== undefined && !this.ownership.holds(key.dataStreamName, key.idInLbs)),
+      mergeMap((key) => this.describeExpired(key)),
+      catchError((err: unknown) => {
+        throw asRedisError('Subscribing to keyspace notifications')(err);
+      }),
+    );
+  }
+
+  /** Reads the expired lock's LBS entry: only an entry of this service's LBS, of the same name, is reported. */
+  private describeExpired(key: LbsInfo): Observable<StreamExpired> {
+    return defer(async () => {
+      const [raw] = await this.store.entries([key.idInLbs]);
+      if (raw === null || raw === undefined) return [];
+      return pipe(
+        decodeLbsEntry(raw, Infinity),
+        E.fold(
+          (): StreamExpired[] => [],
+          (entry): StreamExpired[] => {
+            if (entry.payload.dataStreamName !== key.dataStreamName) return [];
+            this.options.metrics.recordKspNotification?.(key.dataStreamName);
+            return [{ type: 'StreamExpired', payload: entry.payload, additionalInfo: entry.additionalInfo }];
+          },
+        ),
+      );
+    }).pipe(
+      mergeMap((events) => events),
+      catchError((err: unknown) => {
+        this.options.metrics.recordKspNotificationDropped?.();
+        this.log().warn({ err, stream: key.dataStreamName }, 'could not read the LBS entry of an expired lock');
+        return EMPTY;
+      }),
+    );
+  }
+
+  /** One heartbeat tick: extend every owned lock in one round trip per chunk. */
+  private beat(): Observable<readonly HeartbeatResult[]> {
+    return defer(async () => {
+      const owned = this.ownership.all();
+      if (owned.length === 0) return [];
+      const statuses = await this.store.extendLocks(owned.map((o) => o.lockKey));
+      const results: HeartbeatResult[] = [];
+      owned.forEach((o, i) => {
+        const status = statuses[i]!;
+        const stillOwned = this.ownership.get(o.payload.dataStreamName) === o;
+        this.options.metrics.recordLockExtensionAttempt?.(o.payload.dataStreamName, status !== LockStatus.Lost);
+        if (status === LockStatus.Retaken) {
+          if (stillOwned) this.log().info({ stream: o.payload.dataStreamName }, 're-took a lock that had vanished');
+          else void this.store.releaseLock(o.lockKey).catch(() => undefined);
+        }
+        if (status === LockStatus.Lost && stillOwned) {
+          this.ownership.drop(o);
+          this.log().warn({ stream: o.payload.dataStreamName }, 'stream disowned: another consumer holds its lock');
+          results.push({ payload: o.payload, additionalInfo: o.additionalInfo, status });
+        }
+      });
+      return results;
+    }).pipe(
+      catchError((err: unknown) => {
+        this.log().warn({ err, owned: this.ownership.size }, 'heartbeat failed; retrying at the next tick');
+        return EMPTY;
+      }),
+    );
+  }
+
+  private log() {
+    return this.options.logger;
+  }
+}

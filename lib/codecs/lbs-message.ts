@@ -1,0 +1,83 @@
+import * as E from 'fp-ts/Either';
+import { pipe } from 'fp-ts/function';
+import * as t from 'io-ts';
+import { LBS_FIELD, MUTEX_KEY_SEP } from '../redis/keys';
+import type { AdditionalInfo, LbsInfo } from '../types';
+
+interface NonEmptyStringBrand {
+  readonly NonEmptyString: unique symbol;
+}
+const NonEmptyString = t.brand(t.string, (s): s is t.Branded<string, NonEmptyStringBrand> => s.length > 0, 'NonEmptyString');
+
+/** The JSON in the `lbs-input` field, with the Go struct's field names (`notifs.LBSInputMessage`). */
+export const LbsInputMessage = t.intersection([
+  t.type({ DataStreamName: NonEmptyString }),
+  t.partial({ Info: t.union([t.UnknownRecord, t.null]) }),
+]);
+export type LbsInputMessage = t.TypeOf<typeof LbsInputMessage>;
+
+/** An LBS entry as Redis returns it: its id and its flat field/value list. */
+export interface RawEntry {
+  readonly id: string;
+  readonly fields: readonly string[];
+}
+
+/** A decoded LBS entry: the stream to hand out and its `Info`. */
+export interface LbsEntry {
+  readonly payload: LbsInfo;
+  readonly additionalInfo: AdditionalInfo;
+}
+
+/** Why an entry was refused; it goes with the entry to the dead-letter stream. */
+export interface BadEntry {
+  readonly entry: RawEntry;
+  readonly reason: string;
+}
+
+const describe = (errors: t.Errors): string =>
+  errors
+    .map((e) => {
+      const path = e.context.map((c) => c.key).filter((k) => k !== '' && !/^\d+$/.test(k)).join('.');
+      return `${path || 'value'} must be ${e.context[e.context.length - 1]?.type.name ?? 'valid'}`;
+    })
+    .filter((m, i, all) => all.indexOf(m) === i)
+    .join('; ');
+
+const parseJson = (text: string): E.Either<string, unknown> =>
+  E.tryCatch(() => JSON.parse(text) as unknown, () => 'not JSON');
+
+/**
+ * Decodes one LBS entry. Pure: the reasons in `Left` are what the dead-letter stream records.
+ *
+ * @example
+ * decodeLbsEntry({ id: '1-0', fields: ['lbs-input', '{"DataStreamName":"s1","Info":{"a":1}}'] }, 1024)
+ * // Right({ payload: { dataStreamName: 's1', idInLbs: '1-0' }, additionalInfo: { a: 1 } })
+ */
+export const decodeLbsEntry = (entry: RawEntry, maxEntryBytes: number): E.Either<BadEntry, LbsEntry> => {
+  const bad = (reason: string): BadEntry => ({ entry, reason });
+  const value = entry.fields.length === 2 && entry.fields[0] === LBS_FIELD ? entry.fields[1] : undefined;
+  if (value === undefined) {
+    const names = entry.fields.filter((_, i) => i % 2 === 0).join(', ');
+    return E.left(bad(`expected the single field "${LBS_FIELD}", got [${names}]`));
+  }
+  if (Buffer.byteLength(value) > maxEntryBytes) {
+    return E.left(bad(`oversized: ${Buffer.byteLength(value)} bytes > maxEntryBytes ${maxEntryBytes}`));
+  }
+  return pipe(
+    parseJson(value),
+    E.chain((json) => pipe(LbsInputMessage.decode(json), E.mapLeft(describe))),
+    E.chain((msg) =>
+      msg.DataStreamName.includes(MUTEX_KEY_SEP)
+        ? E.left(`DataStreamName contains the lock-key separator ${MUTEX_KEY_SEP}`)
+        : E.right(msg),
+    ),
+    E.bimap(bad, (msg) => ({
+      payload: { dataStreamName: msg.DataStreamName, idInLbs: entry.id },
+      additionalInfo: msg.Info ?? {},
+    })),
+  );
+};
+
+/** Encodes what `addStream` writes: the Go struct's JSON. */
+export const encodeLbsMessage = (dataStreamName: string, info: AdditionalInfo): string =>
+  JSON.stringify({ DataStreamName: dataStreamName, Info: info });

@@ -1,0 +1,105 @@
+/** Stable codes of every error this library raises. */
+export type ErrorCode =
+  | 'ALREADY_CLAIMED'
+  | 'STREAM_NOT_FOUND'
+  | 'NOT_OWNER'
+  | 'INVALID_OPTIONS'
+  | 'INVALID_INPUT'
+  | 'CONSUMER_ID_MISSING'
+  | 'KEYSPACE_CONFIG_CONFLICT'
+  | 'INVALID_LBS_MESSAGE'
+  | 'STREAM_TERMINATED'
+  | 'CLIENT_CLOSED'
+  | 'REDIS';
+
+/**
+ * Base of every error raised by redis-stream-client-rx: test `err.code`, or `instanceof` a subclass.
+ * The Redis error that caused it, where there is one, is `err.cause`.
+ */
+export abstract class RedisStreamClientError extends Error {
+  abstract readonly code: ErrorCode;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** `claim()` lost: another consumer holds the stream (or took it first). Losing a race is normal. */
+export class AlreadyClaimedError extends RedisStreamClientError {
+  readonly code = 'ALREADY_CLAIMED';
+  constructor(readonly streamName: string, readonly idInLbs: string) {
+    super(`Stream "${streamName}" (LBS entry ${idInLbs}) is already claimed by another consumer.`);
+  }
+}
+
+/** `doneStream()` / `release()` for a stream this consumer does not own. */
+export class StreamNotFoundError extends RedisStreamClientError {
+  readonly code = 'STREAM_NOT_FOUND';
+  constructor(readonly streamName: string) {
+    super(`Stream "${streamName}" is not owned by this consumer: only streams it was handed (StreamAdded) or claimed can be marked done.`);
+  }
+}
+
+/** `doneStream()` found the lock held by another consumer: the entry was left for its new owner, not acknowledged. */
+export class NotOwnerError extends RedisStreamClientError {
+  readonly code = 'NOT_OWNER';
+  constructor(readonly streamName: string, readonly owner: string) {
+    super(`Stream "${streamName}" is now owned by "${owner}"; it was not acknowledged. Stop working on it.`);
+  }
+}
+
+/** An option is out of range or of the wrong type; the message names the option. */
+export class InvalidOptionsError extends RedisStreamClientError {
+  readonly code = 'INVALID_OPTIONS';
+}
+
+/** `addStream()` input that could not be delivered safely (empty name, separator in name, `info` not an object). */
+export class InvalidInputError extends RedisStreamClientError {
+  readonly code = 'INVALID_INPUT';
+}
+
+/** No consumer id: neither the `consumerId` option nor the env `POD_NAME` / `POD_IP` is set. */
+export class ConsumerIdMissingError extends RedisStreamClientError {
+  readonly code = 'CONSUMER_ID_MISSING';
+  constructor() {
+    super('No consumer id: pass options.consumerId, or set the environment variable POD_NAME (or POD_IP). It must be unique and stable per consumer.');
+  }
+}
+
+/** `notify-keyspace-events` could not be set to include `K` and `x` (CONFIG refused): expiries will not be heard. */
+export class KeyspaceConfigError extends RedisStreamClientError {
+  readonly code = 'KEYSPACE_CONFIG_CONFLICT';
+}
+
+/** An LBS entry that does not decode (logged and dead-lettered; never thrown to the notification stream). */
+export class InvalidLbsMessageError extends RedisStreamClientError {
+  readonly code = 'INVALID_LBS_MESSAGE';
+  constructor(readonly idInLbs: string, readonly reason: string) {
+    super(`LBS entry ${idInLbs} is invalid (${reason}); it was moved to the dead-letter stream.`);
+  }
+}
+
+/** The LBS reader gave up after `retry.maxRetries` failed reads in a row (the Go library's `StreamTerminated`). */
+export class StreamTerminatedError extends RedisStreamClientError {
+  readonly code = 'STREAM_TERMINATED';
+}
+
+/** The client was stopped with `done()`; create a new client to consume again. */
+export class ClientClosedError extends RedisStreamClientError {
+  readonly code = 'CLIENT_CLOSED';
+  constructor() {
+    super('This client was stopped with done(); create a new RedisStreamClient.');
+  }
+}
+
+/** A Redis command failed; `cause` is the ioredis error. */
+export class RedisCommandError extends RedisStreamClientError {
+  readonly code = 'REDIS';
+}
+
+/** Wraps anything thrown by Redis into a `RedisCommandError`, keeping our own typed errors as they are. */
+export const asRedisError = (what: string) => (cause: unknown): RedisStreamClientError =>
+  cause instanceof RedisStreamClientError
+    ? cause
+    : new RedisCommandError(`${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });

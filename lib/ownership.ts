@@ -1,0 +1,53 @@
+import { lockKey } from './redis/keys';
+import type { AdditionalInfo, LbsInfo } from './types';
+
+/** A stream this consumer owns: the LBS entry, its `Info`, its lock key and when it was taken. */
+export interface OwnedStream {
+  readonly payload: LbsInfo;
+  readonly additionalInfo: AdditionalInfo;
+  readonly lockKey: string;
+  readonly since: Date;
+}
+
+/**
+ * Which streams this consumer holds: the one place that knows. Streams are keyed by data-stream
+ * name, as `doneStream(name)` addresses them.
+ */
+export class Ownership {
+  private readonly byName = new Map<string, OwnedStream>();
+
+  /** Records that this consumer now holds the stream (its lock is already taken). */
+  take(payload: LbsInfo, additionalInfo: AdditionalInfo): OwnedStream {
+    const owned: OwnedStream = {
+      payload: { dataStreamName: payload.dataStreamName, idInLbs: payload.idInLbs },
+      additionalInfo,
+      lockKey: lockKey(payload.dataStreamName, payload.idInLbs),
+      since: new Date(),
+    };
+    this.byName.set(payload.dataStreamName, owned);
+    return owned;
+  }
+
+  get(name: string): OwnedStream | undefined {
+    return this.byName.get(name);
+  }
+
+  /** True when this consumer holds exactly this LBS entry of the stream. */
+  holds(name: string, idInLbs: string): boolean {
+    return this.byName.get(name)?.payload.idInLbs === idInLbs;
+  }
+
+  /** Forgets the stream, but only the given entry of it (a newer entry of the same name stays). */
+  drop(owned: OwnedStream): boolean {
+    if (this.byName.get(owned.payload.dataStreamName) !== owned) return false;
+    return this.byName.delete(owned.payload.dataStreamName);
+  }
+
+  all(): OwnedStream[] {
+    return [...this.byName.values()];
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+}

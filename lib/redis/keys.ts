@@ -1,0 +1,31 @@
+/**
+ * Every Redis key, field and name of the wire format shared with redis-stream-client-go.
+ * Change nothing here without changing the Go side too: a mixed fleet reads the same keys.
+ */
+
+/** Separates the data-stream name from the LBS entry id in a lock key. Literal text. */
+export const MUTEX_KEY_SEP = '<MUTEX_KEY_SEP>';
+
+/** The single field of an LBS entry; its value is the JSON `{"DataStreamName": ..., "Info": {...}}`. */
+export const LBS_FIELD = 'lbs-input';
+
+export const lbsKey = (service: string): string => `${service}-input`;
+export const groupName = (service: string): string => `${service}-group`;
+export const deadLetterKey = (service: string): string => `${service}-dead`;
+export const consumerName = (id: string): string => `redis-consumer-${id}`;
+export const lockKey = (dataStreamName: string, idInLbs: string): string =>
+  `${dataStreamName}${MUTEX_KEY_SEP}${idInLbs}`;
+
+/** The channel prefix of keyspace events in `db`; the event's key follows it. */
+export const keyspacePrefix = (db: number): string => `__keyspace@${db}__:`;
+
+/** PSUBSCRIBE pattern that matches keyspace events of every lock key in `db`. */
+export const keyspacePattern = (db: number): string => `${keyspacePrefix(db)}*${MUTEX_KEY_SEP}*`;
+
+/** Splits a lock key back into its data-stream name and LBS entry id (the id never holds the separator). */
+export const parseLockKey = (key: string): { dataStreamName: string; idInLbs: string } | undefined => {
+  const at = key.lastIndexOf(MUTEX_KEY_SEP);
+  if (at <= 0) return undefined;
+  const idInLbs = key.slice(at + MUTEX_KEY_SEP.length);
+  return /^\d+-\d+$/.test(idInLbs) ? { dataStreamName: key.slice(0, at), idInLbs } : undefined;
+};
