@@ -1,0 +1,167 @@
+import { expect } from 'chai';
+import Redis from 'ioredis';
+import { lastValueFrom } from 'rxjs';
+import { AlreadyClaimedError, NotOwnerError, StreamNotFoundError, addStream, lbsKey, lockKey, groupName } from '../lib';
+import type { LbsInfo } from '../lib';
+import { Consumer, cleanup, connect, createGroup, readAsCrashedConsumer, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
+
+describe('claim, heartbeat and done', () => {
+  let admin: Redis;
+  let service: string;
+  const consumers: Consumer[] = [];
+  const connections: Redis[] = [];
+  const hbInterval = 300;
+
+  const consumer = (id: string, options: object = {}): Consumer => {
+    const redis = connect();
+    connections.push(redis);
+    const c = new Consumer(redis, service, { consumerId: id, hbInterval, lbsIdleTime: 60_000, ...options });
+    consumers.push(c);
+    return c;
+  };
+
+  const outcome = <T>(p: Promise<T>): Promise<T | Error> => p.catch((e: Error) => e);
+
+  /** An entry delivered to a consumer that crashed before locking it, delivered long enough ago to be claimed. */
+  const orphan = async (name: string, info: Record<string, unknown> = {}): Promise<LbsInfo> => {
+    const idInLbs = await lastValueFrom(addStream(admin, service, { dataStreamName: name, info }));
+    await readAsCrashedConsumer(admin, service, 'redis-consumer-crashed', 1);
+    await sleep(hbInterval + 50);
+    return { dataStreamName: name, idInLbs };
+  };
+
+  beforeEach(async () => {
+    admin = connect();
+    service = uniqueService('own');
+    await createGroup(admin, service);
+  });
+
+  afterEach(async () => {
+    consumers.splice(0).forEach((c) => c.stop());
+    connections.splice(0).forEach((r) => r.disconnect());
+    await cleanup(admin, service);
+    admin.disconnect();
+  });
+
+  describe('claim()', () => {
+    it('lets exactly one of several racing consumers claim a stream, and returns its Info', async () => {
+      const info = await orphan(streamName(service, 1), { priority: 'high' });
+      const racers = [consumer('a'), consumer('b'), consumer('c'), consumer('d')];
+      const results = await Promise.all(racers.map((c) => outcome(lastValueFrom(c.client.claim(info)))));
+      const winners = results.filter((r) => !(r instanceof Error));
+      expect(winners).to.have.length(1);
+      expect(winners[0]).to.deep.equal({ payload: info, additionalInfo: { priority: 'high' } });
+      const losers = results.filter((r): r is AlreadyClaimedError => r instanceof Error);
+      expect(losers).to.have.length(3);
+      losers.forEach((e) => expect(e).to.be.instanceOf(AlreadyClaimedError).with.property('code', 'ALREADY_CLAIMED'));
+      const winner = racers[results.findIndex((r) => !(r instanceof Error))]!;
+      expect(await admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(winner.client.id);
+      const [[, owner]] = (await admin.xpending(lbsKey(service), groupName(service), '-', '+', 1)) as [string, string][];
+      expect(owner).to.equal(winner.client.id);
+    });
+
+    it('refuses a stream whose lock another consumer holds', async () => {
+      const info = await orphan(streamName(service, 1));
+      await admin.set(lockKey(info.dataStreamName, info.idInLbs), 'redis-consumer-alive', 'PX', 10_000);
+      const err = await outcome(lastValueFrom(consumer('a').client.claim(info)));
+      expect(err).to.be.instanceOf(AlreadyClaimedError);
+      expect(await admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal('redis-consumer-alive');
+    });
+
+    it('keeps a claimed stream alive with the heartbeat', async () => {
+      const info = await orphan(streamName(service, 1));
+      const c = consumer('a').start();
+      await lastValueFrom(c.client.claim(info));
+      await sleep(hbInterval * 4);
+      expect(await admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(c.client.id);
+      expect(await admin.pttl(lockKey(info.dataStreamName, info.idInLbs))).to.be.greaterThan(0);
+    });
+  });
+
+  describe('heartbeat', () => {
+    it('re-takes a lock that vanished, and keeps the stream', async () => {
+      const c = consumer('a').start();
+      await sleep(100);
+      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
+      await c.waitFor('StreamAdded', 1);
+      const { payload } = c.of('StreamAdded')[0]!;
+      const key = lockKey(payload.dataStreamName, payload.idInLbs);
+      await admin.del(key);
+      await waitUntil(async () => (await admin.get(key)) === c.client.id, hbInterval * 3, 'the lock to be re-taken');
+      expect(c.of('StreamDisowned')).to.have.length(0);
+    });
+
+    it('tells the owner with StreamDisowned when another consumer holds its lock, and forgets the stream', async () => {
+      const c = consumer('a').start();
+      await sleep(100);
+      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1), info: { k: 1 } }));
+      await c.waitFor('StreamAdded', 1);
+      const { payload } = c.of('StreamAdded')[0]!;
+      await admin.set(lockKey(payload.dataStreamName, payload.idInLbs), 'redis-consumer-thief', 'PX', 10_000);
+      await c.waitFor('StreamDisowned', 1, hbInterval * 4);
+      expect(c.of('StreamDisowned')[0]).to.deep.equal({ type: 'StreamDisowned', payload, additionalInfo: { k: 1 } });
+      const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
+      expect(err).to.be.instanceOf(StreamNotFoundError);
+      expect(await admin.xlen(lbsKey(service))).to.equal(1);
+    });
+  });
+
+  describe('doneStream() and done()', () => {
+    it('releases the lock, acknowledges and deletes the entry of one stream', async () => {
+      const c = consumer('a').start();
+      await sleep(100);
+      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
+      await c.waitFor('StreamAdded', 1);
+      const { payload } = c.of('StreamAdded')[0]!;
+      await lastValueFrom(c.client.doneStream(payload.dataStreamName), { defaultValue: undefined });
+      expect(await admin.exists(lockKey(payload.dataStreamName, payload.idInLbs))).to.equal(0);
+      expect(await admin.xlen(lbsKey(service))).to.equal(0);
+      expect(await admin.xpending(lbsKey(service), groupName(service))).to.deep.equal([0, null, null, null]);
+    });
+
+    it('finishes several streams, leaving the others owned', async () => {
+      const c = consumer('a').start();
+      await sleep(100);
+      for (let i = 0; i < 5; i++) await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, i) }));
+      await c.waitFor('StreamAdded', 5);
+      for (const i of [0, 2, 4]) await lastValueFrom(c.client.doneStream(streamName(service, i)), { defaultValue: undefined });
+      expect(await admin.xlen(lbsKey(service))).to.equal(2);
+      const pending = (await admin.xpending(lbsKey(service), groupName(service), '-', '+', 10)) as [string][];
+      expect(pending).to.have.length(2);
+      await sleep(hbInterval * 2);
+      const left = c.of('StreamAdded').filter((n) => [1, 3].some((i) => n.payload.dataStreamName === streamName(service, i)));
+      for (const n of left) expect(await admin.get(lockKey(n.payload.dataStreamName, n.payload.idInLbs))).to.equal(c.client.id);
+    });
+
+    it('fails with STREAM_NOT_FOUND for a stream this consumer does not own', async () => {
+      const err = await outcome(lastValueFrom(consumer('a').client.doneStream('never-seen')));
+      expect(err).to.be.instanceOf(StreamNotFoundError).with.property('code', 'STREAM_NOT_FOUND');
+    });
+
+    it('never acknowledges an entry whose lock another consumer took: NOT_OWNER, entry left pending', async () => {
+      const c = consumer('a', { hbInterval: 5000, lbsIdleTime: 60_000 }).start();
+      await sleep(100);
+      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
+      await c.waitFor('StreamAdded', 1);
+      const { payload } = c.of('StreamAdded')[0]!;
+      await admin.set(lockKey(payload.dataStreamName, payload.idInLbs), 'redis-consumer-new-owner');
+      const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
+      expect(err).to.be.instanceOf(NotOwnerError).with.property('code', 'NOT_OWNER');
+      expect(await admin.xlen(lbsKey(service))).to.equal(1);
+      expect(await admin.get(lockKey(payload.dataStreamName, payload.idInLbs))).to.equal('redis-consumer-new-owner');
+    });
+
+    it('done() finishes every owned stream and completes the notification stream', async () => {
+      const c = consumer('a').start();
+      await sleep(100);
+      for (let i = 0; i < 3; i++) await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, i) }));
+      await c.waitFor('StreamAdded', 3);
+      await lastValueFrom(c.client.done(), { defaultValue: undefined });
+      await waitUntil(() => c.completed, 2000, 'notifications$ to complete');
+      expect(await admin.xlen(lbsKey(service))).to.equal(0);
+      expect(await admin.xpending(lbsKey(service), groupName(service))).to.deep.equal([0, null, null, null]);
+      const err = await outcome(lastValueFrom(c.client.init()));
+      expect(err).to.have.property('code', 'CLIENT_CLOSED');
+    });
+  });
+});
