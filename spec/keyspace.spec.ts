@@ -1,0 +1,178 @@
+import { expect } from 'chai';
+import Redis from 'ioredis';
+import { lastValueFrom } from 'rxjs';
+import { addStream, lockKey } from '../lib';
+import type { Logger } from '../lib';
+import { Consumer, cleanup, connect, locksOf, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
+import { RedisServer, hasRedisServer } from './helpers/redis-server';
+
+describe('keyspace notifications', () => {
+  let admin: Redis;
+  let service: string;
+  const consumers: Consumer[] = [];
+  const connections: Redis[] = [];
+  const hbInterval = 300;
+
+  const consumer = (id: string, options: object = {}, redis: Redis = connect(), svc = service): Consumer => {
+    connections.push(redis);
+    const c = new Consumer(redis, svc, { consumerId: id, hbInterval, lbsIdleTime: 60_000, ...options }).start();
+    consumers.push(c);
+    return c;
+  };
+
+  beforeEach(() => {
+    admin = connect();
+    service = uniqueService('ksp');
+  });
+
+  afterEach(async () => {
+    consumers.splice(0).forEach((c) => c.stop());
+    connections.splice(0).forEach((r) => r.disconnect());
+    await cleanup(admin, service);
+    admin.disconnect();
+  });
+
+  it('tells every other live consumer of the service when a lock expires, with the Info', async () => {
+    const owner = consumer('owner');
+    await sleep(150);
+    await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1), info: { a: 1 } }));
+    await owner.waitFor('StreamAdded', 1);
+    const watchers = [consumer('w1'), consumer('w2')];
+    await sleep(150);
+    owner.stop();
+    for (const w of watchers) await w.waitFor('StreamExpired', 1, 5000);
+    for (const w of watchers) {
+      expect(w.of('StreamExpired')[0]).to.deep.equal({ type: 'StreamExpired', payload: owner.of('StreamAdded')[0]!.payload, additionalInfo: { a: 1 } });
+    }
+  });
+
+  it("never reports another service's expiring locks", async () => {
+    const otherService = uniqueService('ksp-other');
+    const watcher = consumer('w');
+    const foreign = consumer('foreign-owner', {}, connect(), otherService);
+    await sleep(150);
+    await lastValueFrom(addStream(admin, otherService, { dataStreamName: streamName(otherService, 1) }));
+    await foreign.waitFor('StreamAdded', 1);
+    const other = consumer('other-watcher', {}, connect(), otherService);
+    await sleep(150);
+    foreign.stop();
+    await other.waitFor('StreamExpired', 1, 5000);
+    await sleep(200);
+    expect(watcher.of('StreamExpired')).to.have.length(0);
+    await cleanup(admin, otherService);
+  });
+
+  it('moves 2000 streams of 5 departed consumers (of 10) to the 5 survivors, each stream held by exactly one', async function () {
+    this.timeout(60_000);
+    const fleet = [...Array(10).keys()].map((i) => consumer(`c${i}`, { readCount: 50, hbInterval: 1000 }));
+    await sleep(300);
+    const pipeline = admin.pipeline();
+    for (let i = 0; i < 2000; i++) pipeline.xadd(`${service}-input`, '*', 'lbs-input', JSON.stringify({ DataStreamName: streamName(service, i), Info: { i } }));
+    await pipeline.exec();
+    await waitUntil(() => fleet.reduce((n, c) => n + c.of('StreamAdded').length, 0) >= 2000, 20_000, '2000 streams handed out');
+    const handedOut = fleet.flatMap((c) => c.of('StreamAdded').map((n) => n.payload.dataStreamName));
+    expect(new Set(handedOut).size).to.equal(2000);
+    const departed = fleet.slice(0, 5);
+    const survivors = fleet.slice(5);
+    departed.forEach((c) => c.stop());
+    const owned = new Map(survivors.map((s) => [s, new Set(s.of('StreamAdded').map((n) => n.payload.dataStreamName))]));
+    const seen = new Map(survivors.map((s) => [s, 0]));
+    const claimAll = async (): Promise<void> => {
+      await Promise.all(
+        survivors.map(async (s) => {
+          const expired = s.of('StreamExpired').slice(seen.get(s));
+          seen.set(s, seen.get(s)! + expired.length);
+          for (const n of expired) {
+            await lastValueFrom(s.client.claim(n.payload)).then(
+              () => owned.get(s)!.add(n.payload.dataStreamName),
+              () => undefined,
+            );
+          }
+          for (const n of s.of('StreamDisowned')) owned.get(s)!.delete(n.payload.dataStreamName);
+        }),
+      );
+    };
+    await waitUntil(
+      async () => {
+        await claimAll();
+        return [...owned.values()].reduce((n, set) => n + set.size, 0) >= 2000;
+      },
+      40_000,
+      'every stream owned by a survivor',
+    );
+    await sleep(1500);
+    await claimAll();
+    const locks = await locksOf(admin, service);
+    expect(locks.size).to.equal(2000);
+    for (const [s, names] of owned) {
+      const held = [...locks].filter(([, holder]) => holder === s.client.id).map(([key]) => key.split('<MUTEX_KEY_SEP>')[0]);
+      expect(new Set(held), `${s.client.id} holds exactly what it believes it owns`).to.deep.equal(names);
+    }
+  });
+
+  describe('notify-keyspace-events (private server)', () => {
+    let server: RedisServer;
+    before(function () {
+      if (!hasRedisServer()) this.skip();
+    });
+    afterEach(async () => {
+      consumers.splice(0).forEach((c) => c.stop());
+      await server?.stop();
+    });
+
+    const flagsOf = async (redis: Redis): Promise<string> => ((await redis.config('GET', 'notify-keyspace-events')) as string[])[1]!;
+
+    it("adds K and x to the flags already set, keeping another application's flags", async () => {
+      server = await RedisServer.start(['--notify-keyspace-events', 'Eg']);
+      const redis = server.connect();
+      const c = consumer('a', {}, redis);
+      await sleep(200);
+      const flags = await flagsOf(redis);
+      for (const f of 'EgKx') expect(flags, flags).to.include(f);
+      expect(c.error).to.equal(undefined);
+    });
+
+    it('replaces the flags with Kx when forceConfigOverride is set', async () => {
+      server = await RedisServer.start(['--notify-keyspace-events', 'Eg']);
+      const redis = server.connect();
+      consumer('a', { forceConfigOverride: true }, redis);
+      await sleep(300);
+      expect([...(await flagsOf(redis))].sort().join('')).to.equal('Kx');
+    });
+
+    it('warns with KEYSPACE_CONFIG_CONFLICT when CONFIG is refused, and goes on serving streams', async () => {
+      server = await RedisServer.start(['--rename-command', 'CONFIG', '']);
+      const redis = server.connect();
+      const warnings: { obj: { err?: { code?: string } }; msg?: string }[] = [];
+      const logger: Logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (obj, msg) => void warnings.push({ obj, msg }) };
+      const c = consumer('a', { logger }, redis);
+      await sleep(200);
+      await lastValueFrom(addStream(redis, service, { dataStreamName: 'still-served' }));
+      await c.waitFor('StreamAdded', 1);
+      expect(warnings.map((w) => w.obj.err?.code)).to.include('KEYSPACE_CONFIG_CONFLICT');
+      expect(c.error).to.equal(undefined);
+    });
+
+    it("listens on the connection's own db, not db 0", async () => {
+      server = await RedisServer.start();
+      const db5 = () => {
+        const r = new Redis({ port: server.port, db: 5 });
+        r.on('error', () => undefined);
+        return r;
+      };
+      const owner = consumer('owner', {}, db5());
+      const watcher = consumer('watcher', {}, db5());
+      await sleep(200);
+      const redis = db5();
+      connections.push(redis);
+      await lastValueFrom(addStream(redis, service, { dataStreamName: 'in-db-5' }));
+      await waitUntil(() => owner.of('StreamAdded').length + watcher.of('StreamAdded').length === 1, 3000, 'hand-out');
+      const [holder, other] = owner.of('StreamAdded').length === 1 ? [owner, watcher] : [watcher, owner];
+      const { payload } = holder.of('StreamAdded')[0]!;
+      holder.stop();
+      await other.waitFor('StreamExpired', 1, 5000);
+      expect(other.of('StreamExpired')[0]!.payload).to.deep.equal(payload);
+      expect(await redis.exists(lockKey(payload.dataStreamName, payload.idInLbs))).to.equal(0);
+    });
+  });
+});
