@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import Redis from 'ioredis';
+import { lastValueFrom } from 'rxjs';
+import { addStream, lockKey } from '../lib';
+import { ChildConsumer } from './helpers/child-consumer';
+import { cleanup, connect, locksOf, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
+import { sharedRedisUrl } from './helpers/hooks';
+
+describe('consumers that crash or stall (child processes)', function () {
+  this.timeout(60_000);
+  const hb = 500;
+  let admin: Redis;
+  let service: string;
+  const children: ChildConsumer[] = [];
+
+  const child = (name: string): ChildConsumer => {
+    const c = new ChildConsumer({ REDIS_URL: sharedRedisUrl(), SERVICE: service, POD_NAME: name, HB_INTERVAL: String(hb), LBS_IDLE_TIME: '60000' });
+    children.push(c);
+    return c;
+  };
+
+  const addStreams = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, i), info: { i } }));
+      await sleep(20);
+    }
+  };
+
+  beforeEach(() => {
+    admin = connect();
+    service = uniqueService('crash');
+  });
+
+  afterEach(async () => {
+    children.splice(0).forEach((c) => c.kill());
+    await cleanup(admin, service);
+    admin.disconnect();
+  });
+
+  it('hands the streams of a consumer killed with SIGKILL to the survivor, within about one heartbeat', async () => {
+    const [a, b] = [child('a'), child('b')];
+    await Promise.all([a.waitFor('ready'), b.waitFor('ready')]);
+    await sleep(1000);
+    await addStreams(6);
+    await waitUntil(() => a.owned().size + b.owned().size === 6, 10_000, 'six streams handed out');
+    const [victim, survivor] = a.owned().size > 0 ? [a, b] : [b, a];
+    const lost = [...victim.owned()];
+    const killedAt = Date.now();
+    victim.signal('SIGKILL');
+    await survivor.waitFor('claimed', lost.length, 15_000);
+    const claimed = survivor.of('claimed');
+    expect(claimed.map((e) => e.stream).sort()).to.deep.equal(lost.sort());
+    for (const e of claimed) expect(e.info).to.deep.equal({ i: Number(e.stream!.split('stream-')[1]) });
+    const locks = await locksOf(admin, service);
+    expect([...locks.values()]).to.deep.equal(Array(6).fill('redis-consumer-' + (survivor === a ? 'a' : 'b')));
+    const failover = Math.max(...claimed.map((e) => e.at)) - killedAt;
+    expect(failover, 'kill-to-claim ms').to.be.lessThan(hb * 10);
+  });
+
+  it('tells a consumer stopped past its TTL (SIGSTOP) that it lost its streams when it resumes (SIGCONT)', async () => {
+    const [a, b] = [child('a'), child('b')];
+    await Promise.all([a.waitFor('ready'), b.waitFor('ready')]);
+    await sleep(1000);
+    await addStreams(4);
+    await waitUntil(() => a.owned().size + b.owned().size === 4, 10_000, 'four streams handed out');
+    const [stalled, survivor] = a.owned().size > 0 ? [a, b] : [b, a];
+    const taken = [...stalled.owned()].sort();
+    stalled.signal('SIGSTOP');
+    await survivor.waitFor('claimed', taken.length, 15_000);
+    expect(survivor.of('claimed').map((e) => e.stream).sort()).to.deep.equal(taken);
+    stalled.signal('SIGCONT');
+    await stalled.waitFor('StreamDisowned', taken.length, 10_000);
+    expect(stalled.of('StreamDisowned').map((e) => e.stream).sort()).to.deep.equal(taken);
+    expect(stalled.owned().size).to.equal(0);
+    await sleep(hb * 2);
+    const survivorName = `redis-consumer-${survivor === a ? 'a' : 'b'}`;
+    for (const e of survivor.of('claimed')) expect(await admin.get(lockKey(e.stream!, e.id!))).to.equal(survivorName);
+  });
+});
