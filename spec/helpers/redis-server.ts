@@ -83,7 +83,7 @@ export class RedisServer {
   /** SIGKILL: the server dies at once, as in a crash. */
   async kill(): Promise<void> {
     const proc = this.process;
-    if (proc === undefined || proc.exitCode !== null) return;
+    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGKILL');
     await exited;

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import Redis from 'ioredis';
+import { lastValueFrom } from 'rxjs';
+import { addStream, deadLetterKey, groupName, lbsKey } from '../lib';
+import type { Logger, MetricsRecorder } from '../lib';
+import { Consumer, addRaw, cleanup, connect, sleep, streamName, uniqueService } from './helpers/fixtures';
+
+describe('bad LBS entries', () => {
+  let admin: Redis;
+  let service: string;
+  let c: Consumer;
+  let redis: Redis;
+  const warnings: string[] = [];
+  const deadLetters: string[] = [];
+  const logger: Logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_o, msg) => void warnings.push(msg ?? '') };
+  const metrics: MetricsRecorder = { recordDeadLetter: (reason) => void deadLetters.push(reason) };
+
+  beforeEach(async () => {
+    admin = connect();
+    redis = connect();
+    service = uniqueService('bad');
+    warnings.length = 0;
+    deadLetters.length = 0;
+    c = new Consumer(redis, service, { consumerId: 'a', hbInterval: 500, maxEntryBytes: 4096, logger, metrics }).start();
+    await sleep(200);
+  });
+
+  afterEach(async () => {
+    c.stop();
+    redis.disconnect();
+    await cleanup(admin, service);
+    admin.disconnect();
+  });
+
+  const cases: [string, string[], RegExp][] = [
+    ['a value that is not JSON', ['lbs-input', '{not json'], /not JSON/],
+    ['a wrong field name', ['payload', '{"DataStreamName":"x"}'], /expected the single field "lbs-input", got \[payload\]/],
+    ['a missing DataStreamName', ['lbs-input', '{"Info":{}}'], /DataStreamName/],
+    ['a DataStreamName that is not a string', ['lbs-input', '{"DataStreamName":42}'], /DataStreamName/],
+    ['an Info that is not an object', ['lbs-input', '{"DataStreamName":"x","Info":[1,2]}'], /Info/],
+    ['an oversized entry', ['lbs-input', JSON.stringify({ DataStreamName: 'big', Info: { blob: 'x'.repeat(5000) } })], /oversized/],
+    ['a name holding the lock-key separator', ['lbs-input', '{"DataStreamName":"a<MUTEX_KEY_SEP>b"}'], /separator/],
+  ];
+
+  for (const [what, fields, reason] of cases) {
+    it(`dead-letters ${what} with its reason, and serves the next stream`, async () => {
+      const badId = await addRaw(admin, service, ...fields);
+      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 'good'), info: { ok: true } }));
+      await c.waitFor('StreamAdded', 1);
+      expect(c.of('StreamAdded')[0]!.additionalInfo).to.deep.equal({ ok: true });
+      expect(c.error).to.equal(undefined);
+      const dead = (await admin.xrange(deadLetterKey(service), '-', '+')) as [string, string[]][];
+      expect(dead).to.have.length(1);
+      const record = Object.fromEntries(dead[0]![1].reduce<[string, string][]>((acc, v, i, all) => (i % 2 === 0 ? [...acc, [v, all[i + 1]!]] : acc), []));
+      expect(record['source-id']).to.equal(badId);
+      expect(record.reason).to.match(reason);
+      expect(record.consumer).to.equal('redis-consumer-a');
+      expect(record[fields[0]!]).to.equal(fields[1]);
+      const lbs = (await admin.xrange(lbsKey(service), "-", "+")) as [string, string[]][];
+      expect(lbs.map(([id]) => id)).not.to.include(badId);
+      const pending = (await admin.xpending(lbsKey(service), groupName(service), '-', '+', 10)) as [string][];
+      expect(pending.map(([id]) => id)).not.to.include(badId);
+      expect(deadLetters).to.have.length(1);
+      expect(warnings).to.include('invalid LBS entry moved to the dead-letter stream');
+    });
+  }
+
+  it('keeps every good entry of a batch that also holds bad ones', async () => {
+    const pipeline = admin.pipeline();
+    for (let i = 0; i < 20; i++) {
+      pipeline.xadd(lbsKey(service), '*', 'lbs-input', i % 3 === 0 ? 'garbage' : JSON.stringify({ DataStreamName: streamName(service, i) }));
+    }
+    await pipeline.exec();
+    await c.waitFor('StreamAdded', 13);
+    await sleep(200);
+    expect(c.of('StreamAdded')).to.have.length(13);
+    expect(await admin.xlen(deadLetterKey(service))).to.equal(7);
+  });
+});

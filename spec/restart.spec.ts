@@ -1,0 +1,67 @@
+import { expect } from 'chai';
+import Redis from 'ioredis';
+import { lastValueFrom } from 'rxjs';
+import { StreamTerminatedError, addStream, lockKey } from '../lib';
+import { Consumer, sleep, uniqueService, waitUntil } from './helpers/fixtures';
+import { RedisServer, hasRedisServer } from './helpers/redis-server';
+
+describe('Redis restarts and outages', function () {
+  this.timeout(30_000);
+  let server: RedisServer;
+  let consumer: Consumer | undefined;
+  const connections: Redis[] = [];
+
+  const connect = (): Redis => {
+    const r = new Redis({ port: server.port, retryStrategy: () => 50, maxRetriesPerRequest: 2 });
+    r.on('error', () => undefined);
+    connections.push(r);
+    return r;
+  };
+
+  before(function () {
+    if (!hasRedisServer()) this.skip();
+  });
+
+  beforeEach(async () => {
+    server = await RedisServer.start();
+  });
+
+  afterEach(async () => {
+    consumer?.stop();
+    connections.splice(0).forEach((r) => r.disconnect());
+    await server.stop();
+  });
+
+  it('re-creates the group and the keyspace flags after a restart without persistence, keeps its streams and serves new ones', async () => {
+    const service = uniqueService('restart');
+    const redis = connect();
+    consumer = new Consumer(redis, service, { consumerId: 'a', hbInterval: 300, retry: { maxRetries: -1, initialDelay: 50, maxDelay: 200 } }).start();
+    await sleep(200);
+    await lastValueFrom(addStream(redis, service, { dataStreamName: 'before' }));
+    await consumer.waitFor('StreamAdded', 1);
+    const { payload } = consumer.of('StreamAdded')[0]!;
+
+    await server.restart();
+    const admin = connect();
+    await waitUntil(async () => ((await admin.config('GET', 'notify-keyspace-events')) as string[])[1]!.includes('K'), 10_000, 'keyspace flags re-applied');
+    await waitUntil(async () => (await admin.get(lockKey(payload.dataStreamName, payload.idInLbs))) === consumer!.client.id, 5000, 'lock re-taken');
+    await waitUntil(async () => (await admin.exists(`${service}-input`)) === 1, 5000, 'group re-created');
+    await lastValueFrom(addStream(admin, service, { dataStreamName: 'after' }));
+    await consumer.waitFor('StreamAdded', 2);
+    expect(consumer.of('StreamAdded')[1]!.payload.dataStreamName).to.equal('after');
+    expect(consumer.of('StreamDisowned')).to.have.length(0);
+    expect(consumer.error).to.equal(undefined);
+  });
+
+  it('errors the notification stream with STREAM_TERMINATED when Redis stays down past retry.maxRetries', async () => {
+    const service = uniqueService('down');
+    consumer = new Consumer(connect(), service, { consumerId: 'a', hbInterval: 300, retry: { maxRetries: 3, initialDelay: 20, maxDelay: 100 } }).start();
+    await sleep(300);
+    expect(consumer.error).to.equal(undefined);
+    await server.kill();
+    await waitUntil(() => consumer!.error !== undefined, 10_000, 'the notification stream to error');
+    expect(consumer.error).to.be.instanceOf(StreamTerminatedError).with.property('code', 'STREAM_TERMINATED');
+    expect((consumer.error as Error).message).to.include('retry.maxRetries');
+    expect((consumer.error as Error).cause).to.be.instanceOf(Error);
+  });
+});
