@@ -69,8 +69,8 @@ export const resolveOptions = (
     E.mapLeft((errors): RedisStreamClientError => new InvalidOptionsError(`Invalid options: ${explain(errors)}.`)),
     E.map((o) => o as ClientOptions),
     E.chain((o) => {
-      const consumerId = o.consumerId ?? env.POD_NAME ?? env.POD_IP;
-      if (consumerId === undefined || consumerId === '') return E.left(new ConsumerIdMissingError());
+      const consumerId = [o.consumerId, env.POD_NAME, env.POD_IP].find((id) => id !== undefined && id !== '');
+      if (consumerId === undefined) return E.left(new ConsumerIdMissingError());
       if (o.logger !== undefined && !isLogger(o.logger)) {
         return E.left(new InvalidOptionsError('options.logger must have debug, info, warn and error methods (a pino logger works).'));
       }
