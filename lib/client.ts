@@ -60,6 +60,8 @@ export class RedisStreamClient {
   private readonly options: ResolvedOptions;
   private readonly store: LbsStore;
   private readonly ownership = new Ownership();
+  /** Locks this consumer handed back with `release`: their expiry is for the others. */
+  private readonly released = new Set<string>();
   private readonly stop$ = new Subject<void>();
   private readonly notifications$: Observable<Notification>;
   private closed = false;
@@ -148,14 +150,18 @@ export class RedisStreamClient {
    * (after stopping); streams another consumer took meanwhile are only logged.
    */
   done(): Observable<void> {
+    return this.finishAll((name) => this.doneStream(name));
+  }
+
+  private finishAll(finish: (name: string) => Observable<void>): Observable<void> {
     return defer(() =>
       from(this.ownership.all()).pipe(
         mergeMap(
           (owned) =>
-            this.doneStream(owned.payload.dataStreamName).pipe(
+            finish(owned.payload.dataStreamName).pipe(
               map((): unknown => undefined),
               catchError((err: unknown) => {
-                this.log().warn({ err, stream: owned.payload.dataStreamName }, 'could not finish stream during done()');
+                this.log().warn({ err, stream: owned.payload.dataStreamName }, 'could not finish or release a stream while stopping');
                 return [err instanceof NotOwnerError ? undefined : err];
               }),
             ),
@@ -168,6 +174,43 @@ export class RedisStreamClient {
         }),
       ),
     );
+  }
+
+  /**
+   * Hands a stream back **without** acknowledging it: drops it here and makes its lock expire at
+   * once, so every other consumer (Go ones too) hears an ordinary `StreamExpired` and one of them
+   * claims it. This consumer ignores that expiry. Errors with `StreamNotFoundError` when it does
+   * not own the stream.
+   *
+   * ## Example
+   * ```ts
+   * client.release('session-42').subscribe(); // someone else will take it over
+   * ```
+   */
+  release(name: string): Observable<void> {
+    return defer(async () => {
+      const owned = this.ownership.get(name);
+      if (owned === undefined) throw new StreamNotFoundError(name);
+      this.ownership.drop(owned);
+      this.released.add(owned.lockKey);
+      const ours = await this.store.expireLock(owned.lockKey).catch((err: unknown) => {
+        this.released.delete(owned.lockKey);
+        throw asRedisError(`Releasing stream "${name}"`)(err);
+      });
+      if (!ours) this.released.delete(owned.lockKey);
+      this.options.metrics.recordLockReleaseAttempt?.(name, ours);
+      this.log().info({ stream: name, id: owned.payload.idInLbs, handedBack: ours }, 'released stream');
+    });
+  }
+
+  /**
+   * Graceful shutdown: hands every owned stream back unfinished (as `release`), so the rest of the
+   * fleet takes them over within milliseconds, then stops like `done()`. Use it when work in
+   * progress must continue elsewhere; use `done()` (Go semantics) when every owned stream is
+   * finished.
+   */
+  shutdown(): Observable<void> {
+    return this.finishAll((name) => this.release(name));
   }
 
   private stop(): void {
@@ -318,6 +361,7 @@ export class RedisStreamClient {
     return keyspaceExpiries$(connections.subscriber, dbOf(this.redis)).pipe(
       map(parseLockKey),
       filter((key): key is LbsInfo => key !== undefined && !this.ownership.holds(key.dataStreamName, key.idInLbs)),
+      filter((key) => !this.released.delete(lockKey(key.dataStreamName, key.idInLbs))),
       mergeMap((key) => this.describeExpired(key)),
       catchError((err: unknown) => {
         throw asRedisError('Subscribing to keyspace notifications')(err);

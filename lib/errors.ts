@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'INVALID_LBS_MESSAGE'
   | 'STREAM_TERMINATED'
   | 'CLIENT_CLOSED'
+  | 'HANDLER_FAILED'
   | 'REDIS';
 
 /**
@@ -90,6 +91,14 @@ export class ClientClosedError extends RedisStreamClientError {
   readonly code = 'CLIENT_CLOSED';
   constructor() {
     super('This client was stopped with done(); create a new RedisStreamClient.');
+  }
+}
+
+/** A `processStreams` handler failed on a stream; the stream was handed back to the fleet. `cause` is the handler's error. */
+export class StreamHandlerError extends RedisStreamClientError {
+  readonly code = 'HANDLER_FAILED';
+  constructor(readonly streamName: string, cause: unknown) {
+    super(`The handler of stream "${streamName}" failed (${cause instanceof Error ? cause.message : String(cause)}); the stream was released for another consumer.`, { cause });
   }
 }
 

@@ -1,6 +1,10 @@
 export { RedisStreamClient } from './client';
 export { addStream } from './add-stream';
 export { ofType } from './operators/of-type';
+export { claimExpired } from './operators/claim-expired';
+export type { Claimer, ClaimExpiredConfig } from './operators/claim-expired';
+export { processStreams } from './operators/process-streams';
+export type { OwnedStreamInfo, ProcessStreamsConfig, StreamFinisher, StreamOutcome } from './operators/process-streams';
 export { retryWithBackoff, backoffDelay } from './operators/retry-with-backoff';
 export type { RetryWithBackoffConfig } from './operators/retry-with-backoff';
 export { MUTEX_KEY_SEP, LBS_FIELD, lbsKey, groupName, deadLetterKey, lockKey } from './redis/keys';

@@ -37,6 +37,16 @@ export interface StreamDisowned {
 export type Notification = StreamAdded | StreamExpired | StreamDisowned;
 export type NotificationType = Notification['type'];
 
+/** This consumer won the claim of an expired stream (emitted by the `claimExpired` operator); it owns it now. */
+export interface StreamClaimed {
+  readonly type: 'StreamClaimed';
+  readonly payload: LbsInfo;
+  readonly additionalInfo: AdditionalInfo;
+}
+
+/** What flows after `claimExpired`: the client's notifications plus the claims this consumer won. */
+export type OwnershipNotification = Notification | StreamClaimed;
+
 /** The subset of a pino logger the client writes to. Every method is called as `(object, message)`. */
 export interface Logger {
   debug(obj: object, msg?: string): void;

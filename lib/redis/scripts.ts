@@ -19,7 +19,7 @@ export type FinishResult = { readonly kind: 'finished' } | { readonly kind: 'hel
 /** Most keys passed to one script call: keeps each call short so Redis stays responsive. */
 export const KEYS_PER_CALL = 1000;
 
-type ScriptName = 'extendLocks' | 'claim' | 'finish' | 'releaseLock';
+type ScriptName = 'extendLocks' | 'claim' | 'finish' | 'releaseLock' | 'expireLock';
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 
 const PREFIX = 'rscrx_';
@@ -38,6 +38,7 @@ export class Scripts {
       claim: 'claim-2.lua',
       finish: 'finish-2.lua',
       releaseLock: 'releaseLock-1.lua',
+      expireLock: 'expireLock-1.lua',
     };
     const commands = redis as unknown as Record<string, Raw | undefined>;
     const call = {} as Record<ScriptName, Raw>;
@@ -75,5 +76,9 @@ export class Scripts {
 
   async releaseLock(lock: string, owner: string): Promise<boolean> {
     return (await this.call.releaseLock(lock, owner)) === 1;
+  }
+
+  async expireLock(lock: string, owner: string): Promise<boolean> {
+    return (await this.call.expireLock(lock, owner)) === 1;
   }
 }

@@ -126,6 +126,18 @@ export class LbsStore {
     return this.scripts.releaseLock(lock, this.consumer);
   }
 
+  /**
+   * Hands a lock back so that it expires now and every consumer hears `expired`: PEXPIRE 1 if
+   * ours, then a read once the millisecond has passed, which makes Redis delete it at once.
+   * Resolves false if the lock was not ours.
+   */
+  async expireLock(lock: string): Promise<boolean> {
+    if (!(await this.scripts.expireLock(lock, this.consumer))) return false;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await this.redis.exists(lock);
+    return true;
+  }
+
   /** XADD of one LBS entry (the producer side). */
   static async add(redis: Redis, service: string, json: string): Promise<string> {
     return (await redis.xadd(lbsKey(service), '*', LBS_FIELD, json)) as string;

@@ -1,0 +1,37 @@
+import { EMPTY, Observable, OperatorFunction, catchError, map, mergeMap, of } from 'rxjs';
+import { AlreadyClaimedError } from '../errors';
+import type { Claimed, LbsInfo, Notification, OwnershipNotification, StreamClaimed } from '../types';
+
+/** What `claimExpired` needs of a client (a `RedisStreamClient` fits; tests pass a stub of cold Observables). */
+export interface Claimer {
+  claim(info: LbsInfo): Observable<Claimed>;
+}
+
+export interface ClaimExpiredConfig {
+  /** Told of claims that failed for another reason than a lost race (Redis down...). Default: ignored; the recovery sweep takes the stream later. */
+  readonly onError?: (error: unknown, expired: LbsInfo) => void;
+}
+
+/**
+ * Turns every `StreamExpired` into a claim attempt and emits `StreamClaimed` for the claims this
+ * consumer won. Losing a race (`AlreadyClaimedError`) is not an error and emits nothing; other
+ * notifications pass through untouched. A failed claim never ends the stream.
+ *
+ * ## Example
+ * ```ts
+ * client.init().pipe(claimExpired(client), ofType('StreamAdded', 'StreamClaimed'))
+ *   .subscribe((n) => console.log('now mine:', n.payload.dataStreamName));
+ * ```
+ */
+export function claimExpired(client: Claimer, config: ClaimExpiredConfig = {}): OperatorFunction<Notification, OwnershipNotification> {
+  return mergeMap((n): Observable<OwnershipNotification> => {
+    if (n.type !== 'StreamExpired') return of(n);
+    return client.claim(n.payload).pipe(
+      map((claimed): StreamClaimed => ({ type: 'StreamClaimed', payload: claimed.payload, additionalInfo: claimed.additionalInfo })),
+      catchError((err: unknown) => {
+        if (!(err instanceof AlreadyClaimedError)) config.onError?.(err, n.payload);
+        return EMPTY;
+      }),
+    );
+  });
+}

@@ -1,0 +1,130 @@
+import {
+  EMPTY,
+  Observable,
+  OperatorFunction,
+  ReplaySubject,
+  catchError,
+  concat,
+  connect,
+  defer,
+  filter,
+  ignoreElements,
+  map,
+  merge,
+  mergeMap,
+  of,
+  takeUntil,
+  tap,
+} from 'rxjs';
+import { NotOwnerError, StreamHandlerError } from '../errors';
+import type { AdditionalInfo, LbsInfo, OwnershipNotification } from '../types';
+
+/** What `processStreams` needs of a client (a `RedisStreamClient` fits; tests pass stubs). */
+export interface StreamFinisher {
+  doneStream(name: string): Observable<void>;
+  release(name: string): Observable<void>;
+}
+
+/** A stream handed to the handler: the stream this consumer owns and its `Info`. */
+export interface OwnedStreamInfo {
+  readonly payload: LbsInfo;
+  readonly additionalInfo: AdditionalInfo;
+}
+
+/** How the work on one stream ended. */
+export type StreamOutcome =
+  | { readonly type: 'Processed'; readonly payload: LbsInfo }
+  | { readonly type: 'Abandoned'; readonly payload: LbsInfo }
+  | { readonly type: 'Failed'; readonly payload: LbsInfo; readonly error: StreamHandlerError | Error };
+
+export interface ProcessStreamsConfig {
+  /** Streams processed at once; the others wait (their locks stay alive). Default: unbounded. */
+  readonly concurrency?: number;
+}
+
+/**
+ * Runs `handler` for every stream this consumer comes to own (`StreamAdded`, `StreamClaimed`):
+ * - the handler completes: `doneStream` (release, XACK, XDEL), then `Processed`;
+ * - `StreamDisowned` arrives for that stream: the handler is unsubscribed at once, nothing is
+ *   acknowledged, `Abandoned` (also for a stream still waiting for a slot);
+ * - the handler errors: the stream is handed back (`release`) for another consumer, `Failed`
+ *   with a `StreamHandlerError` naming the stream. The other streams go on.
+ *
+ * ## Example
+ * ```ts
+ * client.init().pipe(
+ *   claimExpired(client),
+ *   processStreams(client, (s) => readAll(s.payload.dataStreamName), { concurrency: 100 }),
+ * ).subscribe((outcome) => console.log(outcome.type, outcome.payload.dataStreamName));
+ * ```
+ */
+export function processStreams(
+  client: StreamFinisher,
+  handler: (stream: OwnedStreamInfo) => Observable<unknown>,
+  config: ProcessStreamsConfig = {},
+): OperatorFunction<OwnershipNotification, StreamOutcome> {
+  const concurrency = config.concurrency ?? Infinity;
+  return (source) =>
+    defer(() => {
+      const disowned = new Map<string, ReplaySubject<void>>();
+      const signalOf = (name: string): ReplaySubject<void> => {
+        let signal = disowned.get(name);
+        if (signal === undefined) disowned.set(name, (signal = new ReplaySubject<void>(1)));
+        return signal;
+      };
+
+      const work = (stream: OwnedStreamInfo): Observable<StreamOutcome> => {
+        const name = stream.payload.dataStreamName;
+        let abandoned = false;
+        const stop$ = signalOf(name).pipe(tap(() => (abandoned = true)));
+        const finish$ = defer(() =>
+          abandoned
+            ? of<StreamOutcome>({ type: 'Abandoned', payload: stream.payload })
+            : client.doneStream(name).pipe(
+                ignoreElements(),
+                (done$) => concat(done$, of<StreamOutcome>({ type: 'Processed', payload: stream.payload })),
+                catchError((error: Error) =>
+                  of<StreamOutcome>(
+                    error instanceof NotOwnerError ? { type: 'Abandoned', payload: stream.payload } : { type: 'Failed', payload: stream.payload, error },
+                  ),
+                ),
+              ),
+        );
+        const handled$ = defer(() => handler(stream)).pipe(
+          takeUntil(stop$),
+          ignoreElements(),
+          catchError((cause: unknown) => {
+            const error = new StreamHandlerError(name, cause);
+            return client.release(name).pipe(
+              catchError(() => EMPTY),
+              ignoreElements(),
+              (released$) => concat(released$, of<StreamOutcome>({ type: 'Failed', payload: stream.payload, error })),
+            );
+          }),
+        );
+        let failed = false;
+        return concat(
+          handled$.pipe(tap(() => (failed = true))),
+          defer(() => (failed ? EMPTY : finish$)),
+        ).pipe(tap({ finalize: () => disowned.delete(name) }));
+      };
+
+      return source.pipe(
+        connect((shared) =>
+          merge(
+            shared.pipe(
+              filter((n) => n.type === 'StreamDisowned'),
+              tap((n) => signalOf(n.payload.dataStreamName).next()),
+              ignoreElements(),
+            ),
+            shared.pipe(
+              filter((n) => n.type === 'StreamAdded' || n.type === 'StreamClaimed'),
+              tap((n) => disowned.delete(n.payload.dataStreamName)),
+              map((n): OwnedStreamInfo => ({ payload: n.payload, additionalInfo: n.additionalInfo ?? {} })),
+              mergeMap(work, concurrency),
+            ),
+          ),
+        ),
+      );
+    });
+}

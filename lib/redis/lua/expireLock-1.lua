@@ -1,0 +1,12 @@
+--[[
+  Hands a lock back: makes it expire in 1 ms if this consumer holds it. Once Redis deletes it
+  (the client touches it right after), every consumer hears an ordinary `expired` keyspace
+  event, exactly as if the owner had died, so Go and TypeScript consumers alike claim it.
+  KEYS[1]  lock key
+  ARGV[1]  the owner: this consumer's name
+  Returns  1 set to expire, 0 not ours (or already gone)
+]]
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], 1)
+end
+return 0

@@ -1,0 +1,101 @@
+import { expect } from 'chai';
+import { Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { NotOwnerError, StreamHandlerError } from '../lib/errors';
+import { StreamFinisher, StreamOutcome, processStreams } from '../lib/operators/process-streams';
+import type { LbsInfo, OwnershipNotification } from '../lib/types';
+
+const info = (name: string): LbsInfo => ({ dataStreamName: name, idInLbs: `${name}-0` });
+const added = (name: string): OwnershipNotification => ({ type: 'StreamAdded', payload: info(name), additionalInfo: {} });
+const claimed = (name: string): OwnershipNotification => ({ type: 'StreamClaimed', payload: info(name), additionalInfo: {} });
+const disowned = (name: string): OwnershipNotification => ({ type: 'StreamDisowned', payload: info(name) });
+const processed = (name: string): StreamOutcome => ({ type: 'Processed', payload: info(name) });
+const abandoned = (name: string): StreamOutcome => ({ type: 'Abandoned', payload: info(name) });
+
+describe('processStreams', () => {
+  let testScheduler: TestScheduler;
+  let calls: string[];
+
+  const finisher = (done: () => Observable<void>, release: () => Observable<void>): StreamFinisher => ({
+    doneStream: (name) => {
+      calls.push(`done:${name}`);
+      return done();
+    },
+    release: (name) => {
+      calls.push(`release:${name}`);
+      return release();
+    },
+  });
+
+  beforeEach(() => {
+    calls = [];
+    testScheduler = new TestScheduler((actual, expected) => {
+      expect(actual).to.deep.equal(expected);
+    });
+  });
+
+  it('calls doneStream when the handler completes, then emits Processed', () => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const source = hot<OwnershipNotification>('-a-------|', { a: added('a') });
+      const work = cold('                          ---|');
+      const done = cold<void>('                       -|');
+      const expected = '                         -----p---|';
+      const out = source.pipe(processStreams(finisher(() => done, () => cold('|')), () => work));
+      expectObservable(out).toBe(expected, { p: processed('a') });
+      expectSubscriptions(work.subscriptions).toBe(' -^--!');
+      expectSubscriptions(done.subscriptions).toBe(' ----^!');
+    });
+    expect(calls).to.deep.equal(['done:a']);
+  });
+
+  it('unsubscribes the handler at once when the stream is disowned mid-work, and never acknowledges it', () => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const source = hot<OwnershipNotification>('-a--d----|', { a: added('a'), d: disowned('a') });
+      const work = cold('                          ------|');
+      const expected = '                         ----x----|';
+      const out = source.pipe(processStreams(finisher(() => cold('|'), () => cold('|')), () => work));
+      expectObservable(out).toBe(expected, { x: abandoned('a') });
+      expectSubscriptions(work.subscriptions).toBe(' -^--!');
+    });
+    expect(calls).to.deep.equal([]);
+  });
+
+  it('treats a completion that loses the race with a new owner (NOT_OWNER) as Abandoned', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const source = hot<OwnershipNotification>('-a------|', { a: added('a') });
+      const work = cold('                          --|');
+      const done = cold<void>('                      -#', undefined, new NotOwnerError('a', 'redis-consumer-b'));
+      const expected = '                         ----x---|';
+      expectObservable(source.pipe(processStreams(finisher(() => done, () => cold('|')), () => work))).toBe(expected, { x: abandoned('a') });
+    });
+  });
+
+  it('hands the stream back with release when the handler fails, and reports a typed error naming it', () => {
+    const boom = new Error('boom');
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const source = hot<OwnershipNotification>('-a-b-----|', { a: added('a'), b: claimed('b') });
+      const failing = cold('                       --#', undefined, boom);
+      const fine = cold('                          ---|');
+      const handlers: Record<string, Observable<unknown>> = { a: failing, b: fine };
+      const expected = '                         ---f--p--|';
+      const out = source.pipe(processStreams(finisher(() => cold('|'), () => cold('|')), (s) => handlers[s.payload.dataStreamName]!));
+      expectObservable(out).toBe(expected, {
+        f: { type: 'Failed', payload: info('a'), error: new StreamHandlerError('a', boom) },
+        p: processed('b'),
+      });
+    });
+    expect(calls).to.deep.equal(['release:a', 'done:b']);
+  });
+
+  it('queues streams beyond the concurrency cap and abandons a queued stream that is disowned before it starts', () => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const source = hot<OwnershipNotification>('-abc-d-------|', { a: added('a'), b: added('b'), c: added('c'), d: disowned('c') });
+      const work = cold('                          ----|');
+      const expected = '                         -----a---(bx)|';
+      const out = source.pipe(processStreams(finisher(() => cold('|'), () => cold('|')), () => work, { concurrency: 1 }));
+      expectObservable(out).toBe(expected, { a: processed('a'), b: processed('b'), x: abandoned('c') });
+      expectSubscriptions(work.subscriptions).toBe([' -^---!', ' -----^---!']);
+    });
+    expect(calls).to.deep.equal(['done:a', 'done:b']);
+  });
+});
