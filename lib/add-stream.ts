@@ -32,7 +32,12 @@ export function addStream(redis: RedisConnection, service: string, input: Stream
       throw new InvalidInputError(`addStream: dataStreamName must not contain ${MUTEX_KEY_SEP} (it separates the name from the id in lock keys).`);
     }
     if (!isPlainObject(info)) throw new InvalidInputError('addStream: info must be a plain JSON object.');
-    const json = encodeLbsMessage(dataStreamName, info);
+    let json: string;
+    try {
+      json = encodeLbsMessage(dataStreamName, info);
+    } catch (cause) {
+      throw new InvalidInputError(`addStream: info must be JSON-serialisable (${cause instanceof Error ? cause.message : String(cause)}).`, { cause });
+    }
     return LbsStore.add(redis, service, json).catch((err: unknown) => {
       throw asRedisError(`Adding stream "${dataStreamName}"`)(err);
     });

@@ -8,11 +8,13 @@ import {
   defer,
   filter,
   from,
+  lastValueFrom,
   ignoreElements,
   map,
   mergeMap,
   reduce,
   tap,
+  timer,
 } from 'rxjs';
 import { LbsEntry, RawEntry, decodeLbsEntry } from './codecs/lbs-message';
 import { resolveOptions } from './codecs/options';
@@ -29,7 +31,7 @@ import { notifications$ } from './notifications';
 import { partitionEntries } from './operators/decode-entries';
 import { HeartbeatResult, toDisowned } from './operators/to-disowned';
 import { OwnedStream, Ownership } from './ownership';
-import { RedisConnection, SessionConnections, dbOf } from './redis/connections';
+import { RedisConnection, SessionConnections, dbOf, whenReady } from './redis/connections';
 import { consumerName, lockKey, parseLockKey } from './redis/keys';
 import { LockStatus } from './redis/scripts';
 import { LbsStore } from './redis/store';
@@ -162,7 +164,7 @@ export class RedisStreamClient {
               map((): unknown => undefined),
               catchError((err: unknown) => {
                 this.log().warn({ err, stream: owned.payload.dataStreamName }, 'could not finish or release a stream while stopping');
-                return [err instanceof NotOwnerError ? undefined : err];
+                return [err instanceof NotOwnerError || err instanceof StreamNotFoundError ? undefined : err];
               }),
             ),
           DONE_CONCURRENCY,
@@ -193,6 +195,9 @@ export class RedisStreamClient {
       if (owned === undefined) throw new StreamNotFoundError(name);
       this.ownership.drop(owned);
       this.released.add(owned.lockKey);
+      // XCLAIM (min-idle = hbInterval) cannot take an entry delivered or claimed less than one
+      // heartbeat ago: wait until it can, or every claimer would lose and the stream would wait for a sweep.
+      await lastValueFrom(timer(Math.max(0, owned.since.getTime() + this.options.hbInterval - Date.now())));
       const ours = await this.store.expireLock(owned.lockKey).catch((err: unknown) => {
         this.released.delete(owned.lockKey);
         throw asRedisError(`Releasing stream "${name}"`)(err);
@@ -262,7 +267,11 @@ export class RedisStreamClient {
 
   /** New LBS entries: decode, dead-letter the bad ones, take the good ones' locks in one round trip. */
   private added$(connections: SessionConnections): Observable<StreamAdded> {
-    const read = () => this.store.readNew(connections.reader!, this.options.readCount, this.options.hbInterval);
+    const read = async () => {
+      const reader = connections.reader!;
+      await whenReady(reader, this.options.hbInterval);
+      return this.store.readNew(reader, this.options.readCount, this.options.hbInterval);
+    };
     return lbsEntries$(read, (batch) => this.handOut(batch), {
       ...this.options.retry,
       onRetry: (err, attempt, delayMs) => this.log().warn({ err, attempt, delayMs }, 'LBS read failed; retrying'),

@@ -34,7 +34,7 @@ describe('bad LBS entries', () => {
 
   const cases: [string, string[], RegExp][] = [
     ['a value that is not JSON', ['lbs-input', '{not json'], /not JSON/],
-    ['a wrong field name', ['payload', '{"DataStreamName":"x"}'], /expected the single field "lbs-input", got \[payload\]/],
+    ['a wrong field name', ['payload', '{"DataStreamName":"x"}'], /expected the field "lbs-input", got \[payload\]/],
     ['a missing DataStreamName', ['lbs-input', '{"Info":{}}'], /DataStreamName/],
     ['a DataStreamName that is not a string', ['lbs-input', '{"DataStreamName":42}'], /DataStreamName/],
     ['an Info that is not an object', ['lbs-input', '{"DataStreamName":"x","Info":[1,2]}'], /Info/],

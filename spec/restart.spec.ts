@@ -64,4 +64,21 @@ describe('Redis restarts and outages', function () {
     expect((consumer.error as Error).message).to.include('retry.maxRetries');
     expect((consumer.error as Error).cause).to.be.instanceOf(Error);
   });
+
+  it('counts only read failures in a row: isolated dropped reader connections never exhaust retry.maxRetries', async () => {
+    const service = uniqueService('blips');
+    const redis = connect();
+    consumer = new Consumer(redis, service, { consumerId: 'a', hbInterval: 200, retry: { maxRetries: 1, initialDelay: 20, maxDelay: 50 } }).start();
+    await sleep(300);
+    for (let i = 0; i < 3; i++) {
+      const list = (await redis.client('LIST')) as string;
+      const reader = list.split('\n').find((line) => line.includes('name=rscrx-reader') && line.includes('cmd=xreadgroup'));
+      expect(reader, 'the reader connection').not.to.equal(undefined);
+      await redis.client('KILL', 'ID', /id=(\d+)/.exec(reader!)![1]!);
+      await sleep(700);
+    }
+    expect(consumer.error).to.equal(undefined);
+    await lastValueFrom(addStream(redis, service, { dataStreamName: 'after-blips' }));
+    await consumer.waitFor('StreamAdded', 1);
+  });
 });

@@ -48,6 +48,7 @@ const parseJson = (text: string): E.Either<string, unknown> =>
 
 /**
  * Decodes one LBS entry. Pure: the reasons in `Left` are what the dead-letter stream records.
+ * Other fields beside `lbs-input` (such as a Go producer's `_retry_count`) are ignored.
  *
  * @example
  * decodeLbsEntry({ id: '1-0', fields: ['lbs-input', '{"DataStreamName":"s1","Info":{"a":1}}'] }, 1024)
@@ -55,10 +56,11 @@ const parseJson = (text: string): E.Either<string, unknown> =>
  */
 export const decodeLbsEntry = (entry: RawEntry, maxEntryBytes: number): E.Either<BadEntry, LbsEntry> => {
   const bad = (reason: string): BadEntry => ({ entry, reason });
-  const value = entry.fields.length === 2 && entry.fields[0] === LBS_FIELD ? entry.fields[1] : undefined;
+  const at = entry.fields.findIndex((f, i) => i % 2 === 0 && f === LBS_FIELD);
+  const value = at >= 0 ? entry.fields[at + 1] : undefined;
   if (value === undefined) {
     const names = entry.fields.filter((_, i) => i % 2 === 0).join(', ');
-    return E.left(bad(`expected the single field "${LBS_FIELD}", got [${names}]`));
+    return E.left(bad(`expected the field "${LBS_FIELD}", got [${names}]`));
   }
   if (Buffer.byteLength(value) > maxEntryBytes) {
     return E.left(bad(`oversized: ${Buffer.byteLength(value)} bytes > maxEntryBytes ${maxEntryBytes}`));

@@ -17,9 +17,10 @@ export const openReader = async (redis: Redis, blockMs: number): Promise<Redis> 
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     blockingTimeout: blockMs + 1000,
-    connectionName: 'rscrx-reader',
   });
   reader.on('error', () => undefined);
+  // Named at every 'ready': without an offline queue, ioredis' own connectionName is refused while connecting.
+  reader.on('ready', () => void reader.client('SETNAME', 'rscrx-reader').catch(() => undefined));
   await reader.connect();
   return reader;
 };
@@ -61,3 +62,22 @@ export class SessionConnections {
     closeQuietly(this.subscriber);
   }
 }
+
+/**
+ * Resolves once the connection is ready (at once if it is), or rejects after `timeoutMs`: the
+ * reader waits for its reconnection instead of failing a read per retry while it reconnects.
+ */
+export const whenReady = (conn: Redis, timeoutMs: number): Promise<void> =>
+  conn.status === 'ready'
+    ? Promise.resolve()
+    : new Promise((resolve, reject) => {
+        const onReady = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          conn.off('ready', onReady);
+          reject(new Error(`the reader connection is not ready after ${timeoutMs} ms (status ${conn.status})`));
+        }, timeoutMs);
+        conn.once('ready', onReady);
+      });
