@@ -17,17 +17,20 @@ export interface RedisCheck {
   readonly deadLetters: number;
 }
 
-/** Every lock key of the service's streams (stream names are `<service>:…`). */
-const lockKeys = async (redis: Redis, service: string): Promise<string[]> => {
+/** Every key matching `pattern` (SCAN, so Redis is never blocked). */
+const scanKeys = async (redis: Redis, pattern: string): Promise<string[]> => {
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${service}:*${MUTEX_KEY_SEP}*`, 'COUNT', 1000);
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     keys.push(...batch);
     cursor = next;
   } while (cursor !== '0');
   return keys;
 };
+
+/** Every lock key of the service's streams (stream names are `<service>:…`). */
+const lockKeys = (redis: Redis, service: string): Promise<string[]> => scanKeys(redis, `${service}:*${MUTEX_KEY_SEP}*`);
 
 const pendingCount = async (redis: Redis, service: string): Promise<number> => {
   try {
@@ -45,8 +48,14 @@ export const inspectService = async (redis: Redis, service: string): Promise<Red
   deadLetters: await redis.xlen(deadLetterKey(service)),
 });
 
-/** Deletes `<service>-input` (with its group), `<service>-dead` and the locks of its streams. Returns the number deleted. */
+/**
+ * Deletes every key of the demo's service: `<service>-input` (with its group), `<service>-dead`,
+ * any other `<service>-…` key the library keeps, and the `<service>:…` lock keys of its streams.
+ * The service name is unique to this run, so nothing else matches. Returns the number deleted.
+ */
 export const deleteServiceKeys = async (redis: Redis, service: string): Promise<number> => {
-  const keys = [lbsKey(service), deadLetterKey(service), ...(await lockKeys(redis, service))];
-  return redis.del(...keys);
+  const keys = [...(await scanKeys(redis, `${service}-*`)), ...(await scanKeys(redis, `${service}:*`))];
+  let deleted = 0;
+  for (let i = 0; i < keys.length; i += 500) deleted += await redis.del(...keys.slice(i, i + 500));
+  return deleted;
 };

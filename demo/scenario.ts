@@ -104,7 +104,7 @@ async function waitForSpread(ctx: ScenarioContext): Promise<void> {
   await sleep(Math.min(1000, hb(ctx)), ctx.signal);
 }
 
-/** SIGKILL the consumer owning the most streams; failover = kill to the last of its streams claimed by a survivor. */
+/** SIGKILL the consumer owning the most streams; failover = kill to the last of its streams claimed (or handed out again) by a survivor. */
 async function killBusiest(ctx: ScenarioContext): Promise<KillReport> {
   const { state } = ctx;
   const victim = busiest(running(ctx))!;
@@ -113,17 +113,21 @@ async function killBusiest(ctx: ScenarioContext): Promise<KillReport> {
   const killedAt = Date.now();
   await ctx.fleet.kill(victim);
   const streams = owned.filter((s) => state.doneBy.get(s) !== victim.pod);
-  const claimOf = (s: string) => state.claims.find((c) => c.stream === s && c.pod !== victim.pod && c.at >= killedAt);
-  const allClaimed = await waitUntil(() => streams.every((s) => claimOf(s) !== undefined), 5 * hb(ctx) + 5000, ctx.signal);
-  if (!allClaimed) {
-    const missing = streams.filter((s) => claimOf(s) === undefined);
-    state.note('»', `failover incomplete: ${list(ctx, missing)} not claimed within ${5 * hb(ctx) + 5000} ms`, 'bad');
+  if (streams.length === 0) {
+    state.note('»', `${victim.pod} owned no unfinished stream: nothing to fail over (try a longer --work)`, 'warn');
     return { pod: victim.pod, streams, failoverMs: undefined };
   }
-  const failoverMs = Math.max(killedAt, ...streams.map((s) => claimOf(s)!.at)) - killedAt;
+  const takeoverOf = (s: string) => state.takenFrom(victim.pod, killedAt).find((t) => t.stream === s);
+  const allTaken = await waitUntil(() => streams.every((s) => takeoverOf(s) !== undefined), 5 * hb(ctx) + 5000, ctx.signal);
+  if (!allTaken) {
+    const missing = streams.filter((s) => takeoverOf(s) === undefined);
+    state.note('»', `failover incomplete: ${list(ctx, missing)} not taken over within ${5 * hb(ctx) + 5000} ms`, 'bad');
+    return { pod: victim.pod, streams, failoverMs: undefined };
+  }
+  const failoverMs = Math.max(killedAt, ...streams.map((s) => takeoverOf(s)!.at)) - killedAt;
   state.failoverMs = failoverMs;
-  const to = streams.map((s) => `${state.short(s)}→${claimOf(s)!.pod}`).join(', ');
-  state.note('»', `failover of ${victim.pod} done in ${failoverMs} ms: ${to || 'it owned nothing'}`, 'good');
+  const to = streams.map((s) => `${state.short(s)}→${takeoverOf(s)!.pod}`).join(', ');
+  state.note('»', `failover of ${victim.pod} done in ${failoverMs} ms: ${to}`, 'good');
   return { pod: victim.pod, streams, failoverMs };
 }
 
@@ -141,7 +145,7 @@ async function stallAnother(ctx: ScenarioContext, victimPod: string): Promise<St
   const pausedAt = Date.now();
   ctx.fleet.pause(target);
   await sleep(pausedMs, ctx.signal);
-  const takenOver = owned.filter((s) => state.claims.some((c) => c.stream === s && c.pod !== target.pod && c.at >= pausedAt));
+  const takenOver = owned.filter((s) => state.takenFrom(target.pod, pausedAt).some((t) => t.stream === s));
   state.enterPhase(`SIGCONT ${target.pod}: ${takenOver.length} of its streams were claimed meanwhile; its next heartbeat tells it`);
   const resumedAt = Date.now();
   ctx.fleet.resume(target);

@@ -34,10 +34,13 @@ export interface LogLine {
   readonly tone: Tone;
 }
 
-export interface Claim {
+/** A stream that a consumer took while another one held it (or had held it until it died or stalled). */
+export interface Takeover {
   readonly stream: string;
   readonly pod: string;
   readonly at: number;
+  /** `claimed`: claim() after a StreamExpired; `recovered`: the library handed it out again (StreamAdded). */
+  readonly how: 'claimed' | 'recovered';
 }
 
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -50,9 +53,11 @@ export class DemoState {
   readonly produced: string[] = [];
   /** Streams handed out with StreamAdded. */
   readonly handedOut = new Set<string>();
-  readonly claims: Claim[] = [];
-  /** Stream -> the consumer that finished it. */
+  readonly takeovers: Takeover[] = [];
+  /** Stream -> the consumer that finished it first. */
   readonly doneBy = new Map<string, string>();
+  /** Streams reported done by two consumers (a stalled one that was not told it lost them). */
+  readonly processedTwice = new Set<string>();
   phase = 'starting';
   failoverMs: number | undefined;
   private readonly listeners: ((line: LogLine) => void)[] = [];
@@ -99,11 +104,9 @@ export class DemoState {
     switch (e.event) {
       case 'ready':
         row.state = row.state === 'starting' ? 'running' : row.state;
-        return this.note(row.pod, `ready as ${e.consumer}`, 'dim');
+        return this.note(row.pod, `started as ${e.consumer}`, 'dim');
       case 'added':
-        row.owned.add(e.stream);
-        this.handedOut.add(e.stream);
-        return this.note(row.pod, `StreamAdded ${this.short(e.stream)} (work ${secs(e.workMs)})`);
+        return this.added(row, e.stream, e.workMs, e.at);
       case 'expired':
         return;
       case 'claimed':
@@ -116,10 +119,7 @@ export class DemoState {
         row.disowned.add(e.stream);
         return this.note(row.pod, `StreamDisowned ${this.short(e.stream)}: stops working on it`, 'warn');
       case 'done':
-        row.owned.delete(e.stream);
-        row.processed++;
-        this.doneBy.set(e.stream, row.pod);
-        return this.note(row.pod, `done ${this.short(e.stream)}`, 'good');
+        return this.done(row, e.stream);
       case 'done-refused':
         row.owned.delete(e.stream);
         row.refused.add(e.stream);
@@ -136,14 +136,46 @@ export class DemoState {
     }
   }
 
+  private done(row: ConsumerRow, stream: string): void {
+    row.owned.delete(stream);
+    row.processed++;
+    const before = this.doneBy.get(stream);
+    if (before !== undefined) {
+      this.processedTwice.add(stream);
+      return this.note(row.pod, `done ${this.short(stream)} AGAIN: ${before} had already finished it (processed twice)`, 'bad');
+    }
+    this.doneBy.set(stream, row.pod);
+    this.note(row.pod, `done ${this.short(stream)}`, 'good');
+  }
+
+  /** A new stream, or one the library recovered from a consumer that lost it. */
+  private added(row: ConsumerRow, stream: string, workMs: number, at: number): void {
+    const again = this.handedOut.has(stream);
+    const from = this.moveTo(row, stream);
+    this.handedOut.add(stream);
+    if (!again) return this.note(row.pod, `StreamAdded ${this.short(stream)} (work ${secs(workMs)})`);
+    this.takeovers.push({ stream, pod: row.pod, at, how: 'recovered' });
+    this.note(row.pod, `StreamAdded ${this.short(stream)} again: recovered${from} (work ${secs(workMs)})`, 'good');
+  }
+
   private claimed(row: ConsumerRow, stream: string, workMs: number, at: number): void {
+    const from = this.moveTo(row, stream);
+    row.claimsWon++;
+    this.takeovers.push({ stream, pod: row.pod, at, how: 'claimed' });
+    this.note(row.pod, `claimed ${this.short(stream)}${from} (work ${secs(workMs)})`, 'good');
+  }
+
+  /** `row` owns the stream now, and nobody else does; returns " from <previous owner>" (or ''). */
+  private moveTo(row: ConsumerRow, stream: string): string {
     const from = this.rows.find((r) => r !== row && r.owned.has(stream));
     for (const other of this.rows) other.owned.delete(stream);
     row.owned.add(stream);
-    row.claimsWon++;
-    this.claims.push({ stream, pod: row.pod, at });
-    const source = from === undefined ? '' : ` from ${from.pod}`;
-    this.note(row.pod, `claimed ${this.short(stream)}${source} (work ${secs(workMs)})`, 'good');
+    return from === undefined ? '' : ` from ${from.pod}`;
+  }
+
+  /** Streams taken over since `since` by a consumer other than `pod`. */
+  takenFrom(pod: string, since: number): Takeover[] {
+    return this.takeovers.filter((t) => t.pod !== pod && t.at >= since);
   }
 
   /** Streams in the hands of a consumer: handed out or claimed, not done. */

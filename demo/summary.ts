@@ -51,8 +51,9 @@ const problemsOf = (input: SummaryInput, lost: number): string[] => {
 const killLine = (report: ScenarioReport): string => {
   const kill = report.kill;
   if (kill === undefined) return 'not reached';
-  if (kill.failoverMs === undefined) return `INCOMPLETE (SIGKILL ${kill.pod}: not all of its ${kill.streams.length} streams were claimed)`;
-  return `${kill.failoverMs} ms  (SIGKILL ${kill.pod} → last of its ${kill.streams.length} streams claimed by a survivor)`;
+  if (kill.streams.length === 0) return `n/a (SIGKILL ${kill.pod}: it owned no unfinished stream)`;
+  if (kill.failoverMs === undefined) return `INCOMPLETE (SIGKILL ${kill.pod}: not all of its ${kill.streams.length} streams were taken over)`;
+  return `${kill.failoverMs} ms  (SIGKILL ${kill.pod} → last of its ${kill.streams.length} streams taken over by a survivor)`;
 };
 
 const stallLine = (report: ScenarioReport, state: DemoState): string => {
@@ -77,6 +78,19 @@ const verdictLine = ({ interruptedBy, keysRemoved }: SummaryInput, problems: rea
   return problems.length === 0 ? p('RESULT: OK, nothing lost', 32, 1) : p(`RESULT: FAILED: ${problems.join('; ')}`, 31, 1);
 };
 
+/** Not a loss, but not what the library promises either: shown, without changing the exit code. */
+const warnings = (state: DemoState, p: Paint): string[] =>
+  state.processedTwice.size === 0
+    ? []
+    : [
+        p(
+          ` warning: ${state.processedTwice.size} stream(s) were processed twice: a consumer resumed from SIGSTOP kept working on ` +
+            'streams that another consumer had claimed and finished meanwhile, and was not told (StreamDisowned) that it had lost them.',
+          33,
+          1,
+        ),
+      ];
+
 export const summarize = (input: SummaryInput, p: Paint): Summary => {
   const { state, report } = input;
   const lost = state.produced.length - state.doneBy.size;
@@ -86,18 +100,20 @@ export const summarize = (input: SummaryInput, p: Paint): Summary => {
     ['Redis', input.redis],
     ['streams added', String(state.produced.length)],
     ['handed out (StreamAdded)', String(state.handedOut.size)],
-    ['claims won after expiry', String(state.claims.length)],
+    ['claims won after expiry', String(state.takeovers.filter((t) => t.how === 'claimed').length)],
+    ['recovered (StreamAdded again)', String(state.takeovers.filter((t) => t.how === 'recovered').length)],
     ['processed (done)', String(state.doneBy.size)],
     ['failover time', killLine(report)],
     ["killed consumer's streams", victim === undefined ? '-' : `${victim.bySurvivors}/${victim.total} finished by survivors`],
     ['stall', stallLine(report, state)],
     ['disowned', String(state.disownedCount)],
     ['lost (added − done)', String(lost)],
+    ['processed twice', state.processedTwice.size === 0 ? '0' : `${state.processedTwice.size} (${[...state.processedTwice].map((s) => state.short(s)).join(', ')})`],
     ['Redis at the end', redisLine(input)],
     ['demo keys removed', input.keysRemoved === undefined ? 'no (see above)' : String(input.keysRemoved)],
   ];
   const ok = problems.length === 0 && input.interruptedBy === undefined;
   const verdict = verdictLine(input, problems, p);
-  const lines = ['', p(' Summary', 1), ...rows.map(([k, v]) => `   ${k.padEnd(27)} ${v}`), '', ` ${verdict}`];
+  const lines = ['', p(' Summary', 1), ...rows.map(([k, v]) => `   ${k.padEnd(29)} ${v}`), '', ` ${verdict}`, ...warnings(state, p)];
   return { lines, ok, problems };
 };

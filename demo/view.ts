@@ -93,10 +93,12 @@ const consumerLine = (state: DemoState, row: ConsumerRow, width: number, p: Pain
   return line.slice(0, start) + p(line.slice(start, end), ...STATE_CODES[row.state]) + line.slice(end);
 };
 
-const countsLine = (state: DemoState): string => {
+const streamsLine = (state: DemoState): string =>
+  ` streams: added ${state.produced.length} · handed out ${state.handedOut.size} · in flight ${state.inFlight} · done ${state.doneBy.size}`;
+
+const failoverLine = (state: DemoState): string => {
   const failover = state.failoverMs === undefined ? '-' : `${state.failoverMs} ms`;
-  return ` streams: added ${state.produced.length} · handed out ${state.handedOut.size} · in flight ${state.inFlight} · done ${state.doneBy.size}` +
-    ` · claims ${state.claims.length} · failover ${failover} · disowned ${state.disownedCount}`;
+  return ` failover: ${failover} · take-overs ${state.takeovers.length} · disowned ${state.disownedCount}`;
 };
 
 export const logText = (state: DemoState, line: LogLine): string => `${state.elapsed(line.at)}  ${line.who.padEnd(6)} ${line.text}`;
@@ -113,7 +115,8 @@ export const renderFrame = (state: DemoState, meta: ViewMeta, width: number, p: 
     p(clip(tableHeader(width)), 1, 4),
     ...state.rows.map((row) => consumerLine(state, row, width, p)),
     '',
-    clip(countsLine(state)),
+    clip(streamsLine(state)),
+    p(clip(failoverLine(state)), ...(state.failoverMs === undefined ? [] : [32, 1])),
     '',
     p(' Last events', 1),
     ...state.log.slice(-LOG_LINES).map((line) => p(clip(`  ${logText(state, line)}`), ...TONE_CODES[line.tone])),

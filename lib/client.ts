@@ -14,6 +14,7 @@ import {
   mergeMap,
   reduce,
   tap,
+  timeout,
   timer,
 } from 'rxjs';
 import { LbsEntry, RawEntry, decodeLbsEntry } from './codecs/lbs-message';
@@ -38,11 +39,15 @@ import { LbsStore } from './redis/store';
 import { heartbeat$ } from './sources/heartbeat';
 import { keyspaceExpiries$ } from './sources/keyspace-expiries';
 import { lbsEntries$ } from './sources/lbs-entries';
-import { recoverySweep$, sweepOnce$ } from './sources/recovery-sweep';
+import { RecoveryPort, SweepConfig, recoverySweep$, sweepOnce$, sweepPage } from './sources/recovery-sweep';
+import { lockReaper$, reconciler$ } from './sources/reconciler';
+import { assumeLost } from './operators/assume-lost';
 import type { Claimed, ClientOptions, LbsInfo, Notification, ResolvedOptions, StreamAdded, StreamExpired } from './types';
 
 /** Streams finished at once by `done()`. */
 const DONE_CONCURRENCY = 64;
+/** Most overdue locks one reap touches. */
+const REAP_LIMIT = 1000;
 
 /**
  * One consumer of a service: hands it data streams from the service's load-balancer stream,
@@ -67,6 +72,11 @@ export class RedisStreamClient {
   private readonly stop$ = new Subject<void>();
   private readonly notifications$: Observable<Notification>;
   private closed = false;
+  /** Heartbeat clock: when the last tick ran, and since when extensions have been failing. */
+  private lastTickAt = Date.now();
+  private failingSince: number | undefined;
+  /** Where the reconciler's next page of the pending list starts. */
+  private reconcileCursor = '-';
 
   /**
    * @param redis an ioredis connection; the client uses it for commands and `duplicate()`s it for
@@ -104,6 +114,7 @@ export class RedisStreamClient {
    */
   claim(info: LbsInfo): Observable<Claimed> {
     return defer(async () => {
+      if (this.ownership.holds(info.dataStreamName, info.idInLbs)) throw new AlreadyClaimedError(info.dataStreamName, info.idInLbs);
       const started = Date.now();
       const lock = lockKey(info.dataStreamName, info.idInLbs);
       const result = await this.store.claim(lock, info.idInLbs, this.options.hbInterval).catch((err: unknown) => {
@@ -142,6 +153,7 @@ export class RedisStreamClient {
       this.options.metrics.recordLockReleaseAttempt?.(name, result.kind === 'finished');
       this.options.metrics.recordStreamProcessingEnd?.(name, owned.since);
       if (result.kind === 'held') throw new NotOwnerError(name, result.holder);
+      if (result.kind === 'not-pending') throw new NotOwnerError(name, result.holder ?? 'nobody (the entry was finished by another consumer)');
       this.log().debug({ stream: name, id: owned.payload.idInLbs }, 'stream done');
     });
   }
@@ -230,9 +242,11 @@ export class RedisStreamClient {
       (connections) => ({
         startup$: this.startup$(connections),
         expired$: this.expired$(connections),
+        reaped$: lockReaper$(this.options.reapInterval, () => this.reap()),
         recovered$: this.recovered$(),
+        reconciled$: reconciler$(this.options.reconcileInterval, () => this.reconcile()),
         added$: this.added$(connections),
-        disowned$: heartbeat$(this.options.hbInterval / 2, () => this.beat()).pipe(toDisowned()),
+        disowned$: heartbeat$(this.options.hbInterval / 2, () => this.beat(), () => this.judge()).pipe(toDisowned()),
       }),
       this.stop$,
     );
@@ -242,6 +256,7 @@ export class RedisStreamClient {
     return defer(async () => {
       if (this.closed) throw new ClientClosedError();
       await this.applyKeyspaceFlags();
+      await this.warnIfLocksCanBeEvicted();
       await this.store.createGroup().catch((err: unknown) => {
         throw asRedisError(`Creating consumer group ${this.store.group}`)(err);
       });
@@ -250,6 +265,16 @@ export class RedisStreamClient {
       });
       this.log().info({ consumer: this.id, service: this.service, hbInterval: this.options.hbInterval }, 'client started');
     }).pipe(ignoreElements());
+  }
+
+  /** Locks are volatile keys: a `volatile-*` or `allkeys-*` policy can evict them, which fires no `expired` event. */
+  private async warnIfLocksCanBeEvicted(): Promise<void> {
+    const eviction = await this.store.evictionPolicy();
+    if (eviction === undefined || eviction.maxmemory === 0 || eviction.policy === 'noeviction') return;
+    this.log().warn(
+      { maxmemory: eviction.maxmemory, policy: eviction.policy },
+      `maxmemory-policy ${eviction.policy} can evict lock keys (no expired event is sent for them; the reconciler finds them later). Prefer noeviction for this Redis.`,
+    );
   }
 
   private async applyKeyspaceFlags(): Promise<void> {
@@ -326,21 +351,7 @@ export class RedisStreamClient {
       let recovered = 0;
       const startup = first;
       first = false;
-      return sweepOnce$(
-        {
-          pending: (minIdle, start, count) => this.store.pending(minIdle, start, count),
-          entries: (ids) => this.store.entries(ids),
-          ackDangling: (ids) => this.store.ackDangling(ids),
-          deadLetter: (bad) => this.deadLetter(bad),
-          claim: (lock, id, minIdle) => this.store.claim(lock, id, minIdle),
-        },
-        {
-          minIdleMs: this.options.lbsIdleTime,
-          count: this.options.lbsRecoveryCount,
-          maxEntryBytes: this.options.maxEntryBytes,
-          isOwned: (row) => row.consumer === this.id && this.ownedById(row.id),
-        },
-      ).pipe(
+      return sweepOnce$(this.recoveryPort(), this.sweepConfig()).pipe(
         tap((page) => {
           recovered += page.recovered.length;
           for (const err of page.failures) this.log().warn({ err }, 'recovering one LBS entry failed');
@@ -359,6 +370,25 @@ export class RedisStreamClient {
         }),
       );
     });
+  }
+
+  private recoveryPort(): RecoveryPort {
+    return {
+      pending: (minIdle, start, count) => this.store.pending(minIdle, start, count),
+      entries: (ids) => this.store.entries(ids),
+      ackDangling: (ids) => this.store.ackDangling(ids),
+      deadLetter: (bad) => this.deadLetter(bad),
+      claim: (lock, id, minIdle) => this.store.claim(lock, id, minIdle),
+    };
+  }
+
+  private sweepConfig(): SweepConfig {
+    return {
+      minIdleMs: this.options.lbsIdleTime,
+      count: this.options.lbsRecoveryCount,
+      maxEntryBytes: this.options.maxEntryBytes,
+      isOwned: (row) => row.consumer === this.id && this.ownedById(row.id),
+    };
   }
 
   private ownedById(idInLbs: string): boolean {
@@ -404,31 +434,96 @@ export class RedisStreamClient {
     );
   }
 
-  /** One heartbeat tick: extend every owned lock in one round trip per chunk. */
+  /** One heartbeat tick: extend every owned lock in one round trip per chunk (given up after one TTL). */
   private beat(): Observable<readonly HeartbeatResult[]> {
     return defer(async () => {
       const owned = this.ownership.all();
-      if (owned.length === 0) return [];
-      const statuses = await this.store.extendLocks(owned.map((o) => o.lockKey));
+      if (owned.length === 0) {
+        this.failingSince = undefined;
+        return [];
+      }
+      const sentAt = Date.now();
+      this.failingSince ??= sentAt;
+      const statuses = await this.store.extendLocks(
+        owned.map((o) => o.lockKey),
+        owned.map((o) => o.payload.idInLbs),
+      );
+      this.failingSince = undefined;
       const results: HeartbeatResult[] = [];
       owned.forEach((o, i) => {
         const status = statuses[i]!;
         const stillOwned = this.ownership.get(o.payload.dataStreamName) === o;
         this.options.metrics.recordLockExtensionAttempt?.(o.payload.dataStreamName, status !== LockStatus.Lost);
-        if (status === LockStatus.Retaken) {
-          if (stillOwned) this.log().info({ stream: o.payload.dataStreamName }, 're-took a lock that had vanished');
-          else void this.store.releaseLock(o.lockKey).catch(() => undefined);
+        if (status !== LockStatus.Lost && !stillOwned) {
+          void this.store.releaseLock(o.lockKey).catch(() => undefined);
+          return;
         }
+        if (status === LockStatus.Retaken) this.log().info({ stream: o.payload.dataStreamName }, 're-took a lock that had vanished');
+        if (status !== LockStatus.Lost) o.confirmedAt = sentAt;
         if (status === LockStatus.Lost && stillOwned) {
           this.ownership.drop(o);
-          this.log().warn({ stream: o.payload.dataStreamName }, 'stream disowned: another consumer holds its lock');
+          this.log().warn({ stream: o.payload.dataStreamName }, 'stream disowned: another consumer holds its lock, or took over its entry');
           results.push({ payload: o.payload, additionalInfo: o.additionalInfo, status });
         }
       });
       return results;
     }).pipe(
+      timeout({ first: this.options.hbInterval }),
       catchError((err: unknown) => {
         this.log().warn({ err, owned: this.ownership.size }, 'heartbeat failed; retrying at the next tick');
+        return EMPTY;
+      }),
+    );
+  }
+
+  /** At every tick, without Redis: the streams whose locks could not be extended for longer than their TTL are lost. */
+  private judge(): (readonly HeartbeatResult[])[] {
+    const now = Date.now();
+    const lost = assumeLost(this.ownership.all(), now, this.options.hbInterval, this.options.hbInterval / 2, {
+      lastTickAt: this.lastTickAt,
+      failingSince: this.failingSince,
+    });
+    if (now - this.lastTickAt > this.options.hbInterval) this.failingSince = undefined;
+    this.lastTickAt = now;
+    if (lost.length === 0) return [];
+    for (const o of lost) this.ownership.drop(o);
+    this.log().warn({ streams: lost.length }, 'Redis has not confirmed these locks for longer than their TTL: assuming the streams lost');
+    return [lost.map((o) => ({ payload: o.payload, additionalInfo: o.additionalInfo, status: LockStatus.Lost }))];
+  }
+
+  /** Reaper turn: touch the service's overdue locks so that their `expired` events go out now. */
+  private reap(): Observable<StreamExpired> {
+    return defer(async () => {
+      const overdue = await this.store.overdueLocks(this.options.reapInterval, REAP_LIMIT);
+      return this.store.touch(overdue);
+    }).pipe(
+      mergeMap((gone) => gone.map(parseLockKey).filter((key): key is LbsInfo => key !== undefined && !this.ownership.holds(key.dataStreamName, key.idInLbs))),
+      mergeMap((key) => this.describeExpired(key)),
+      catchError((err: unknown) => {
+        this.log().warn({ err }, 'reaping overdue locks failed; retrying at the next interval');
+        return EMPTY;
+      }),
+    );
+  }
+
+  /**
+   * Reconciler turn (one consumer per interval): restore keyspace notifications if they were
+   * switched off, and take one page of pending entries that have no lock at all (their owner died
+   * before locking, or the lock vanished without an event: evicted, expired while Redis was down).
+   */
+  private reconcile(): Observable<StreamAdded> {
+    return defer(async () => {
+      if (!(await this.store.winReconcilerTurn(this.options.reconcileInterval))) return [];
+      await this.applyKeyspaceFlags();
+      const page = await sweepPage(this.recoveryPort(), { ...this.sweepConfig(), minIdleMs: this.options.hbInterval }, this.reconcileCursor);
+      this.reconcileCursor = page.next;
+      for (const err of page.failures) this.log().warn({ err }, 'reconciling one LBS entry failed');
+      if (page.recovered.length > 0) this.log().info({ recovered: page.recovered.length }, 'took pending entries that had no lock');
+      return page.recovered;
+    }).pipe(
+      mergeMap((entries) => entries.map((entry) => this.added(entry))),
+      catchError((err: unknown) => {
+        this.log().warn({ err }, 'reconciling failed; retrying at the next interval');
         return EMPTY;
       }),
     );

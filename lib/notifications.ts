@@ -7,8 +7,12 @@ export interface NotificationSources {
   readonly startup$: Observable<never>;
   /** Keyspace expiries of this service's locks (PSUBSCRIBE). */
   readonly expired$: Observable<StreamExpired>;
+  /** Overdue locks touched on time (so `expired` goes out), reported here when found already gone. */
+  readonly reaped$: Observable<StreamExpired>;
   /** Entries whose owner is gone, taken at start-up and then every `lbsIdleTime` (XPENDING + guarded XCLAIM). */
   readonly recovered$: Observable<StreamAdded>;
+  /** Pending entries with no lock at all, one page per `reconcileInterval`; keyspace flags restored. */
+  readonly reconciled$: Observable<StreamAdded>;
   /** New LBS entries, read with XREADGROUP and locked (errors when the reader runs out of retries). */
   readonly added$: Observable<StreamAdded>;
   /** Locks the heartbeat found held by another consumer. */
@@ -31,5 +35,5 @@ export const notifications$ = <S extends Unsubscribable>(
 ): Observable<Notification> =>
   using(openSession, (session) => {
     const sources = sourcesOf(session as S);
-    return concat(sources.startup$, merge(sources.expired$, sources.recovered$, sources.added$, sources.disowned$));
+    return concat(sources.startup$, merge(sources.expired$, sources.reaped$, sources.recovered$, sources.reconciled$, sources.added$, sources.disowned$));
   }).pipe(takeUntil(stop$), share());

@@ -7,6 +7,8 @@ export interface OwnedStream {
   readonly additionalInfo: AdditionalInfo;
   readonly lockKey: string;
   readonly since: Date;
+  /** When Redis last confirmed the lock (ms, this process' clock, taken when the confirming call was sent). */
+  confirmedAt: number;
 }
 
 /**
@@ -23,6 +25,7 @@ export class Ownership {
       additionalInfo,
       lockKey: lockKey(payload.dataStreamName, payload.idInLbs),
       since: new Date(),
+      confirmedAt: Date.now(),
     };
     this.byName.set(payload.dataStreamName, owned);
     return owned;

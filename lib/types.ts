@@ -94,6 +94,16 @@ export interface ClientOptions {
   readonly lbsRecoveryCount?: number;
   /** LBS entries read per XREADGROUP call. Default 10. */
   readonly readCount?: number;
+  /**
+   * How often overdue locks are touched so their `expired` event goes out on time (one consumer
+   * of the service per interval does it), in ms. Default min(100, hbInterval / 4).
+   */
+  readonly reapInterval?: number;
+  /**
+   * How often pending entries with no lock are taken over and keyspace notifications checked (one
+   * consumer of the service per interval), in ms. Default hbInterval.
+   */
+  readonly reconcileInterval?: number;
   /** An LBS entry larger than this (bytes of its raw value) is dead-lettered. Default 1 MiB. */
   readonly maxEntryBytes?: number;
   /** Backoff of the LBS reader. */
@@ -111,6 +121,8 @@ export interface ResolvedOptions {
   readonly lbsIdleTime: number;
   readonly lbsRecoveryCount: number;
   readonly readCount: number;
+  readonly reapInterval: number;
+  readonly reconcileInterval: number;
   readonly maxEntryBytes: number;
   readonly retry: Required<RetryOptions>;
   readonly forceConfigOverride: boolean;

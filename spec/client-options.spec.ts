@@ -100,11 +100,12 @@ describe('client options, logger and metrics', () => {
       await createGroup(redis, service);
       await lastValueFrom(addStream(redis, service, { dataStreamName: streamName(service, 'orphan') }));
       await readAsCrashedConsumer(redis, service, 'redis-consumer-crashed', 1);
-      const owner = new Consumer(connect(), service, { consumerId: 'owner', hbInterval: 200, lbsIdleTime: 60_000 }).start();
+      const owner = new Consumer(connect(), service, { consumerId: 'owner', hbInterval: 200, lbsIdleTime: 60_000, reconcileInterval: 60_000 }).start();
       await sleep(200);
       await lastValueFrom(addStream(redis, service, { dataStreamName: streamName(service, 'x') }));
       await owner.waitFor('StreamAdded', 1);
-      const c = new Consumer(redis, service, { consumerId: 'm', hbInterval: 200, lbsIdleTime: 60_000, metrics }).start();
+      // reconcileInterval out of the way: the reconciler would take the orphan before the explicit claim.
+      const c = new Consumer(redis, service, { consumerId: 'm', hbInterval: 200, lbsIdleTime: 60_000, reconcileInterval: 60_000, metrics }).start();
       await sleep(300);
       const [[orphanId]] = (await redis.xrange(`${service}-input`, '-', '+')) as [string, string[]][];
       await lastValueFrom(c.client.claim({ dataStreamName: streamName(service, 'orphan'), idInLbs: orphanId! }));

@@ -60,6 +60,12 @@ describe('hand-out of new streams', () => {
     expect(c.of('StreamAdded')[0]!.additionalInfo).to.deep.equal({});
   });
 
+  it('hands out streams a producer added before any consumer existed', async () => {
+    for (let i = 0; i < 3; i++) await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, i) }));
+    const c = consumer('late');
+    await c.waitFor('StreamAdded', 3);
+  });
+
   it('writes LBS entries in the Go wire format', async () => {
     const id = await lastValueFrom(addStream(admin, service, { dataStreamName: 'wire', info: { user_id: 'u1' } }));
     const [[entryId, fields]] = (await admin.xrange(lbsKey(service), '-', '+')) as [string, string[]][];

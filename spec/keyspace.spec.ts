@@ -75,8 +75,15 @@ describe('keyspace notifications', () => {
     const departed = fleet.slice(0, 5);
     const survivors = fleet.slice(5);
     departed.forEach((c) => c.stop());
-    const owned = new Map(survivors.map((s) => [s, new Set(s.of('StreamAdded').map((n) => n.payload.dataStreamName))]));
+    const claimed = new Map(survivors.map((s) => [s, [] as { name: string; at: number }[]]));
     const seen = new Map(survivors.map((s) => [s, 0]));
+    /** What a survivor believes it owns: streams handed to it (also by recovery) or claimed, minus disowned. */
+    const ownedBy = (s: Consumer): Set<string> => {
+      const names = new Set(s.of('StreamAdded').map((n) => n.payload.dataStreamName));
+      for (const c of claimed.get(s)!) names.add(c.name);
+      for (const n of s.of('StreamDisowned')) names.delete(n.payload.dataStreamName);
+      return names;
+    };
     const claimAll = async (): Promise<void> => {
       await Promise.all(
         survivors.map(async (s) => {
@@ -84,18 +91,18 @@ describe('keyspace notifications', () => {
           seen.set(s, seen.get(s)! + expired.length);
           for (const n of expired) {
             await lastValueFrom(s.client.claim(n.payload)).then(
-              () => owned.get(s)!.add(n.payload.dataStreamName),
+              () => claimed.get(s)!.push({ name: n.payload.dataStreamName, at: Date.now() }),
               () => undefined,
             );
           }
-          for (const n of s.of('StreamDisowned')) owned.get(s)!.delete(n.payload.dataStreamName);
         }),
       );
     };
+    const owned = () => new Map(survivors.map((s) => [s, ownedBy(s)]));
     await waitUntil(
       async () => {
         await claimAll();
-        return [...owned.values()].reduce((n, set) => n + set.size, 0) >= 2000;
+        return [...owned().values()].reduce((n, set) => n + set.size, 0) >= 2000;
       },
       40_000,
       'every stream owned by a survivor',
@@ -104,7 +111,7 @@ describe('keyspace notifications', () => {
     await claimAll();
     const locks = await locksOf(admin, service);
     expect(locks.size).to.equal(2000);
-    for (const [s, names] of owned) {
+    for (const [s, names] of owned()) {
       const held = [...locks].filter(([, holder]) => holder === s.client.id).map(([key]) => key.split('<MUTEX_KEY_SEP>')[0]);
       expect(new Set(held), `${s.client.id} holds exactly what it believes it owns`).to.deep.equal(names);
     }

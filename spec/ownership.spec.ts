@@ -106,6 +106,40 @@ describe('claim, heartbeat and done', () => {
     });
   });
 
+  describe('heartbeat after a stream was taken over and finished elsewhere', () => {
+    it('reports StreamDisowned instead of re-taking the vanished lock, and doneStream acknowledges nothing', async () => {
+      const c = consumer('a', { hbInterval: 2000, lbsIdleTime: 60_000 }).start();
+      await sleep(100);
+      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
+      await c.waitFor('StreamAdded', 1);
+      const { payload } = c.of('StreamAdded')[0]!;
+      const key = lockKey(payload.dataStreamName, payload.idInLbs);
+      // What another consumer does while this one is paused: its lock expired, it claims and finishes the stream.
+      await admin.del(key);
+      await admin.xclaim(lbsKey(service), groupName(service), 'redis-consumer-b', 0, payload.idInLbs);
+      await admin.xack(lbsKey(service), groupName(service), payload.idInLbs);
+      await c.waitFor('StreamDisowned', 1, 3000);
+      expect(await admin.exists(key)).to.equal(0);
+      const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
+      expect(err).to.be.instanceOf(StreamNotFoundError);
+    });
+
+    it('doneStream refuses (NOT_OWNER) an entry another consumer took over, even with no lock left', async () => {
+      const c = consumer('a', { hbInterval: 5000, lbsIdleTime: 60_000 }).start();
+      await sleep(100);
+      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
+      await c.waitFor('StreamAdded', 1);
+      const { payload } = c.of('StreamAdded')[0]!;
+      await admin.del(lockKey(payload.dataStreamName, payload.idInLbs));
+      await admin.xclaim(lbsKey(service), groupName(service), 'redis-consumer-b', 0, payload.idInLbs);
+      const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
+      expect(err).to.be.instanceOf(NotOwnerError).with.property('owner', 'redis-consumer-b');
+      const [[, owner]] = (await admin.xpending(lbsKey(service), groupName(service), '-', '+', 1)) as [string, string][];
+      expect(owner).to.equal('redis-consumer-b');
+      expect(await admin.xlen(lbsKey(service))).to.equal(1);
+    });
+  });
+
   describe('doneStream() and done()', () => {
     it('releases the lock, acknowledges and deletes the entry of one stream', async () => {
       const c = consumer('a').start();

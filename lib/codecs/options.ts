@@ -27,6 +27,8 @@ export const ClientOptionsCodec = t.partial({
   lbsIdleTime: optional(PositiveInt),
   lbsRecoveryCount: optional(PositiveInt),
   readCount: optional(PositiveInt),
+  reapInterval: optional(PositiveInt),
+  reconcileInterval: optional(PositiveInt),
   maxEntryBytes: optional(PositiveInt),
   retry: optional(
     t.partial({
@@ -81,6 +83,8 @@ export const resolveOptions = (
         lbsIdleTime: o.lbsIdleTime ?? Math.max(DEFAULTS.lbsIdleTime, 2 * hbInterval),
         lbsRecoveryCount: o.lbsRecoveryCount ?? DEFAULTS.lbsRecoveryCount,
         readCount: o.readCount ?? DEFAULTS.readCount,
+        reapInterval: o.reapInterval ?? Math.max(1, Math.min(100, Math.floor(hbInterval / 4))),
+        reconcileInterval: o.reconcileInterval ?? hbInterval,
         maxEntryBytes: o.maxEntryBytes ?? DEFAULTS.maxEntryBytes,
         retry: { ...DEFAULTS.retry, ...stripUndefined(o.retry ?? {}) },
         forceConfigOverride: o.forceConfigOverride ?? false,

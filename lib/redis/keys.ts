@@ -12,6 +12,13 @@ export const LBS_FIELD = 'lbs-input';
 export const lbsKey = (service: string): string => `${service}-input`;
 export const groupName = (service: string): string => `${service}-group`;
 export const deadLetterKey = (service: string): string => `${service}-dead`;
+/** Sorted set of the deadlines of this service's locks (lock key -> ms, Redis clock): lets the reaper expire overdue locks on time. */
+export const deadlinesKey = (service: string): string => `${service}-deadlines`;
+/** A random value set with the group: when it changes or vanishes, Redis lost its data (restarted without persistence). */
+export const epochKey = (service: string): string => `${service}-epoch`;
+/** Guard keys: one consumer of the service reaps (or reconciles) per interval. */
+export const reaperGuardKey = (service: string): string => `${service}-reaper`;
+export const reconcilerGuardKey = (service: string): string => `${service}-reconciler`;
 export const consumerName = (id: string): string => `redis-consumer-${id}`;
 export const lockKey = (dataStreamName: string, idInLbs: string): string =>
   `${dataStreamName}${MUTEX_KEY_SEP}${idInLbs}`;

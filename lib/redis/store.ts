@@ -1,7 +1,8 @@
 import type Redis from 'ioredis';
 import type { BadEntry, RawEntry } from '../codecs/lbs-message';
 import { mergeKeyspaceFlags } from '../operators/keyspace-flags';
-import { LBS_FIELD, deadLetterKey, groupName, lbsKey } from './keys';
+import { randomUUID } from 'node:crypto';
+import { LBS_FIELD, deadLetterKey, deadlinesKey, epochKey, groupName, lbsKey, reaperGuardKey, reconcilerGuardKey } from './keys';
 import { Scripts } from './scripts';
 
 /** One entry of the group's pending list (XPENDING, extended form). */
@@ -19,6 +20,9 @@ export type KeyspaceSetup =
 
 type XEntries = [string, string[]][];
 
+/** Services whose group a producer connection has already made sure of. */
+const groupsEnsured = new WeakMap<Redis, Set<string>>();
+
 /**
  * Every Redis command the client sends, for one service and one consumer. The rest of the library
  * talks to Redis only through this class (and `Scripts`).
@@ -27,13 +31,26 @@ export class LbsStore {
   readonly lbs: string;
   readonly group: string;
   readonly dead: string;
+  readonly deadlines: string;
   readonly scripts: Scripts;
 
-  constructor(readonly redis: Redis, service: string, readonly consumer: string, private readonly ttl: number) {
+  constructor(readonly redis: Redis, private readonly service: string, readonly consumer: string, private readonly ttl: number) {
     this.lbs = lbsKey(service);
     this.group = groupName(service);
     this.dead = deadLetterKey(service);
-    this.scripts = new Scripts(redis);
+    this.deadlines = deadlinesKey(service);
+    this.scripts = new Scripts(redis, this.deadlines);
+  }
+
+  /** The server's `maxmemory` and `maxmemory-policy` (undefined where CONFIG is refused). */
+  async evictionPolicy(): Promise<{ maxmemory: number; policy: string } | undefined> {
+    try {
+      const [, maxmemory = '0'] = (await this.redis.config('GET', 'maxmemory')) as string[];
+      const [, policy = 'noeviction'] = (await this.redis.config('GET', 'maxmemory-policy')) as string[];
+      return { maxmemory: Number(maxmemory), policy };
+    } catch {
+      return undefined;
+    }
   }
 
   /** Adds `K` and `x` to `notify-keyspace-events` (or sets exactly `Kx` when `force`). */
@@ -49,13 +66,14 @@ export class LbsStore {
     }
   }
 
-  /** XGROUP CREATE ... $ MKSTREAM; an existing group is fine. */
+  /** The epoch this consumer saw at its last successful heartbeat (see `epochKey`). */
+  private seenEpoch = '';
+
+  /** Creates the consumer group (see `ensureGroup`) and the service's epoch, if missing. */
   async createGroup(): Promise<void> {
-    try {
-      await this.redis.xgroup('CREATE', this.lbs, this.group, '$', 'MKSTREAM');
-    } catch (err) {
-      if (!(err instanceof Error && err.message.startsWith('BUSYGROUP'))) throw err;
-    }
+    await ensureGroup(this.redis, this.lbs, this.group);
+    await this.redis.set(epochKey(this.service), randomUUID(), 'NX');
+    if (this.seenEpoch === '') this.seenEpoch = (await this.redis.get(epochKey(this.service))) ?? '';
   }
 
   /** XREADGROUP of new entries on the blocking reader; [] when the block times out. */
@@ -66,13 +84,33 @@ export class LbsStore {
     return reply === null ? [] : toEntries(reply[0]?.[1] ?? []);
   }
 
-  /** SET NX PX of each lock in one round trip; true where this consumer took it. */
+  /** SET NX PX of each lock (and its deadline) in one script call; true where this consumer took it. */
   async takeLocks(lockKeys: readonly string[]): Promise<boolean[]> {
+    return lockKeys.length === 0 ? [] : this.scripts.takeLocks(lockKeys, this.consumer, this.ttl);
+  }
+
+  /** Locks of the service past their deadline, if this consumer is the interval's reaper. */
+  overdueLocks(intervalMs: number, limit: number): Promise<string[]> {
+    return this.scripts.overdueLocks(reaperGuardKey(this.service), this.consumer, intervalMs, limit);
+  }
+
+  /**
+   * Touches each lock (EXISTS): Redis deletes a lock past its TTL at once and publishes
+   * `expired`. Deadlines of locks found gone are dropped. Returns the locks found gone.
+   */
+  async touch(lockKeys: readonly string[]): Promise<string[]> {
     if (lockKeys.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const key of lockKeys) pipeline.set(key, this.consumer, 'PX', this.ttl, 'NX');
+    for (const key of lockKeys) pipeline.exists(key);
     const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, reply]) => err === null && reply === 'OK');
+    const gone = lockKeys.filter((_, i) => replies[i]?.[0] === null && replies[i]?.[1] === 0);
+    if (gone.length > 0) await this.redis.zrem(this.deadlines, ...gone);
+    return gone;
+  }
+
+  /** True if this consumer runs the reconciler this interval (a guard key, SET NX PX). */
+  async winReconcilerTurn(intervalMs: number): Promise<boolean> {
+    return (await this.redis.set(reconcilerGuardKey(this.service), this.consumer, 'PX', intervalMs, 'NX')) === 'OK';
   }
 
   /** Copies each bad entry with its reason to `<service>-dead`, then XACK + XDEL it, in one transaction. */
@@ -114,8 +152,12 @@ export class LbsStore {
     return this.scripts.claim(this.lbs, lock, this.group, this.consumer, minIdleMs, id, this.ttl);
   }
 
-  extendLocks(lockKeys: readonly string[]) {
-    return this.scripts.extendLocks(lockKeys, this.consumer, this.ttl);
+  /** Heartbeat of the given locks (and their entry ids); remembers the epoch it saw. */
+  async extendLocks(lockKeys: readonly string[], ids: readonly string[]) {
+    const target = { lbs: this.lbs, group: this.group, epochKey: epochKey(this.service), seenEpoch: this.seenEpoch };
+    const { statuses, epoch } = await this.scripts.extendLocks(target, lockKeys, ids, this.consumer, this.ttl);
+    if (epoch !== undefined) this.seenEpoch = epoch;
+    return statuses;
   }
 
   finish(lock: string, id: string) {
@@ -138,11 +180,33 @@ export class LbsStore {
     return true;
   }
 
-  /** XADD of one LBS entry (the producer side). */
+  /**
+   * XADD of one LBS entry (the producer side). The first time a connection adds to a service, it
+   * makes sure the group exists first, so the entry cannot be skipped by a group created later at `$`.
+   */
   static async add(redis: Redis, service: string, json: string): Promise<string> {
+    const known = groupsEnsured.get(redis) ?? new Set<string>();
+    if (!known.has(service)) {
+      await ensureGroup(redis, lbsKey(service), groupName(service));
+      known.add(service);
+      groupsEnsured.set(redis, known);
+    }
     return (await redis.xadd(lbsKey(service), '*', LBS_FIELD, json)) as string;
   }
 }
+
+/**
+ * XGROUP CREATE <lbs> <group> 0 MKSTREAM; an existing group (BUSYGROUP) is fine. From id 0, not
+ * `$`: entries a producer added before any consumer existed are handed out too, never skipped.
+ * (Only the group's creator decides: a group made by a Go consumer starts at `$`.)
+ */
+export const ensureGroup = async (redis: Redis, lbs: string, group: string): Promise<void> => {
+  try {
+    await redis.xgroup('CREATE', lbs, group, '0', 'MKSTREAM');
+  } catch (err) {
+    if (!(err instanceof Error && err.message.startsWith('BUSYGROUP'))) throw err;
+  }
+};
 
 const toEntries = (raw: XEntries): RawEntry[] =>
   raw.filter(([, fields]) => fields !== null).map(([id, fields]) => ({ id, fields }));

@@ -46,6 +46,17 @@ export const sweepOnce$ = (port: RecoveryPort, config: SweepConfig): Observable<
   );
 };
 
+/**
+ * One page of the pending list from `start`, recovered like a sweep's page; `next` is where the
+ * following page starts ('-' again after the last page), so a caller can walk the whole list one
+ * page per interval.
+ */
+export const sweepPage = async (port: RecoveryPort, config: SweepConfig, start: string): Promise<SweepPage & { next: string }> => {
+  const rows = await port.pending(config.minIdleMs, start, config.count);
+  const page = await recoverPage(port, config, rows);
+  return { ...page, next: rows.length < config.count ? '-' : `(${rows[rows.length - 1]!.id}` };
+};
+
 const recoverPage = async (port: RecoveryPort, config: SweepConfig, rows: readonly PendingEntry[]): Promise<SweepPage> => {
   const candidates = rows.filter((row) => !config.isOwned(row));
   const entries = await port.entries(candidates.map((row) => row.id));

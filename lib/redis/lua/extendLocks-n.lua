@@ -1,25 +1,53 @@
 --[[
-  Heartbeat: extends every lock of one consumer in one call.
-  KEYS[1..n]  lock keys (<DataStreamName><MUTEX_KEY_SEP><LBS id>)
+  Heartbeat: extends every lock of one consumer in one call, and records each new deadline.
+  KEYS[1]     the service's lock deadlines (sorted set: lock key -> deadline, ms, server clock)
+  KEYS[2]     the LBS stream
+  KEYS[3]     the service's epoch key (a random value set with the group: a new value, or none,
+              means Redis lost its data, e.g. restarted without persistence)
+  KEYS[4..n]  lock keys (<DataStreamName><MUTEX_KEY_SEP><LBS id>)
   ARGV[1]     the owner: this consumer's name
   ARGV[2]     ttl, ms
-  Returns     one code per key, in order:
+  ARGV[3]     the consumer group
+  ARGV[4]     the epoch this consumer saw at its last successful heartbeat
+  ARGV[5..]   the LBS entry id of each lock key, in the same order
+  Returns     {codes, epoch}: epoch = the epoch now (false if none), codes = one per lock key:
                 1  extended (the lock was ours)
-                2  re-taken (the lock had vanished: set again with NX, as the Go library does)
-                0  held by another consumer (this consumer has been disowned)
+                2  re-taken: the lock had vanished and its entry is still pending for this
+                   consumer, or Redis lost its data (the epoch changed): set again with NX,
+                   as the Go library does
+                0  lost: held by another consumer, or vanished while its entry went to another
+                   consumer or was finished
 ]]
-local owner, ttl = ARGV[1], ARGV[2]
+local owner, ttl, group, seen = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local t = redis.call('TIME')
+local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl
+local epoch = redis.call('GET', KEYS[3])
+local dataLost = epoch ~= seen
 local codes = {}
-for i, key in ipairs(KEYS) do
+for i = 4, #KEYS do
+  local key = KEYS[i]
   local holder = redis.call('GET', key)
+  local code = 0
   if holder == owner then
     redis.call('PEXPIRE', key, ttl)
-    codes[i] = 1
+    code = 1
   elseif not holder then
-    redis.call('SET', key, owner, 'PX', ttl, 'NX')
-    codes[i] = 2
-  else
-    codes[i] = 0
+    local retake = dataLost
+    if not retake then
+      local id = ARGV[i + 1]
+      local pending = redis.call('XPENDING', KEYS[2], group, id, id, 1)
+      retake = pending[1] ~= nil and pending[1][2] == owner
+    end
+    if retake then
+      redis.call('SET', key, owner, 'PX', ttl, 'NX')
+      code = 2
+    end
   end
+  if code == 0 then
+    redis.call('ZREM', KEYS[1], key)
+  else
+    redis.call('ZADD', KEYS[1], deadline, key)
+  end
+  codes[i - 3] = code
 end
-return codes
+return {codes, epoch}

@@ -3,6 +3,7 @@
   owner's stream is never taken (its lock still exists) and two claimers never both win.
   KEYS[1]  LBS stream
   KEYS[2]  lock key of the entry
+  KEYS[3]  the service's lock deadlines (sorted set)
   ARGV[1]  consumer group
   ARGV[2]  the claimer: this consumer's name
   ARGV[3]  min-idle, ms (XCLAIM refuses entries delivered more recently than this)
@@ -21,5 +22,8 @@ local entry = claimed[1]
 if not entry or not entry[2] then
   return {-1}
 end
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[5])
+local ttl = tonumber(ARGV[5])
+local t = redis.call('TIME')
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
+redis.call('ZADD', KEYS[3], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl, KEYS[2])
 return {1, entry[2]}
