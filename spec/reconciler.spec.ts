@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import Redis from 'ioredis';
+import { lastValueFrom } from 'rxjs';
+import { addStream } from '../lib';
+import type { Logger } from '../lib';
+import { Consumer, createGroup, readAsCrashedConsumer, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
+import { RedisServer, hasRedisServer } from './helpers/redis-server';
+
+describe('protections beyond keyspace events (private servers)', function () {
+  this.timeout(40_000);
+  let server: RedisServer;
+  let service: string;
+  const consumers: Consumer[] = [];
+  const connections: Redis[] = [];
+
+  const connect = (): Redis => {
+    const r = new Redis({ port: server.port, maxRetriesPerRequest: 1 });
+    r.on('error', () => undefined);
+    connections.push(r);
+    return r;
+  };
+  const consumer = (id: string, options: object = {}): Consumer => {
+    const c = new Consumer(connect(), service, { consumerId: id, hbInterval: 500, lbsIdleTime: 60_000, ...options }).start();
+    consumers.push(c);
+    return c;
+  };
+  const recorder = (): { logger: Logger; warnings: string[] } => {
+    const warnings: string[] = [];
+    const noop = () => undefined;
+    return { warnings, logger: { debug: noop, info: noop, error: noop, warn: (_o, msg) => void warnings.push(msg ?? '') } };
+  };
+
+  before(function () {
+    if (!hasRedisServer()) this.skip();
+  });
+
+  beforeEach(() => {
+    service = uniqueService('protect');
+  });
+
+  afterEach(async () => {
+    consumers.splice(0).forEach((c) => c.stop());
+    connections.splice(0).forEach((r) => r.disconnect());
+    server?.resume();
+    await server?.stop();
+  });
+
+  it('reports an expiry on time among 10k other volatile keys (the reaper touches overdue locks)', async () => {
+    server = await RedisServer.start(['--hz', '10']);
+    const admin = connect();
+    const pipeline = admin.pipeline();
+    for (let i = 0; i < 10_000; i++) pipeline.set(`other-app:${i}`, 'x', 'PX', 120_000);
+    await pipeline.exec();
+    const owner = consumer('owner');
+    await sleep(200);
+    await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
+    await owner.waitFor('StreamAdded', 1);
+    const watcher = consumer('watcher');
+    await sleep(300);
+    const stoppedAt = Date.now();
+    owner.stop();
+    await watcher.waitFor('StreamExpired', 1, 10_000);
+    // The lock's TTL is 500 ms; Redis's own expiry cycle would take seconds to find it among 10k keys.
+    expect(Date.now() - stoppedAt).to.be.lessThan(500 + 1000);
+  });
+
+  it('takes a pending entry that has no lock at all within about a heartbeat, not after lbsIdleTime', async () => {
+    server = await RedisServer.start();
+    const admin = connect();
+    await createGroup(admin, service);
+    await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1), info: { k: 1 } }));
+    await readAsCrashedConsumer(admin, service, 'redis-consumer-crashed', 1);
+    const c = consumer('survivor', { reconcileInterval: 300 });
+    await c.waitFor('StreamAdded', 1, 3000);
+    expect(c.of('StreamAdded')[0]!.additionalInfo).to.deep.equal({ k: 1 });
+  });
+
+  it("restores keyspace notifications that were switched off under it (CONFIG SET notify-keyspace-events '')", async () => {
+    server = await RedisServer.start();
+    const admin = connect();
+    const { logger, warnings } = recorder();
+    consumer('a', { reconcileInterval: 300, logger });
+    await sleep(300);
+    await admin.config('SET', 'notify-keyspace-events', '');
+    await waitUntil(async () => ((await admin.config('GET', 'notify-keyspace-events')) as string[])[1]!.includes('K'), 3000, 'flags restored');
+    expect(warnings).to.deep.equal([]);
+  });
+
+  it('assumes its streams lost when Redis cannot confirm the locks for longer than the TTL (redis-server stopped)', async () => {
+    server = await RedisServer.start();
+    const admin = connect();
+    const c = consumer('a');
+    await sleep(200);
+    await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
+    await c.waitFor('StreamAdded', 1);
+    server.pause();
+    const pausedAt = Date.now();
+    await c.waitFor('StreamDisowned', 1, 3000);
+    const disownedAfter = Date.now() - pausedAt;
+    server.resume();
+    expect(disownedAfter, 'ms from SIGSTOP of Redis to StreamDisowned').to.be.lessThan(500 * 3);
+    expect(c.of('StreamDisowned')[0]!.payload).to.deep.equal(c.of('StreamAdded')[0]!.payload);
+  });
+
+  it('warns at start-up when maxmemory-policy can evict lock keys', async () => {
+    server = await RedisServer.start(['--maxmemory', '100mb', '--maxmemory-policy', 'allkeys-lru']);
+    const { logger, warnings } = recorder();
+    const c = consumer('a', { logger });
+    await sleep(300);
+    expect(warnings.some((w) => w.includes('maxmemory-policy allkeys-lru can evict lock keys'))).to.equal(true);
+    expect(c.error).to.equal(undefined);
+  });
+});
