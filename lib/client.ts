@@ -146,7 +146,7 @@ export class RedisStreamClient {
     return defer(async () => {
       const owned = this.ownership.get(name);
       if (owned === undefined) throw new StreamNotFoundError(name);
-      const result = await this.store.finish(owned.lockKey, owned.payload.idInLbs).catch((err: unknown) => {
+      const result = await this.store.finish(owned.lockKey, owned.payload.idInLbs, name).catch((err: unknown) => {
         throw asRedisError(`Finishing stream "${name}"`)(err);
       });
       this.ownership.drop(owned);
@@ -315,11 +315,21 @@ export class RedisStreamClient {
       const { good, bad } = partitionEntries(batch, this.options.maxEntryBytes);
       await this.deadLetter(bad);
       const started = Date.now();
-      const taken = await this.store.takeLocks(good.map((e) => lockKey(e.payload.dataStreamName, e.payload.idInLbs)));
+      const results = await this.store.takeLocks(
+        good.map((e) => ({ lockKey: lockKey(e.payload.dataStreamName, e.payload.idInLbs), name: e.payload.dataStreamName, id: e.payload.idInLbs })),
+      );
+      const duplicates = good.flatMap((entry, i) => {
+        const result = results[i]!;
+        return typeof result === 'object'
+          ? [{ entry: batch.find((raw) => raw.id === entry.payload.idInLbs)!, reason: `duplicate: data stream "${entry.payload.dataStreamName}" is already handled by LBS entry ${result.duplicateOf}` }]
+          : [];
+      });
+      await this.deadLetter(duplicates);
       return good.filter((entry, i) => {
-        this.options.metrics.recordLockAcquisitionAttempt?.(entry.payload.dataStreamName, taken[i]!, Date.now() - started);
-        if (!taken[i]) this.log().warn({ stream: entry.payload.dataStreamName, id: entry.payload.idInLbs }, 'lock of a new entry is held by another consumer; left to it');
-        return taken[i];
+        const taken = results[i] === 'taken';
+        this.options.metrics.recordLockAcquisitionAttempt?.(entry.payload.dataStreamName, taken, Date.now() - started);
+        if (results[i] === 'held') this.log().warn({ stream: entry.payload.dataStreamName, id: entry.payload.idInLbs }, 'lock of a new entry is held by another consumer; left to it');
+        return taken;
       });
     }).pipe(mergeMap((entries) => entries.map((entry) => this.added(entry))));
   }

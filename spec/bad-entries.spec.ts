@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { addStream, deadLetterKey, groupName, lbsKey } from '../lib';
 import type { Logger, MetricsRecorder } from '../lib';
-import { Consumer, addRaw, cleanup, connect, sleep, streamName, uniqueService } from './helpers/fixtures';
+import { Consumer, addRaw, cleanup, connect, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
 
 describe('bad LBS entries', () => {
   let admin: Redis;
@@ -64,6 +64,27 @@ describe('bad LBS entries', () => {
       expect(warnings).to.include('invalid LBS entry moved to the dead-letter stream');
     });
   }
+
+  it('gives a data stream one owner at a time: a second entry for it is dead-lettered while the first is unfinished', async () => {
+    const other = new Consumer(connect(), service, { consumerId: 'b', hbInterval: 500 }).start();
+    try {
+      await sleep(200);
+      const first = await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 'twice') }));
+      await waitUntil(() => c.of('StreamAdded').length + other.of('StreamAdded').length === 1, 3000, 'the first entry handed out');
+      const second = await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 'twice') }));
+      await waitUntil(async () => (await admin.xlen(deadLetterKey(service))) === 1, 3000, 'the duplicate dead-lettered');
+      const [[, fields]] = (await admin.xrange(deadLetterKey(service), '-', '+')) as [string, string[]][];
+      expect(fields.slice(0, 4)).to.deep.equal(['source-id', second, 'reason', `duplicate: data stream "${streamName(service, 'twice')}" is already handled by LBS entry ${first}`]);
+      expect(c.of('StreamAdded').length + other.of('StreamAdded').length).to.equal(1);
+      const holder = c.of('StreamAdded').length === 1 ? c : other;
+      await lastValueFrom(holder.client.doneStream(streamName(service, 'twice')), { defaultValue: undefined });
+      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 'twice') }));
+      await waitUntil(() => c.of('StreamAdded').length + other.of('StreamAdded').length === 2, 3000, 'the stream handed out again once finished');
+    } finally {
+      other.stop();
+      other.redis.disconnect();
+    }
+  });
 
   it('keeps every good entry of a batch that also holds bad ones', async () => {
     const pipeline = admin.pipeline();

@@ -14,6 +14,8 @@ export const groupName = (service: string): string => `${service}-group`;
 export const deadLetterKey = (service: string): string => `${service}-dead`;
 /** Sorted set of the deadlines of this service's locks (lock key -> ms, Redis clock): lets the reaper expire overdue locks on time. */
 export const deadlinesKey = (service: string): string => `${service}-deadlines`;
+/** Hash DataStreamName -> the LBS entry id in charge of it: one data stream is handled by one entry at a time. */
+export const namesKey = (service: string): string => `${service}-names`;
 /** A random value set with the group: when it changes or vanishes, Redis lost its data (restarted without persistence). */
 export const epochKey = (service: string): string => `${service}-epoch`;
 /** Guard keys: one consumer of the service reaps (or reconciles) per interval. */

@@ -19,6 +19,9 @@ export type FinishResult =
   | { readonly kind: 'held'; readonly holder: string }
   | { readonly kind: 'not-pending'; readonly holder: string | undefined };
 
+/** What `takeLocks` says of one new entry. */
+export type TakeResult = 'taken' | 'held' | { readonly duplicateOf: string };
+
 /** Most keys passed to one script call: keeps each call short so Redis stays responsive. */
 export const KEYS_PER_CALL = 1000;
 
@@ -30,7 +33,7 @@ const FILES: Record<ScriptName, string> = {
   extendLocks: 'extendLocks-n.lua',
   takeLocks: 'takeLocks-n.lua',
   claim: 'claim-3.lua',
-  finish: 'finish-3.lua',
+  finish: 'finish-4.lua',
   releaseLock: 'releaseLock-2.lua',
   expireLock: 'expireLock-2.lua',
   overdueLocks: 'overdueLocks-2.lua',
@@ -83,13 +86,25 @@ export class Scripts {
     return { statuses: statuses as LockStatus[], epoch };
   }
 
-  /** SET NX PX of each lock; true where it was taken. One script call per `KEYS_PER_CALL` keys. */
-  async takeLocks(lockKeys: readonly string[], owner: string, ttl: number): Promise<boolean[]> {
-    const codes = await this.chunked(lockKeys.length, (from, to) => {
-      const keys = lockKeys.slice(from, to);
-      return this.call.takeLocks(keys.length + 1, this.deadlines, ...keys, owner, ttl);
-    });
-    return codes.map((code) => code === 1);
+  /**
+   * SET NX PX of each entry's lock, one script call per `KEYS_PER_CALL` entries. Per entry:
+   * 'taken', 'held' (by another consumer), or the id of another unfinished entry of the same data
+   * stream (a duplicate: one data stream is handled by one LBS entry at a time).
+   */
+  async takeLocks(
+    target: { readonly names: string; readonly lbs: string; readonly group: string },
+    entries: readonly { readonly lockKey: string; readonly name: string; readonly id: string }[],
+    owner: string,
+    ttl: number,
+  ): Promise<TakeResult[]> {
+    const codes = (await this.chunked(entries.length, (from, to) => {
+      const batch = entries.slice(from, to);
+      return this.call.takeLocks(
+        batch.length + 3, this.deadlines, target.names, target.lbs, ...batch.map((e) => e.lockKey),
+        owner, ttl, target.group, ...batch.flatMap((e) => [e.name, e.id]),
+      );
+    })) as unknown as (number | string)[];
+    return codes.map((code): TakeResult => (code === 1 ? 'taken' : code === 0 ? 'held' : { duplicateOf: String(code) }));
   }
 
   private async chunked(count: number, call: (from: number, to: number) => Promise<unknown>): Promise<number[]> {
@@ -105,8 +120,8 @@ export class Scripts {
     return { kind: 'not-pending' };
   }
 
-  async finish(lbs: string, lock: string, group: string, id: string, owner: string): Promise<FinishResult> {
-    const [code, holder] = (await this.call.finish(lbs, lock, this.deadlines, group, id, owner)) as [number, unknown];
+  async finish(lbs: string, names: string, lock: string, group: string, id: string, owner: string, name: string): Promise<FinishResult> {
+    const [code, holder] = (await this.call.finish(lbs, lock, this.deadlines, names, group, id, owner, name)) as [number, unknown];
     if (code === 1) return { kind: 'finished' };
     if (code === 0) return { kind: 'held', holder: String(holder) };
     return { kind: 'not-pending', holder: typeof holder === 'string' ? holder : undefined };

@@ -2,8 +2,8 @@ import type Redis from 'ioredis';
 import type { BadEntry, RawEntry } from '../codecs/lbs-message';
 import { mergeKeyspaceFlags } from '../operators/keyspace-flags';
 import { randomUUID } from 'node:crypto';
-import { LBS_FIELD, deadLetterKey, deadlinesKey, epochKey, groupName, lbsKey, reaperGuardKey, reconcilerGuardKey } from './keys';
-import { Scripts } from './scripts';
+import { LBS_FIELD, deadLetterKey, deadlinesKey, epochKey, groupName, lbsKey, namesKey, reaperGuardKey, reconcilerGuardKey } from './keys';
+import { Scripts, TakeResult } from './scripts';
 
 /** One entry of the group's pending list (XPENDING, extended form). */
 export interface PendingEntry {
@@ -84,9 +84,10 @@ export class LbsStore {
     return reply === null ? [] : toEntries(reply[0]?.[1] ?? []);
   }
 
-  /** SET NX PX of each lock (and its deadline) in one script call; true where this consumer took it. */
-  async takeLocks(lockKeys: readonly string[]): Promise<boolean[]> {
-    return lockKeys.length === 0 ? [] : this.scripts.takeLocks(lockKeys, this.consumer, this.ttl);
+  /** Takes the locks of new entries (and records their deadlines) in one script call per chunk. */
+  async takeLocks(entries: readonly { readonly lockKey: string; readonly name: string; readonly id: string }[]): Promise<TakeResult[]> {
+    if (entries.length === 0) return [];
+    return this.scripts.takeLocks({ names: namesKey(this.service), lbs: this.lbs, group: this.group }, entries, this.consumer, this.ttl);
   }
 
   /** Locks of the service past their deadline, if this consumer is the interval's reaper. */
@@ -160,8 +161,8 @@ export class LbsStore {
     return statuses;
   }
 
-  finish(lock: string, id: string) {
-    return this.scripts.finish(this.lbs, lock, this.group, id, this.consumer);
+  finish(lock: string, id: string, name: string) {
+    return this.scripts.finish(this.lbs, namesKey(this.service), lock, this.group, id, this.consumer, name);
   }
 
   releaseLock(lock: string) {

@@ -1,22 +1,39 @@
 --[[
-  Hand-out: takes the locks of a batch of new LBS entries in one call (SET NX PX each), and
-  records each deadline.
+  Hand-out: takes the locks of a batch of new LBS entries in one call (SET NX PX each), records
+  each deadline, and makes sure a data stream is handled by one LBS entry at a time.
   KEYS[1]     the service's lock deadlines (sorted set)
-  KEYS[2..n]  lock keys
+  KEYS[2]     the service's data-stream names (hash: DataStreamName -> LBS id in charge)
+  KEYS[3]     the LBS stream
+  KEYS[4..n]  lock keys
   ARGV[1]     the owner: this consumer's name
   ARGV[2]     ttl, ms
-  Returns     one code per lock key: 1 taken, 0 held by another consumer
+  ARGV[3]     the consumer group
+  ARGV[4..]   pairs: DataStreamName, LBS id, for each lock key in order
+  Returns     one code per lock key: 1 taken; 0 held by another consumer; or the LBS id of another,
+              unfinished entry of the same data stream (this entry is a duplicate)
 ]]
-local owner, ttl = ARGV[1], tonumber(ARGV[2])
+local owner, ttl, group = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local t = redis.call('TIME')
 local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl
 local codes = {}
-for i = 2, #KEYS do
-  if redis.call('SET', KEYS[i], owner, 'PX', ttl, 'NX') then
+for i = 4, #KEYS do
+  local name, id = ARGV[2 * (i - 3) + 2], ARGV[2 * (i - 3) + 3]
+  local current = redis.call('HGET', KEYS[2], name)
+  if current and current ~= id then
+    local pending = redis.call('XPENDING', KEYS[3], group, current, current, 1)
+    local exists = #redis.call('XRANGE', KEYS[3], current, current) > 0
+    if not pending[1] and not exists then
+      current = false
+    end
+  end
+  if current and current ~= id then
+    codes[i - 3] = current
+  elseif redis.call('SET', KEYS[i], owner, 'PX', ttl, 'NX') then
     redis.call('ZADD', KEYS[1], deadline, KEYS[i])
-    codes[i - 1] = 1
+    redis.call('HSET', KEYS[2], name, id)
+    codes[i - 3] = 1
   else
-    codes[i - 1] = 0
+    codes[i - 3] = 0
   end
 end
 return codes

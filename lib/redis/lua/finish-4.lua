@@ -5,9 +5,11 @@
   KEYS[1]  LBS stream
   KEYS[2]  lock key of the entry
   KEYS[3]  the service's lock deadlines (sorted set)
+  KEYS[4]  the service's data-stream names (hash: DataStreamName -> LBS id in charge)
   ARGV[1]  consumer group
   ARGV[2]  LBS entry id
   ARGV[3]  the owner: this consumer's name
+  ARGV[4]  the DataStreamName
   Returns  {1}          released (if held), acknowledged and deleted
            {0, holder}  the lock belongs to another consumer: nothing changed
            {-1, holder} the entry is not pending for this consumer (holder: its consumer, or
@@ -27,4 +29,7 @@ if not pending[1] or pending[1][2] ~= ARGV[3] then
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
+if redis.call('HGET', KEYS[4], ARGV[4]) == ARGV[2] then
+  redis.call('HDEL', KEYS[4], ARGV[4])
+end
 return {1}
