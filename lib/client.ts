@@ -206,6 +206,7 @@ export class RedisStreamClient {
       const owned = this.ownership.get(name);
       if (owned === undefined) throw new StreamNotFoundError(name);
       this.ownership.drop(owned);
+      this.options.metrics.recordStreamProcessingEnd?.(name, owned.since);
       this.released.add(owned.lockKey);
       // XCLAIM (min-idle = hbInterval) cannot take an entry delivered or claimed less than one
       // heartbeat ago: wait until it can, or every claimer would lose and the stream would wait for a sweep.
@@ -472,6 +473,7 @@ export class RedisStreamClient {
         if (status !== LockStatus.Lost) o.confirmedAt = sentAt;
         if (status === LockStatus.Lost && stillOwned) {
           this.ownership.drop(o);
+          this.options.metrics.recordStreamProcessingEnd?.(o.payload.dataStreamName, o.since);
           this.log().warn({ stream: o.payload.dataStreamName }, 'stream disowned: another consumer holds its lock, or took over its entry');
           results.push({ payload: o.payload, additionalInfo: o.additionalInfo, status });
         }
@@ -496,7 +498,10 @@ export class RedisStreamClient {
     if (now - this.lastTickAt > this.options.hbInterval) this.failingSince = undefined;
     this.lastTickAt = now;
     if (lost.length === 0) return [];
-    for (const o of lost) this.ownership.drop(o);
+    for (const o of lost) {
+      this.ownership.drop(o);
+      this.options.metrics.recordStreamProcessingEnd?.(o.payload.dataStreamName, o.since);
+    }
     this.log().warn({ streams: lost.length }, 'Redis has not confirmed these locks for longer than their TTL: assuming the streams lost');
     return [lost.map((o) => ({ payload: o.payload, additionalInfo: o.additionalInfo, status: LockStatus.Lost }))];
   }
