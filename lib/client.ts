@@ -75,6 +75,8 @@ export class RedisStreamClient {
   /** Heartbeat clock: when the last tick ran, and since when extensions have been failing. */
   private lastTickAt = Date.now();
   private failingSince: number | undefined;
+  /** Whether CONFIG was refused at the last check (warned once, not at every reconciler turn). */
+  private keyspaceRefused = false;
   /** Where the reconciler's next page of the pending list starts. */
   private reconcileCursor = '-';
 
@@ -280,9 +282,11 @@ export class RedisStreamClient {
 
   private async applyKeyspaceFlags(): Promise<void> {
     const setup = await this.store.ensureKeyspaceEvents(this.options.forceConfigOverride);
+    const refusedBefore = this.keyspaceRefused;
+    this.keyspaceRefused = setup.kind === 'refused';
     if (setup.kind === 'set') {
       this.log().info({ from: setup.from, to: setup.flags }, 'set notify-keyspace-events');
-    } else if (setup.kind === 'refused') {
+    } else if (setup.kind === 'refused' && !refusedBefore) {
       const err = new KeyspaceConfigError(
         'Could not make notify-keyspace-events include K and x (CONFIG refused). Set it on the server (redis.conf or your provider\'s console), or expiries will only be found by recovery.',
         { cause: setup.cause },
