@@ -67,8 +67,8 @@ export class RedisStreamClient {
   private readonly options: ResolvedOptions;
   private readonly store: LbsStore;
   private readonly ownership = new Ownership();
-  /** Locks this consumer handed back with `release`: their expiry is for the others. */
-  private readonly released = new Set<string>();
+  /** Locks this consumer handed back with `release` (lock key -> entry id, when): their expiry and their entry are for the others. */
+  private readonly released = new Map<string, { readonly id: string; readonly at: number }>();
   private readonly stop$ = new Subject<void>();
   private readonly notifications$: Observable<Notification>;
   private closed = false;
@@ -209,7 +209,7 @@ export class RedisStreamClient {
       if (owned === undefined) throw new StreamNotFoundError(name);
       this.ownership.drop(owned);
       this.options.metrics.recordStreamProcessingEnd?.(name, owned.since);
-      this.released.add(owned.lockKey);
+      this.released.set(owned.lockKey, { id: owned.payload.idInLbs, at: Date.now() });
       // XCLAIM (min-idle = hbInterval) cannot take an entry delivered or claimed less than one
       // heartbeat ago: wait until it can, or every claimer would lose and the stream would wait for a sweep.
       await lastValueFrom(timer(Math.max(0, owned.since.getTime() + this.options.hbInterval - Date.now())));
@@ -402,12 +402,18 @@ export class RedisStreamClient {
       minIdleMs: this.options.lbsIdleTime,
       count: this.options.lbsRecoveryCount,
       maxEntryBytes: this.options.maxEntryBytes,
-      isOwned: (row) => row.consumer === this.id && this.ownedById(row.id),
+      isOwned: (row) => row.consumer === this.id && (this.ownership.holdsId(row.id) || this.releasedRecently(row.id)),
     };
   }
 
-  private ownedById(idInLbs: string): boolean {
-    return this.ownership.all().some((o) => o.payload.idInLbs === idInLbs);
+  /** An entry this consumer released less than 10 heartbeats ago: left for the others to claim. */
+  private releasedRecently(idInLbs: string): boolean {
+    const horizon = Date.now() - 10 * this.options.hbInterval;
+    for (const [key, { id, at }] of this.released) {
+      if (at < horizon) this.released.delete(key);
+      else if (id === idInLbs) return true;
+    }
+    return false;
   }
 
   /** Expiries of this service's locks, except this consumer's own (its heartbeat decides those). */
@@ -449,47 +455,52 @@ export class RedisStreamClient {
     );
   }
 
-  /** One heartbeat tick: extend every owned lock in one round trip per chunk (given up after one TTL). */
+  /**
+   * One heartbeat tick: extend every owned lock in one round trip per chunk. A tick Redis has not
+   * answered within one TTL is abandoned, and its late answer ignored (`judge` decides meanwhile).
+   */
   private beat(): Observable<readonly HeartbeatResult[]> {
     return defer(async () => {
       const owned = this.ownership.all();
-      if (owned.length === 0) {
-        this.failingSince = undefined;
-        return [];
-      }
       const sentAt = Date.now();
-      this.failingSince ??= sentAt;
-      const statuses = await this.store.extendLocks(
-        owned.map((o) => o.lockKey),
-        owned.map((o) => o.payload.idInLbs),
-      );
-      this.failingSince = undefined;
-      const results: HeartbeatResult[] = [];
-      owned.forEach((o, i) => {
-        const status = statuses[i]!;
-        const stillOwned = this.ownership.get(o.payload.dataStreamName) === o;
-        this.options.metrics.recordLockExtensionAttempt?.(o.payload.dataStreamName, status !== LockStatus.Lost);
-        if (status !== LockStatus.Lost && !stillOwned) {
-          void this.store.releaseLock(o.lockKey).catch(() => undefined);
-          return;
-        }
-        if (status === LockStatus.Retaken) this.log().info({ stream: o.payload.dataStreamName }, 're-took a lock that had vanished');
-        if (status !== LockStatus.Lost) o.confirmedAt = sentAt;
-        if (status === LockStatus.Lost && stillOwned) {
-          this.ownership.drop(o);
-          this.options.metrics.recordStreamProcessingEnd?.(o.payload.dataStreamName, o.since);
-          this.log().warn({ stream: o.payload.dataStreamName }, 'stream disowned: another consumer holds its lock, or took over its entry');
-          results.push({ payload: o.payload, additionalInfo: o.additionalInfo, status });
-        }
-      });
-      return results;
+      if (owned.length > 0) this.failingSince ??= sentAt;
+      const statuses = owned.length === 0 ? [] : await this.store.extendLocks(owned.map((o) => o.lockKey), owned.map((o) => o.payload.idInLbs));
+      return { owned, statuses, sentAt };
     }).pipe(
       timeout({ first: this.options.hbInterval }),
+      map(({ owned, statuses, sentAt }) => this.applyBeat(owned, statuses, sentAt)),
       catchError((err: unknown) => {
         this.log().warn({ err, owned: this.ownership.size }, 'heartbeat failed; retrying at the next tick');
         return EMPTY;
       }),
     );
+  }
+
+  /** What a heartbeat's answer means for each lock: confirmed, re-taken, or lost (StreamDisowned). */
+  private applyBeat(owned: readonly OwnedStream[], statuses: readonly LockStatus[], sentAt: number): HeartbeatResult[] {
+    this.failingSince = undefined;
+    const results: HeartbeatResult[] = [];
+    owned.forEach((o, i) => {
+      const status = statuses[i]!;
+      const name = o.payload.dataStreamName;
+      this.options.metrics.recordLockExtensionAttempt?.(name, status !== LockStatus.Lost);
+      if (this.ownership.get(name) !== o) {
+        // Dropped while the tick was in flight (done, released, assumed lost): if the tick kept
+        // the lock alive, let it expire now so that the others hear of it.
+        if (status !== LockStatus.Lost && !this.released.has(o.lockKey)) void this.store.expireLock(o.lockKey).catch(() => undefined);
+        return;
+      }
+      if (status === LockStatus.Lost) {
+        this.ownership.drop(o);
+        this.options.metrics.recordStreamProcessingEnd?.(name, o.since);
+        this.log().warn({ stream: name }, 'stream disowned: another consumer holds its lock, or took over its entry');
+        results.push({ payload: o.payload, additionalInfo: o.additionalInfo, status });
+        return;
+      }
+      if (status === LockStatus.Retaken) this.log().info({ stream: name }, 're-took a lock that had vanished');
+      o.confirmedAt = sentAt;
+    });
+    return results;
   }
 
   /** At every tick, without Redis: the streams whose locks could not be extended for longer than their TTL are lost. */
@@ -510,14 +521,17 @@ export class RedisStreamClient {
     return [lost.map((o) => ({ payload: o.payload, additionalInfo: o.additionalInfo, status: LockStatus.Lost }))];
   }
 
-  /** Reaper turn: touch the service's overdue locks so that their `expired` events go out now. */
-  private reap(): Observable<StreamExpired> {
+  /**
+   * Reaper turn: touch the service's overdue locks so that their `expired` events go out now, to
+   * every consumer (this one included, through its subscriber). Locks that vanished without an
+   * event are left to the reconciler, which takes their entries over.
+   */
+  private reap(): Observable<never> {
     return defer(async () => {
       const overdue = await this.store.overdueLocks(this.options.reapInterval, REAP_LIMIT);
-      return this.store.touch(overdue);
+      await this.store.touch(overdue);
     }).pipe(
-      mergeMap((gone) => gone.map(parseLockKey).filter((key): key is LbsInfo => key !== undefined && !this.ownership.holds(key.dataStreamName, key.idInLbs))),
-      mergeMap((key) => this.describeExpired(key)),
+      ignoreElements(),
       catchError((err: unknown) => {
         this.log().warn({ err }, 'reaping overdue locks failed; retrying at the next interval');
         return EMPTY;

@@ -7,8 +7,8 @@ export interface NotificationSources {
   readonly startup$: Observable<never>;
   /** Keyspace expiries of this service's locks (PSUBSCRIBE). */
   readonly expired$: Observable<StreamExpired>;
-  /** Overdue locks touched on time (so `expired` goes out), reported here when found already gone. */
-  readonly reaped$: Observable<StreamExpired>;
+  /** Overdue locks touched on time, so that their `expired` event goes out now; emits nothing itself. */
+  readonly reaped$: Observable<never>;
   /** Entries whose owner is gone, taken at start-up and then every `lbsIdleTime` (XPENDING + guarded XCLAIM). */
   readonly recovered$: Observable<StreamAdded>;
   /** Pending entries with no lock at all, one page per `reconcileInterval`; keyspace flags restored. */

@@ -17,6 +17,7 @@ export interface OwnedStream {
  */
 export class Ownership {
   private readonly byName = new Map<string, OwnedStream>();
+  private readonly ids = new Set<string>();
 
   /** Records that this consumer now holds the stream (its lock is already taken). */
   take(payload: LbsInfo, additionalInfo: AdditionalInfo): OwnedStream {
@@ -27,7 +28,10 @@ export class Ownership {
       since: new Date(),
       confirmedAt: Date.now(),
     };
+    const previous = this.byName.get(payload.dataStreamName);
+    if (previous !== undefined) this.ids.delete(previous.payload.idInLbs);
     this.byName.set(payload.dataStreamName, owned);
+    this.ids.add(payload.idInLbs);
     return owned;
   }
 
@@ -40,9 +44,15 @@ export class Ownership {
     return this.byName.get(name)?.payload.idInLbs === idInLbs;
   }
 
+  /** True when this consumer holds the LBS entry with this id. */
+  holdsId(idInLbs: string): boolean {
+    return this.ids.has(idInLbs);
+  }
+
   /** Forgets the stream, but only the given entry of it (a newer entry of the same name stays). */
   drop(owned: OwnedStream): boolean {
     if (this.byName.get(owned.payload.dataStreamName) !== owned) return false;
+    this.ids.delete(owned.payload.idInLbs);
     return this.byName.delete(owned.payload.dataStreamName);
   }
 

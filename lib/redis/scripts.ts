@@ -25,7 +25,7 @@ export type TakeResult = 'taken' | 'held' | { readonly duplicateOf: string };
 /** Most keys passed to one script call: keeps each call short so Redis stays responsive. */
 export const KEYS_PER_CALL = 1000;
 
-type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'releaseLock' | 'expireLock' | 'overdueLocks';
+type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'releaseLock' | 'expireLock' | 'overdueLocks' | 'touchLocks';
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 
 const PREFIX = 'rscrx_';
@@ -37,6 +37,7 @@ const FILES: Record<ScriptName, string> = {
   releaseLock: 'releaseLock-2.lua',
   expireLock: 'expireLock-2.lua',
   overdueLocks: 'overdueLocks-2.lua',
+  touchLocks: 'touchLocks-n.lua',
 };
 const source = (file: string): string => readFileSync(join(__dirname, 'lua', file), 'utf8');
 
@@ -133,6 +134,15 @@ export class Scripts {
 
   async expireLock(lock: string, owner: string): Promise<boolean> {
     return (await this.call.expireLock(lock, this.deadlines, owner)) === 1;
+  }
+
+  /** Touches overdue locks (see lua/touchLocks-n.lua); resolves the number found gone. */
+  async touchLocks(lockKeys: readonly string[]): Promise<number> {
+    const counts = await this.chunked(lockKeys.length, async (from, to) => {
+      const keys = lockKeys.slice(from, to);
+      return [(await this.call.touchLocks(keys.length + 1, this.deadlines, ...keys)) as number];
+    });
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Locks past their deadline, if this consumer won the interval's guard (else []). */

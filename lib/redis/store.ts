@@ -96,17 +96,11 @@ export class LbsStore {
   }
 
   /**
-   * Touches each lock (EXISTS): Redis deletes a lock past its TTL at once and publishes
-   * `expired`. Deadlines of locks found gone are dropped. Returns the locks found gone.
+   * Touches overdue locks: Redis deletes those past their TTL at once and publishes `expired`;
+   * deadlines of live ones are corrected. Resolves the number of locks found gone.
    */
-  async touch(lockKeys: readonly string[]): Promise<string[]> {
-    if (lockKeys.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const key of lockKeys) pipeline.exists(key);
-    const replies = (await pipeline.exec()) ?? [];
-    const gone = lockKeys.filter((_, i) => replies[i]?.[0] === null && replies[i]?.[1] === 0);
-    if (gone.length > 0) await this.redis.zrem(this.deadlines, ...gone);
-    return gone;
+  touch(lockKeys: readonly string[]): Promise<number> {
+    return lockKeys.length === 0 ? Promise.resolve(0) : this.scripts.touchLocks(lockKeys);
   }
 
   /** True if this consumer runs the reconciler this interval (a guard key, SET NX PX). */

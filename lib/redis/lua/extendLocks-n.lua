@@ -43,9 +43,7 @@ for i = 4, #KEYS do
       code = 2
     end
   end
-  if code == 0 then
-    redis.call('ZREM', KEYS[1], key)
-  else
+  if code ~= 0 then
     redis.call('ZADD', KEYS[1], deadline, key)
   end
   codes[i - 3] = code

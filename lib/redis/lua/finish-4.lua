@@ -1,7 +1,8 @@
 --[[
   Done with a stream: release the lock if it is ours, XACK and XDEL the LBS entry, atomically.
-  Never acknowledges an entry whose lock another consumer holds, nor one that is no longer
-  pending for this consumer (another consumer took it over, or finished it).
+  Never acknowledges an entry whose lock another consumer holds, nor one that is pending for
+  another consumer, nor one no longer pending at all unless this consumer still holds its lock
+  (after Redis lost its data, the owner re-took the lock and may finish).
   KEYS[1]  LBS stream
   KEYS[2]  lock key of the entry
   KEYS[3]  the service's lock deadlines (sorted set)
@@ -12,8 +13,8 @@
   ARGV[4]  the DataStreamName
   Returns  {1}          released (if held), acknowledged and deleted
            {0, holder}  the lock belongs to another consumer: nothing changed
-           {-1, holder} the entry is not pending for this consumer (holder: its consumer, or
-                        false when nobody holds it): nothing acknowledged; our lock released
+           {-1, holder} the entry went to another consumer (holder), or was finished (false):
+                        nothing acknowledged; our lock released
 ]]
 local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[3] then
@@ -24,7 +25,8 @@ if holder then
   redis.call('DEL', KEYS[2])
 end
 redis.call('ZREM', KEYS[3], KEYS[2])
-if not pending[1] or pending[1][2] ~= ARGV[3] then
+local elsewhere = pending[1] and pending[1][2] ~= ARGV[3]
+if elsewhere or (not pending[1] and holder ~= ARGV[3]) then
   return {-1, pending[1] and pending[1][2] or false}
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
