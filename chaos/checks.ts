@@ -1,0 +1,332 @@
+import type Redis from 'ioredis';
+import { MUTEX_KEY_SEP } from '../lib';
+import type { ConsumerEvent } from './events';
+import { shortName } from './events';
+import type { Added } from './producer';
+
+/** What the driver knows of one consumer process after a run. */
+export interface ProcRecord {
+  readonly pid: number;
+  readonly consumer: string;
+  readonly events: readonly ConsumerEvent[];
+  readonly exitedAt: number | undefined;
+}
+
+/** The fault one run injected. */
+export interface FaultRecord {
+  /** when the fault was injected (ms) */
+  readonly at: number;
+  /** when it ended (the process/server resumed, the proxy spoke again...); = at for instant faults */
+  readonly endAt: number;
+  /** the injected pause (ms): the duplicate-ownership bound is one TTL plus this */
+  readonly pauseMs: number;
+  /** the processes the fault hit ('all': a Redis or network fault hits every consumer) */
+  readonly targets: readonly number[] | 'all';
+  /** Redis lost its data at this time (restart without persistence): entries not finished by then vanished */
+  readonly dataLostAt?: number;
+  /** when a stopped or blocked consumer woke, by pid (it must learn its losses at its next heartbeat) */
+  readonly wokeAt?: Readonly<Record<number, number>>;
+  /** figures of the case's own (pubsub connections killed, the silenced consumer's pid...) */
+  readonly data?: Readonly<Record<string, number>>;
+  readonly notes: string[];
+}
+
+/** Redis's own state once the run settled. */
+export interface RedisState {
+  readonly xlen: number;
+  /** XPENDING count (-1: no group) */
+  readonly pending: number;
+  readonly locks: string[];
+  readonly deadlines: number;
+  readonly dead: { sourceId: string; reason: string; consumer: string; bytes: number }[];
+  readonly flags: string;
+}
+
+export const redisState = async (admin: Redis, service: string): Promise<RedisState> => {
+  const lbs = `${service}-input`;
+  const xlen = await admin.xlen(lbs);
+  let pending = -1;
+  try {
+    const summary = (await admin.xpending(lbs, `${service}-group`)) as [number, ...unknown[]];
+    pending = Number(summary[0]);
+  } catch {
+    pending = -1;
+  }
+  const locks: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `*${MUTEX_KEY_SEP}*`, 'COUNT', 1000);
+    cursor = next;
+    locks.push(...keys.map(shortName));
+  } while (cursor !== '0');
+  const deadlines = await admin.zcard(`${service}-deadlines`);
+  const raw = (await admin.xrange(`${service}-dead`, '-', '+')) as [string, string[]][];
+  const dead = raw.map(([, fields]) => {
+    const get = (name: string): string => {
+      const at = fields.findIndex((f, i) => i % 2 === 0 && f === name);
+      return at >= 0 ? fields[at + 1]! : '';
+    };
+    return { sourceId: get('source-id'), reason: get('reason'), consumer: get('consumer'), bytes: fields.reduce((n, f) => n + f.length, 0) };
+  });
+  const [, flags = ''] = (await admin.config('GET', 'notify-keyspace-events')) as string[];
+  return { xlen, pending, locks, deadlines, dead, flags };
+};
+
+/**
+ * One consumer process's hold on one LBS entry: from `started` to the first of: `disowned` (the
+ * library told it to stop), its outcome (finished/abandoned/failed), its death. `how` is the
+ * outcome: a window that ended with `disowned` and then `finished` is a late acknowledgement of
+ * work that was done (nobody else took the entry meanwhile).
+ */
+export interface Window {
+  readonly id: string;
+  readonly name: string;
+  readonly pid: number;
+  readonly consumer: string;
+  readonly start: number;
+  readonly end: number;
+  readonly how: 'finished' | 'abandoned' | 'failed' | 'killed' | 'open';
+}
+
+export const windowsOf = (procs: readonly ProcRecord[], now: number): Window[] => {
+  const windows: Window[] = [];
+  for (const p of procs) {
+    const open = new Map<string, { start: ConsumerEvent; disownedAt?: number }>();
+    for (const e of p.events) {
+      if (e.ev === 'started') open.set(e.id!, { start: e });
+      else if (e.ev === 'disowned') {
+        // Told it lost the stream: its hold ends here, even if an acknowledgement sent before
+        // (doneStream already in flight) is answered later.
+        const w = open.get(e.id!);
+        if (w !== undefined) w.disownedAt ??= e.at;
+      } else if (e.ev === 'finished' || e.ev === 'abandoned' || e.ev === 'failed') {
+        const w = open.get(e.id!);
+        if (w === undefined) continue;
+        open.delete(e.id!);
+        windows.push({ id: e.id!, name: w.start.stream!, pid: p.pid, consumer: p.consumer, start: w.start.at, end: w.disownedAt ?? e.at, how: e.ev });
+      }
+    }
+    for (const { start: s, disownedAt } of open.values()) {
+      const killed = p.exitedAt !== undefined;
+      windows.push({ id: s.id!, name: s.stream!, pid: p.pid, consumer: p.consumer, start: s.at, end: disownedAt ?? p.exitedAt ?? now, how: killed ? 'killed' : 'open' });
+    }
+  }
+  return windows.sort((a, b) => a.start - b.start);
+};
+
+const overlap = (a: Window, b: Window): number => Math.max(0, Math.min(a.end, b.end) - Math.max(a.start, b.start));
+
+export interface Overlap {
+  readonly ms: number;
+  readonly a?: Window;
+  readonly b?: Window;
+}
+
+/**
+ * The longest time two windows with the same key overlapped. Default: two different processes
+ * holding the same LBS entry (key = id). With two entries of one data stream (key = name):
+ * 'other-process' compares different entries in different processes, 'same-process' in one.
+ */
+export const maxOverlap = (windows: readonly Window[], key: (w: Window) => string, entries?: 'other-process' | 'same-process'): Overlap => {
+  const groups = new Map<string, Window[]>();
+  for (const w of windows) groups.set(key(w), [...(groups.get(key(w)) ?? []), w]);
+  let worst: Overlap = { ms: 0 };
+  for (const group of groups.values()) {
+    for (let i = 0; i < group.length; i++) {
+      for (let j = i + 1; j < group.length; j++) {
+        const [a, b] = [group[i]!, group[j]!];
+        if (entries === undefined ? a.pid === b.pid : a.id === b.id || (entries === 'same-process') !== (a.pid === b.pid)) continue;
+        const ms = overlap(a, b);
+        if (ms > worst.ms) worst = { ms, a, b };
+      }
+    }
+  }
+  return worst;
+};
+
+export const percentile = (values: readonly number[], p: number): number | undefined => {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+};
+
+/** Everything one run is judged on. */
+export interface Analysis {
+  /** LBS entries of the run (confirmed by Redis, or seen by a consumer) */
+  readonly streams: number;
+  /** entries that vanished with Redis's data (restart without persistence): not counted below */
+  readonly vanished: number;
+  readonly finished: number;
+  readonly deadLettered: number;
+  /** entries neither finished nor dead-lettered */
+  readonly lost: number;
+  readonly lostIds: string[];
+  /** entries with more than one `finished` */
+  readonly finishedTwice: string[];
+  /** valid entries that were dead-lettered, and bad ones that were not */
+  readonly wrongDeadLetters: string[];
+  readonly duplicate: Overlap;
+  readonly duplicateBoundMs: number;
+  /** the same data stream held by two processes at once, through two different entries */
+  readonly sameNameOverlap: Overlap;
+  /** the same data stream processed twice at once by one process (two entries of one name) */
+  readonly sameNameInProcess: Overlap;
+  /** windows opened on an entry after another process had finished it (work done twice) */
+  readonly staleStarts: Window[];
+  /** windows open on a hit process when the fault came, that ended unfinished */
+  readonly interrupted: Window[];
+  /** how the interrupted entries were taken up: claimed after an expiry event, or handed out again (reconciler, sweep: StreamAdded) */
+  readonly takenUpBy: { claim: number; added: number };
+  /** for each interrupted entry: how many windows were opened on it after the fault */
+  readonly interruptedRestarts: Record<string, number>;
+  /** fault injection to the next start of each entry whose window the fault interrupted */
+  readonly recoveryMs: number[];
+  /** interrupted entries nobody took up again */
+  readonly unrecovered: string[];
+  /** added during the fault: time from XADD to the first start */
+  readonly handOutMs: number[];
+  /** failed XADDs whose entry nobody ever saw (it may never have existed) */
+  readonly uncertainAdds: number;
+  readonly windows: Window[];
+  readonly failures: string[];
+}
+
+export interface AnalysisInput {
+  readonly added: readonly Added[];
+  readonly procs: readonly ProcRecord[];
+  readonly state: RedisState;
+  readonly fault: FaultRecord;
+  readonly hbInterval: number;
+  readonly settled: boolean;
+  readonly now: number;
+  /** kinds of entries that must be dead-lettered */
+  readonly mustDeadLetter: readonly string[];
+  /** kinds of entries that may be dead-lettered (with a reason) or processed */
+  readonly mayDeadLetter?: readonly string[];
+}
+
+export const analyse = (input: AnalysisInput): Analysis => {
+  const { added, procs, state, fault, hbInterval } = input;
+  const failures: string[] = [];
+  const windows = windowsOf(procs, input.now);
+  const events = procs.flatMap((p) => p.events.map((e) => ({ ...e, pid: p.pid })));
+
+  // Every entry of the run: confirmed by the producer, or seen by a consumer (an XADD whose reply was lost).
+  const entries = new Map<string, { id: string; name: string; kind: string; at: number }>();
+  for (const a of added) if (a.id !== undefined) entries.set(a.id, { id: a.id, name: a.name, kind: a.kind, at: a.confirmedAt! });
+  for (const e of events) {
+    if (e.id === undefined || entries.has(e.id) || !['added', 'claimed', 'started'].includes(e.ev)) continue;
+    const asked = added.find((a) => a.id === undefined && shortName(a.name) === e.stream);
+    entries.set(e.id, { id: e.id, name: e.stream ?? '?', kind: asked?.kind ?? 'unconfirmed', at: asked?.requestedAt ?? e.at });
+  }
+  const seenNames = new Set([...entries.values()].map((e) => shortName(e.name)));
+  const uncertainAdds = added.filter((a) => a.id === undefined && !seenNames.has(shortName(a.name))).length;
+
+  const finishedAt = new Map<string, number[]>();
+  for (const e of events) if (e.ev === 'finished') finishedAt.set(e.id!, [...(finishedAt.get(e.id!) ?? []), e.at]);
+  const dead = new Map(state.dead.map((d) => [d.sourceId, d]));
+
+  const vanishedIds = new Set<string>();
+  if (fault.dataLostAt !== undefined) {
+    for (const entry of entries.values()) {
+      const done = finishedAt.get(entry.id)?.some((t) => t <= fault.dataLostAt!) || dead.has(entry.id);
+      if (entry.at <= fault.dataLostAt && !done) vanishedIds.add(entry.id);
+    }
+  }
+
+  const lostIds: string[] = [];
+  const finishedTwice: string[] = [];
+  const wrongDeadLetters: string[] = [];
+  let finished = 0;
+  let deadLettered = 0;
+  for (const entry of entries.values()) {
+    if (vanishedIds.has(entry.id)) continue;
+    const times = finishedAt.get(entry.id) ?? [];
+    const d = dead.get(entry.id);
+    const label = `${entry.id} (${shortName(entry.name).slice(0, 40)}, ${entry.kind})`;
+    if (times.length > 1) finishedTwice.push(label);
+    if (d !== undefined) {
+      deadLettered++;
+      const allowed = input.mustDeadLetter.includes(entry.kind) || (input.mayDeadLetter ?? []).includes(entry.kind);
+      if (!allowed || d.reason === '') wrongDeadLetters.push(`${label} dead-lettered: ${d.reason || '(no reason)'}`);
+      if (times.length > 0) failures.push(`${label} both finished and dead-lettered`);
+    } else if (times.length > 0) {
+      finished++;
+      if (input.mustDeadLetter.includes(entry.kind)) wrongDeadLetters.push(`${label} was processed, but must be dead-lettered`);
+    } else {
+      lostIds.push(label);
+    }
+  }
+
+  const duplicateBoundMs = hbInterval + fault.pauseMs;
+  const duplicate = maxOverlap(windows, (w) => w.id);
+  const sameNameOverlap = maxOverlap(windows, (w) => w.name, 'other-process');
+  const sameNameInProcess = maxOverlap(windows, (w) => w.name, 'same-process');
+
+  const staleStarts = windows.filter((w) => (finishedAt.get(w.id) ?? []).some((t) => t < w.start));
+
+  // Recovery: entries whose window was open on a hit process when the fault came, and ended unfinished.
+  const hit = (pid: number): boolean => fault.targets === 'all' || fault.targets.includes(pid);
+  const interrupted = windows.filter((w) => hit(w.pid) && w.start <= fault.at && w.end > fault.at && w.how !== 'finished' && !vanishedIds.has(w.id));
+  const recoveryMs: number[] = [];
+  const unrecovered: string[] = [];
+  for (const w of interrupted) {
+    const next = windows.find((o) => o.id === w.id && o.start > fault.at && o !== w && (o.pid !== w.pid || o.start >= w.end));
+    if (next === undefined) unrecovered.push(w.id);
+    else recoveryMs.push(next.start - fault.at);
+  }
+  const takenUpBy = { claim: 0, added: 0 };
+  for (const id of new Set(interrupted.map((w) => w.id))) {
+    const first = events.filter((e) => e.id === id && e.at > fault.at && (e.ev === 'claimed' || e.ev === 'added')).sort((a, b) => a.at - b.at)[0];
+    if (first?.ev === 'claimed') takenUpBy.claim++;
+    else if (first?.ev === 'added') takenUpBy.added++;
+  }
+  const interruptedRestarts: Record<string, number> = {};
+  for (const w of interrupted) interruptedRestarts[w.id] = windows.filter((o) => o.id === w.id && o !== w && o.start > fault.at).length;
+  const handOutMs: number[] = [];
+  for (const entry of entries.values()) {
+    if (entry.at < fault.at || entry.at > fault.endAt + hbInterval || vanishedIds.has(entry.id)) continue;
+    const first = windows.find((w) => w.id === entry.id);
+    if (first !== undefined) handOutMs.push(first.start - entry.at);
+  }
+
+  if (!input.settled) failures.push('did not settle: Redis still holds entries, pending entries or locks at the deadline');
+  if (lostIds.length > 0) failures.push(`lost ${lostIds.length}: ${lostIds.slice(0, 5).join(', ')}`);
+  if (finishedTwice.length > 0) failures.push(`finished more than once: ${finishedTwice.slice(0, 5).join(', ')}`);
+  if (wrongDeadLetters.length > 0) failures.push(`dead-letters: ${wrongDeadLetters.slice(0, 5).join('; ')}`);
+  if (duplicate.ms > duplicateBoundMs) failures.push(`duplicate ownership ${duplicate.ms} ms > bound ${duplicateBoundMs} ms: ${describeOverlap(duplicate)}`);
+  if (state.xlen !== 0) failures.push(`XLEN ${state.xlen} (expected 0: dead-lettered entries are deleted from the LBS)`);
+  if (state.pending > 0) failures.push(`XPENDING ${state.pending} (expected 0)`);
+  if (state.locks.length > 0) failures.push(`${state.locks.length} lock(s) left: ${state.locks.slice(0, 3).join(', ')}`);
+  for (const w of windows.filter((x) => x.how === 'open')) failures.push(`window still open at the end: ${w.id} on ${w.consumer}`);
+
+  return {
+    streams: entries.size,
+    vanished: vanishedIds.size,
+    finished,
+    deadLettered,
+    lost: lostIds.length,
+    lostIds,
+    finishedTwice,
+    wrongDeadLetters,
+    duplicate,
+    duplicateBoundMs,
+    sameNameOverlap,
+    sameNameInProcess,
+    staleStarts,
+    interrupted,
+    interruptedRestarts,
+    takenUpBy,
+    recoveryMs,
+    unrecovered,
+    handOutMs,
+    uncertainAdds,
+    windows,
+    failures,
+  };
+};
+
+export const describeOverlap = (o: Overlap): string =>
+  o.a === undefined || o.b === undefined
+    ? 'none'
+    : `${o.a.id} "${o.a.name.slice(0, 40)}" held by ${o.a.consumer}[${o.a.pid}] ${o.a.start}..${o.a.end} (${o.a.how}) and ${o.b.consumer}[${o.b.pid}] ${o.b.start}..${o.b.end} (${o.b.how})`;

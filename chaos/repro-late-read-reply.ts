@@ -1,0 +1,97 @@
+/**
+ * Reproduction (lib bug found by the chaos rows `sigstop-owner` / `block-event-loop`): an LBS entry
+ * is processed and acknowledged twice when the reply of a blocked XREADGROUP reaches its consumer
+ * late (its event loop was blocked by a CPU-bound step, the process was stopped, the network slow).
+ *
+ *   node --require tsx/cjs chaos/repro-late-read-reply.ts      # exit 1: reproduced
+ *
+ * 1. Consumer A (a child process running chaos/consumer.ts) is alone; its reader is blocked in
+ *    XREADGROUP. A's event loop is blocked for 4 s by a busy-wait in a timer callback (SIGUSR2).
+ * 2. A stream is added: Redis hands it to A's blocked read (the reply waits in A's socket). No lock.
+ * 3. Consumer B starts. Its reconciler finds the entry pending with no lock, claims it, processes
+ *    it and finishes it (XACK, XDEL, lock deleted).
+ * 4. A's event loop runs again and reads the reply (after a timer callback, Node polls sockets
+ *    before it runs the timers that fell due meanwhile, so ioredis' client-side blocking timeout
+ *    does not get there first): it takes the lock (SET NX: nobody holds it any more)
+ *    without checking that the entry is still pending for it, processes the finished stream again,
+ *    and its doneStream succeeds (finish-4.lua accepts an entry that is no longer pending when the
+ *    caller holds the lock). Both consumers report `Processed` for the same LBS entry.
+ */
+import { ConsumerProc } from './consumers';
+import { installCleanupHandlers, killAll } from './processes';
+import { ChaosRedis } from './redis';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const attempt = async (server: ChaosRedis, admin: ReturnType<ChaosRedis['connect']>, service: string): Promise<boolean> => {
+  const env = (pod: string) => ({
+    REDIS_URL: server.url,
+    SERVICE: service,
+    POD_NAME: pod,
+    HB_INTERVAL: '1000',
+    WORK_MIN_MS: '200',
+    WORK_MAX_MS: '200',
+    BLOCK_MS: '4000',
+  });
+  const waitFor = async (what: () => boolean, ms: number, label: string) => {
+    const deadline = Date.now() + ms;
+    while (!what()) {
+      if (Date.now() > deadline) throw new Error(`timed out: ${label}`);
+      await sleep(10);
+    }
+  };
+
+  const a = new ConsumerProc(0, env('a'));
+  await waitFor(() => a.of('ready').length > 0, 10_000, 'A ready');
+  // A's reader blocked in XREADGROUP, then A's event loop blocked.
+  await sleep(300);
+  a.signal('SIGUSR2');
+  await waitFor(() => a.of('block-start').length > 0, 5000, 'A blocked');
+  const blocked = ((await admin.client('LIST')) as string).split('\n').some((l) => l.includes('name=rscrx-reader') && l.includes('cmd=xreadgroup') && / flags=\S*b/.test(l));
+  const id = (await admin.xadd(`${service}-input`, '*', 'lbs-input', JSON.stringify({ DataStreamName: 's1', Info: { workMs: 200 } }))) as string;
+  console.log(`A's event loop blocked (its XREADGROUP blocked in Redis: ${blocked}); added s1 as ${id}`);
+
+  const b = new ConsumerProc(1, env('b'));
+  await waitFor(() => b.of('finished').some((e) => e.id === id), 15_000, 'B finished s1');
+  console.log(`B took the entry (${b.events.find((e) => e.id === id && (e.ev === 'added' || e.ev === 'claimed'))?.ev}) and finished it; XLEN now ${await admin.xlen(`${service}-input`)}`);
+
+  const wake = Date.now();
+  await waitFor(() => a.of('block-end').length > 0, 10_000, 'A unblocked');
+  console.log(`B finished it ${a.of('block-end')[0]!.at - (b.of('finished').find((e) => e.id === id)?.at ?? wake)} ms before A's event loop ran again`);
+  await sleep(1500);
+  const finishedBy = [a, b].filter((c) => c.of('finished').some((e) => e.id === id)).map((c) => c.name);
+  console.log(`A after its event loop ran again: ${a.events.filter((e) => e.id === id).map((e) => e.ev).join(", ") || "nothing"}`);
+  if (process.env.DEBUG) for (const e of a.events) console.log("   A", e.at, e.ev, e.id ?? "", e.message ?? "");
+  console.log(`entry ${id} reported Processed by: ${finishedBy.join(', ')}`);
+  const bug = finishedBy.length > 1;
+  console.log(bug ? 'BUG REPRODUCED: one LBS entry processed and acknowledged twice' : `not reproduced${blocked ? '' : ' (A was not blocked in XREADGROUP; run again)'}`);
+  await a.kill();
+  await b.kill();
+  return bug;
+};
+
+const main = async (): Promise<boolean> => {
+  installCleanupHandlers();
+  const server = await ChaosRedis.start();
+  const admin = server.connect('repro-admin');
+  let bug = false;
+  for (let i = 1; i <= 5 && !bug; i++) {
+    console.log(`attempt ${i}`);
+    bug = await attempt(server, admin, `repro-${i}`);
+  }
+  admin.disconnect();
+  await server.stop();
+  return bug;
+};
+
+main().then(
+  (bug) => {
+    killAll();
+    process.exit(bug ? 1 : 0);
+  },
+  (err: unknown) => {
+    console.error(err);
+    killAll();
+    process.exit(2);
+  },
+);
