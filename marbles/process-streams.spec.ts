@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { NotOwnerError, StreamHandlerError } from '../lib/errors';
+import { NotOwnerError, RedisCommandError, StreamHandlerError } from '../lib/errors';
 import { StreamFinisher, StreamOutcome, processStreams } from '../lib/operators/process-streams';
 import type { LbsInfo, OwnershipNotification } from '../lib/types';
 
@@ -68,6 +68,20 @@ describe('processStreams', () => {
       const expected = '                         ----x---|';
       expectObservable(source.pipe(processStreams(finisher(() => done, () => cold('|')), () => work))).toBe(expected, { x: abandoned('a') });
     });
+  });
+
+  it('hands the stream back when doneStream fails with a Redis error, so the work is done again elsewhere', () => {
+    const down = new RedisCommandError('Finishing stream "a" failed: Connection is closed.');
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const source = hot<OwnershipNotification>('-a------|', { a: added('a') });
+      const work = cold('                          --|');
+      const done = cold<void>('                      -#', undefined, down);
+      const expected = '                         ----f---|';
+      expectObservable(source.pipe(processStreams(finisher(() => done, () => cold('|')), () => work))).toBe(expected, {
+        f: { type: 'Failed', payload: info('a'), error: down },
+      });
+    });
+    expect(calls).to.deep.equal(['done:a', 'release:a']);
   });
 
   it('hands the stream back with release when the handler fails, and reports a typed error naming it', () => {

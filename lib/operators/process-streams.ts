@@ -48,7 +48,9 @@ export interface ProcessStreamsConfig {
  * - `StreamDisowned` arrives for that stream: the handler is unsubscribed at once, nothing is
  *   acknowledged, `Abandoned` (also for a stream still waiting for a slot);
  * - the handler errors: the stream is handed back (`release`) for another consumer, `Failed`
- *   with a `StreamHandlerError` naming the stream. The other streams go on.
+ *   with a `StreamHandlerError` naming the stream. The other streams go on;
+ * - `doneStream` fails (Redis error): the stream is handed back too (done again elsewhere: at
+ *   least once), `Failed` with that error.
  *
  * ## Example
  * ```ts
@@ -73,6 +75,14 @@ export function processStreams(
         return signal;
       };
 
+      /** Releases the stream (its lock lapses even if Redis refuses), then reports `outcome`. */
+      const handBack = (name: string, outcome: StreamOutcome): Observable<StreamOutcome> =>
+        client.release(name).pipe(
+          catchError(() => EMPTY),
+          ignoreElements(),
+          (released$) => concat(released$, of(outcome)),
+        );
+
       const work = (stream: OwnedStreamInfo): Observable<StreamOutcome> => {
         const name = stream.payload.dataStreamName;
         let abandoned = false;
@@ -84,9 +94,10 @@ export function processStreams(
                 ignoreElements(),
                 (done$) => concat(done$, of<StreamOutcome>({ type: 'Processed', payload: stream.payload })),
                 catchError((error: Error) =>
-                  of<StreamOutcome>(
-                    error instanceof NotOwnerError ? { type: 'Abandoned', payload: stream.payload } : { type: 'Failed', payload: stream.payload, error },
-                  ),
+                  error instanceof NotOwnerError
+                    ? of<StreamOutcome>({ type: 'Abandoned', payload: stream.payload })
+                    : // Not acknowledged (Redis failed): hand it back, so that the work is done again elsewhere.
+                      handBack(name, { type: 'Failed', payload: stream.payload, error }),
                 ),
               ),
         );
@@ -94,12 +105,7 @@ export function processStreams(
           takeUntil(stop$),
           ignoreElements(),
           catchError((cause: unknown) => {
-            const error = new StreamHandlerError(name, cause);
-            return client.release(name).pipe(
-              catchError(() => EMPTY),
-              ignoreElements(),
-              (released$) => concat(released$, of<StreamOutcome>({ type: 'Failed', payload: stream.payload, error })),
-            );
+            return handBack(name, { type: 'Failed', payload: stream.payload, error: new StreamHandlerError(name, cause) });
           }),
         );
         let failed = false;
