@@ -333,7 +333,7 @@ export class RedisStreamClient {
       return good.filter((entry, i) => {
         const taken = results[i] === 'taken';
         this.options.metrics.recordLockAcquisitionAttempt?.(entry.payload.dataStreamName, taken, Date.now() - started);
-        if (results[i] === 'held') this.log().warn({ stream: entry.payload.dataStreamName, id: entry.payload.idInLbs }, 'lock of a new entry is held by another consumer; left to it');
+        if (results[i] === 'held') this.log().warn({ stream: entry.payload.dataStreamName, id: entry.payload.idInLbs }, 'a new entry is held or taken over by another consumer (late read reply?); left to it');
         return taken;
       });
     }).pipe(mergeMap((entries) => entries.map((entry) => this.added(entry))));

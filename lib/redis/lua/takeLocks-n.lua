@@ -9,8 +9,10 @@
   ARGV[2]     ttl, ms
   ARGV[3]     the consumer group
   ARGV[4..]   pairs: DataStreamName, LBS id, for each lock key in order
-  Returns     one code per lock key: 1 taken; 0 held by another consumer; or the LBS id of another,
-              unfinished entry of the same data stream (this entry is a duplicate)
+  Returns     one code per lock key: 1 taken; 0 held by another consumer, or no longer pending for
+              this consumer (a read reply that arrived late, after another consumer took the
+              entry over); or the LBS id of another, unfinished entry of the same data stream
+              (this entry is a duplicate)
 ]]
 local owner, ttl, group = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local t = redis.call('TIME')
@@ -26,7 +28,10 @@ for i = 4, #KEYS do
       current = false
     end
   end
-  if current and current ~= id then
+  local mine = redis.call('XPENDING', KEYS[3], group, id, id, 1)[1]
+  if not mine or mine[2] ~= owner then
+    codes[i - 3] = 0
+  elseif current and current ~= id then
     codes[i - 3] = current
   elseif redis.call('SET', KEYS[i], owner, 'PX', ttl, 'NX') then
     redis.call('ZADD', KEYS[1], deadline, KEYS[i])
