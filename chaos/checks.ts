@@ -158,6 +158,11 @@ export interface Analysis {
   readonly vanished: number;
   readonly finished: number;
   readonly deadLettered: number;
+  /**
+   * entries whose work was done by a process that died with its doneStream reply in flight, and
+   * that Redis shows acknowledged: finished, the `finished` line never printed
+   */
+  readonly finishedUnconfirmed: string[];
   /** entries neither finished nor dead-lettered */
   readonly lost: number;
   readonly lostIds: string[];
@@ -235,6 +240,11 @@ export const analyse = (input: AnalysisInput): Analysis => {
   }
 
   const lostIds: string[] = [];
+  const finishedUnconfirmed: string[] = [];
+  const workDone = new Map<string, Set<number>>();
+  for (const e of events) if (e.ev === 'work-done') workDone.set(e.id!, (workDone.get(e.id!) ?? new Set()).add(e.pid));
+  const diedWith = (id: string): boolean => windows.some((w) => w.id === id && w.how === 'killed' && (workDone.get(id)?.has(w.pid) ?? false));
+  const redisAcknowledgedAll = state.xlen === 0 && state.pending === 0;
   const finishedTwice: string[] = [];
   const wrongDeadLetters: string[] = [];
   let finished = 0;
@@ -253,8 +263,11 @@ export const analyse = (input: AnalysisInput): Analysis => {
     } else if (times.length > 0) {
       finished++;
       if (input.mustDeadLetter.includes(entry.kind)) wrongDeadLetters.push(`${label} was processed, but must be dead-lettered`);
+    } else if (redisAcknowledgedAll && diedWith(entry.id)) {
+      finished++;
+      finishedUnconfirmed.push(label);
     } else {
-      lostIds.push(label);
+      lostIds.push(redisAcknowledgedAll ? `${label} (acknowledged in Redis, never processed to the end)` : label);
     }
   }
 
@@ -267,7 +280,10 @@ export const analyse = (input: AnalysisInput): Analysis => {
 
   // Recovery: entries whose window was open on a hit process when the fault came, and ended unfinished.
   const hit = (pid: number): boolean => fault.targets === 'all' || fault.targets.includes(pid);
-  const interrupted = windows.filter((w) => hit(w.pid) && w.start <= fault.at && w.end > fault.at && w.how !== 'finished' && !vanishedIds.has(w.id));
+  const unconfirmedIds = new Set(finishedUnconfirmed.map((label) => label.split(' ')[0]));
+  const interrupted = windows.filter(
+    (w) => hit(w.pid) && w.start <= fault.at && w.end > fault.at && w.how !== 'finished' && !vanishedIds.has(w.id) && !unconfirmedIds.has(w.id),
+  );
   const recoveryMs: number[] = [];
   const unrecovered: string[] = [];
   for (const w of interrupted) {
@@ -305,6 +321,7 @@ export const analyse = (input: AnalysisInput): Analysis => {
     vanished: vanishedIds.size,
     finished,
     deadLettered,
+    finishedUnconfirmed,
     lost: lostIds.length,
     lostIds,
     finishedTwice,

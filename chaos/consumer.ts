@@ -73,7 +73,8 @@ const work = (stream: OwnedStreamInfo): Observable<unknown> =>
     const workMs = Number.isFinite(planned) && planned > 0 ? planned : env.workMin + Math.random() * (env.workMax - env.workMin);
     openedAt.set(stream.payload.idInLbs, Date.now());
     print({ ev: 'started', ...about(stream), workMs: Math.round(workMs) });
-    return timer(workMs);
+    // work-done: the handler completed; processStreams calls doneStream next (finished follows its reply).
+    return timer(workMs).pipe(tap({ complete: () => print({ ev: 'work-done', ...about(stream) }) }));
   });
 
 let client: RedisStreamClient | undefined;

@@ -24,6 +24,9 @@ export class ConsumerProc {
   readonly startedAt = Date.now();
   exitedAt: number | undefined;
   exitSignal: string | null = null;
+  exitCode: number | null = null;
+  /** the driver ended it (kill, SIGTERM at teardown); otherwise its exit is a crash */
+  endedByDriver = false;
   readonly stderr: string[] = [];
   private buffer = '';
 
@@ -52,9 +55,10 @@ export class ConsumerProc {
       if (this.stderr.length < 50) this.stderr.push(chunk.toString().slice(0, 2000));
     });
     this.process.stdin!.on('error', () => undefined);
-    this.process.once('exit', (_code, signal) => {
+    this.process.once('exit', (code, signal) => {
       this.exitedAt = Date.now();
       this.exitSignal = signal;
+      this.exitCode = code;
     });
   }
 
@@ -86,6 +90,7 @@ export class ConsumerProc {
   }
 
   signal(sig: NodeJS.Signals): void {
+    if (sig === 'SIGKILL' || sig === 'SIGTERM') this.endedByDriver = true;
     if (this.alive) this.process.kill(sig);
   }
 
@@ -103,6 +108,7 @@ export class ConsumerProc {
   /** SIGKILL (after SIGCONT, for a stopped one); resolves when it is gone. */
   async kill(): Promise<void> {
     if (!this.alive) return;
+    this.endedByDriver = true;
     const gone = this.waitExit(5000);
     this.process.kill('SIGCONT');
     this.process.kill('SIGKILL');

@@ -175,12 +175,11 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     spawn,
     live,
     note: (m) => void notes.push(m),
-    waitReady: (procs, timeoutMs = 15_000) =>
-      waitUntil(
-        () => procs.every((p) => p.of('ready').length > 0 || !p.alive),
-        timeoutMs,
-        `consumers ready (${procs.filter((p) => p.of('ready').length === 0).map((p) => `${p.name}: ${p.stderr.join(' ').slice(0, 300)}`).join('; ')})`,
-      ),
+    waitReady: async (procs, timeoutMs = 15_000) => {
+      await waitUntil(() => procs.every((p) => p.of('ready').length > 0 || !p.alive), timeoutMs, 'consumers ready');
+      const dead = procs.filter((p) => !p.alive);
+      if (dead.length > 0) throw new Error(`consumer(s) died before being ready: ${dead.map((p) => `${p.name}[${p.pid}] code ${p.exitCode} signal ${p.exitSignal}: ${p.stderr.join(' ').slice(0, 300)}`).join('; ')}`);
+    },
     owner: async ({ min = 1, filter = () => true, timeoutMs = 8000 } = {}) => {
       let best: ConsumerProc | undefined;
       await waitUntil(
@@ -237,7 +236,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     await Promise.all(consumers.map((c) => c.waitExit(3000)));
     await Promise.all(consumers.map((c) => c.kill()));
     for (const p of proxies.values()) p.close();
-    await producer.stop().catch(() => undefined);
+    await timeoutAfter(12_000, 'the producer to stop', producer.stop()).catch(() => undefined);
     producer.close();
     admin.disconnect();
     await server.stop();
@@ -265,18 +264,26 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
   });
   const failures = [...analysis.failures];
   if (error !== undefined) failures.unshift(`run error: ${error}`);
+  const hung = producer.added.filter((a) => a.error?.startsWith('no reply'));
+  if (hung.length > 0) notes.push(`${hung.length} XADD(s) of the producer got no reply: ${hung[0]!.error}; its connection: ${producer.connectionLog.slice(-8).map((l) => l.replace(/^(\d+)/, (t) => String(Number(t) - fault.at))).join(', ')} (ms from the fault)`);
   if (def.expectInterrupted) {
     if (analysis.interrupted.length === 0) failures.push('the fault interrupted no processing window: the run proves nothing');
     if (analysis.unrecovered.length > 0) failures.push(`interrupted entries never taken up again: ${analysis.unrecovered.slice(0, 5).join(', ')}`);
   }
   if (state !== undefined && def.check !== undefined) failures.push(...def.check(ctx, analysis, finalState, fault));
   for (const c of consumers) {
+    if (c.exitedAt !== undefined && c.exitedAt <= teardownAt && !c.endedByDriver) {
+      failures.push(`${c.name}[${c.pid}] exited by itself (code ${c.exitCode}, signal ${c.exitSignal}): ${c.stderr.join(' ').slice(0, 400)}`);
+    }
     const failedOutcomes = c.events.filter((e) => e.ev === 'failed' && e.at <= teardownAt);
     if (failedOutcomes.length > 0) {
       notes.push(`${c.name}[${c.pid}] outcome Failed ×${failedOutcomes.length}: ${failedOutcomes.slice(0, 3).map((e) => `${e.stream} ${e.id} (${(e.message ?? e.code ?? '').slice(0, 70)})`).join('; ')}`);
     }
     const errors = c.of('error');
     if (errors.length > 0) notes.push(`${c.name}[${c.pid}] errors: ${errors.slice(0, 3).map((e) => e.message).join(' / ')}`);
+  }
+  if (analysis.finishedUnconfirmed.length > 0) {
+    notes.push(`finished, reply lost with the killed process (work-done logged, entry acknowledged in Redis): ${analysis.finishedUnconfirmed.join(', ')}`);
   }
   if (analysis.interrupted.length > 0) {
     notes.push(`interrupted ${analysis.interrupted.length} window(s); taken up by claim after an expiry: ${analysis.takenUpBy.claim}, handed out again (reconciler/sweep): ${analysis.takenUpBy.added}`);

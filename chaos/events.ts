@@ -15,6 +15,8 @@ export type ConsumerEventKind =
   | 'disowned'
   /** processStreams: the handler started on a stream (a processing window opens) */
   | 'started'
+  /** the handler completed: doneStream is called next */
+  | 'work-done'
   /** outcome Processed: the handler completed and doneStream acknowledged the entry (the window closes) */
   | 'finished'
   /** outcome Abandoned: disowned, or doneStream found the stream no longer ours (the window closes) */

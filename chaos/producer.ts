@@ -16,6 +16,7 @@ export interface Added {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ADD_TIMEOUT_MS = 10_000;
 
 /**
  * Keeps adding streams (`addStream`) while the consumers work, one every `intervalMs`, on a
@@ -25,6 +26,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Producer {
   readonly added: Added[] = [];
   readonly redis: Redis;
+  /** the connection's events (ready, reconnecting, end...), for the evidence when an XADD hangs */
+  readonly connectionLog: string[] = [];
   private running = false;
   private loop: Promise<void> | undefined;
   private count = 0;
@@ -32,6 +35,22 @@ export class Producer {
   constructor(port: number, readonly service: string, private readonly tag: string) {
     this.redis = new Redis({ port, host: '127.0.0.1', connectionName: 'chaos-producer', autoResendUnfulfilledCommands: false, maxRetriesPerRequest: null, retryStrategy: () => 100 });
     this.redis.on('error', () => undefined);
+    for (const ev of ['connect', 'ready', 'close', 'reconnecting', 'end'] as const) this.redis.on(ev, () => this.connectionLog.push(`${Date.now()} ${ev}`));
+  }
+
+  /** Waits for `p`, at most `ADD_TIMEOUT_MS`: an XADD that never returns is recorded as failed (it may still be applied). */
+  private async bounded<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        p,
+        new Promise<T>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no reply after ${ADD_TIMEOUT_MS} ms (connection ${this.redis.status})`)), ADD_TIMEOUT_MS);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Adds one stream and waits for its id. */
@@ -39,7 +58,7 @@ export class Producer {
     const entry: Added = { name, kind, requestedAt: Date.now() };
     this.added.push(entry);
     try {
-      entry.id = await lastValueFrom(addStream(this.redis, this.service, { dataStreamName: name, info }));
+      entry.id = await this.bounded(lastValueFrom(addStream(this.redis, this.service, { dataStreamName: name, info })));
       entry.confirmedAt = Date.now();
     } catch (err) {
       entry.error = err instanceof Error ? err.message : String(err);
@@ -52,7 +71,7 @@ export class Producer {
     const entry: Added = { name, kind, requestedAt: Date.now() };
     this.added.push(entry);
     try {
-      entry.id = (await this.redis.xadd(`${this.service}-input`, '*', ...fields)) as string;
+      entry.id = (await this.bounded(this.redis.xadd(`${this.service}-input`, '*', ...fields))) as string;
       entry.confirmedAt = Date.now();
     } catch (err) {
       entry.error = err instanceof Error ? err.message : String(err);

@@ -2,6 +2,8 @@
  * Reproduction (lib bug found by the chaos row `redis-restart`): a `doneStream` that fails with a
  * Redis error leaves the stream owned by the client, whose heartbeat then keeps its lock alive
  * forever, while `processStreams` has already reported the stream `Failed` and nobody works on it.
+ * Fixed by commit 9e32a83 (processStreams hands the stream back when doneStream fails); kept as a
+ * regression check: it exits 0 when the lock goes away.
  *
  *   node --require tsx/cjs chaos/repro-done-after-data-loss.ts            # exit 1: reproduced
  *   node --require tsx/cjs chaos/repro-done-after-data-loss.ts --aof      # the same, losing a live entry

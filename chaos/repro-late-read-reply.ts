@@ -5,6 +5,9 @@
  *
  *   node --require tsx/cjs chaos/repro-late-read-reply.ts      # exit 1: reproduced
  *
+ * Fixed by commit fa5d003 (the hand-out takes a lock only while the entry is still pending for
+ * this consumer); kept as a regression check: it exits 0 when the late reply is refused.
+ *
  * 1. Consumer A (a child process running chaos/consumer.ts) is alone; its reader is blocked in
  *    XREADGROUP. A's event loop is blocked for 4 s by a busy-wait in a timer callback (SIGUSR2).
  * 2. A stream is added: Redis hands it to A's blocked read (the reply waits in A's socket). No lock.
