@@ -25,9 +25,9 @@ export const openReader = async (redis: Redis, blockMs: number): Promise<Redis> 
   return reader;
 };
 
-/** The subscriber for keyspace events: a connection of its own (a subscribed connection takes no other command). */
+/** The subscriber for keyspace events: a connection of its own (a subscribed connection takes no other command), with an offline queue even if the caller's has none, so PSUBSCRIBE can be sent while it connects. */
 export const openSubscriber = (redis: Redis): Redis =>
-  redis.duplicate({ lazyConnect: true, connectionName: 'rscrx-subscriber' });
+  redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, connectionName: 'rscrx-subscriber' });
 
 /** Closes a connection the client opened, without waiting and without throwing. */
 export const closeQuietly = (conn: Redis | undefined): void => {
