@@ -30,6 +30,14 @@ describe('claim, heartbeat and done', () => {
     return { dataStreamName: name, idInLbs };
   };
 
+  /** Adds one stream and waits until `c` (started) is handed it; its payload. */
+  const handOne = async (c: Consumer, info: Record<string, unknown> = {}): Promise<LbsInfo> => {
+    await sleep(100);
+    await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1), info }));
+    await c.waitFor('StreamAdded', 1);
+    return c.of('StreamAdded')[0]!.payload;
+  };
+
   beforeEach(async () => {
     admin = connect();
     service = uniqueService('own');
@@ -81,10 +89,7 @@ describe('claim, heartbeat and done', () => {
   describe('heartbeat', () => {
     it('re-takes a lock that vanished, and keeps the stream', async () => {
       const c = consumer('a').start();
-      await sleep(100);
-      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
-      await c.waitFor('StreamAdded', 1);
-      const { payload } = c.of('StreamAdded')[0]!;
+      const payload = await handOne(c);
       const key = lockKey(payload.dataStreamName, payload.idInLbs);
       await admin.del(key);
       await waitUntil(async () => (await admin.get(key)) === c.client.id, hbInterval * 3, 'the lock to be re-taken');
@@ -93,10 +98,7 @@ describe('claim, heartbeat and done', () => {
 
     it('tells the owner with StreamDisowned when another consumer holds its lock, and forgets the stream', async () => {
       const c = consumer('a').start();
-      await sleep(100);
-      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1), info: { k: 1 } }));
-      await c.waitFor('StreamAdded', 1);
-      const { payload } = c.of('StreamAdded')[0]!;
+      const payload = await handOne(c, { k: 1 });
       await admin.set(lockKey(payload.dataStreamName, payload.idInLbs), 'redis-consumer-thief', 'PX', 10_000);
       await c.waitFor('StreamDisowned', 1, hbInterval * 4);
       expect(c.of('StreamDisowned')[0]).to.deep.equal({ type: 'StreamDisowned', payload, additionalInfo: { k: 1 } });
@@ -109,10 +111,7 @@ describe('claim, heartbeat and done', () => {
   describe('heartbeat after a stream was taken over and finished elsewhere', () => {
     it('reports StreamDisowned instead of re-taking the vanished lock, and doneStream acknowledges nothing', async () => {
       const c = consumer('a', { hbInterval: 2000, lbsIdleTime: 60_000 }).start();
-      await sleep(100);
-      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
-      await c.waitFor('StreamAdded', 1);
-      const { payload } = c.of('StreamAdded')[0]!;
+      const payload = await handOne(c);
       const key = lockKey(payload.dataStreamName, payload.idInLbs);
       // What another consumer does while this one is paused: its lock expired, it claims and finishes the stream.
       await admin.del(key);
@@ -126,10 +125,7 @@ describe('claim, heartbeat and done', () => {
 
     it('doneStream refuses (NOT_OWNER) an entry another consumer took over, even with no lock left', async () => {
       const c = consumer('a', { hbInterval: 5000, lbsIdleTime: 60_000 }).start();
-      await sleep(100);
-      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
-      await c.waitFor('StreamAdded', 1);
-      const { payload } = c.of('StreamAdded')[0]!;
+      const payload = await handOne(c);
       await admin.del(lockKey(payload.dataStreamName, payload.idInLbs));
       await admin.xclaim(lbsKey(service), groupName(service), 'redis-consumer-b', 0, payload.idInLbs);
       const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
@@ -143,10 +139,7 @@ describe('claim, heartbeat and done', () => {
   describe('doneStream() and done()', () => {
     it('releases the lock, acknowledges and deletes the entry of one stream', async () => {
       const c = consumer('a').start();
-      await sleep(100);
-      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
-      await c.waitFor('StreamAdded', 1);
-      const { payload } = c.of('StreamAdded')[0]!;
+      const payload = await handOne(c);
       await lastValueFrom(c.client.doneStream(payload.dataStreamName), { defaultValue: undefined });
       expect(await admin.exists(lockKey(payload.dataStreamName, payload.idInLbs))).to.equal(0);
       expect(await admin.xlen(lbsKey(service))).to.equal(0);
@@ -174,10 +167,7 @@ describe('claim, heartbeat and done', () => {
 
     it('never acknowledges an entry whose lock another consumer took: NOT_OWNER, entry left pending', async () => {
       const c = consumer('a', { hbInterval: 5000, lbsIdleTime: 60_000 }).start();
-      await sleep(100);
-      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
-      await c.waitFor('StreamAdded', 1);
-      const { payload } = c.of('StreamAdded')[0]!;
+      const payload = await handOne(c);
       await admin.set(lockKey(payload.dataStreamName, payload.idInLbs), 'redis-consumer-new-owner');
       const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
       expect(err).to.be.instanceOf(NotOwnerError).with.property('code', 'NOT_OWNER');
