@@ -44,10 +44,10 @@ import { lockReaper$, reconciler$ } from './sources/reconciler';
 import { assumeLost } from './operators/assume-lost';
 import type { Claimed, ClientOptions, LbsInfo, Notification, ResolvedOptions, StreamAdded, StreamExpired } from './types';
 
-/** Streams finished at once by `done()`. */
-const DONE_CONCURRENCY = 64;
-/** Most overdue locks one reap touches. */
-const REAP_LIMIT = 1000;
+/** Streams finished (or released) at once by `done()` and `shutdown()`; finishes in one turn share a script call. */
+const DONE_CONCURRENCY = 1000;
+/** Most overdue consumers one reap looks at. */
+const REAP_LIMIT = 100;
 
 /**
  * One consumer of a service: hands it data streams from the service's load-balancer stream,
@@ -522,14 +522,15 @@ export class RedisStreamClient {
   }
 
   /**
-   * Reaper turn: touch the service's overdue locks so that their `expired` events go out now, to
-   * every consumer (this one included, through its subscriber). Locks that vanished without an
-   * event are left to the reconciler, which takes their entries over.
+   * Reaper turn: touch the locks of the service's overdue consumers (they have not extended their
+   * locks for a TTL) so that their `expired` events go out now, to every consumer (this one
+   * included, through its subscriber). Locks that vanished without an event are left to the
+   * reconciler, which takes their entries over.
    */
   private reap(): Observable<never> {
     return defer(async () => {
-      const overdue = await this.store.overdueLocks(this.options.reapInterval, REAP_LIMIT);
-      await this.store.touch(overdue);
+      const overdue = await this.store.overdueConsumers(this.options.reapInterval, REAP_LIMIT);
+      await Promise.all(overdue.map((consumer) => this.store.touchLocksOf(consumer)));
     }).pipe(
       ignoreElements(),
       catchError((err: unknown) => {

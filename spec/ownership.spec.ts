@@ -160,6 +160,30 @@ describe('claim, heartbeat and done', () => {
       for (const n of left) expect(await admin.get(lockKey(n.payload.dataStreamName, n.payload.idInLbs))).to.equal(c.client.id);
     });
 
+    it('finishes streams asked for in the same tick in one script call, each with its own outcome', async () => {
+      const c = consumer('a', { readCount: 100 }).start();
+      await sleep(100);
+      for (let i = 0; i < 60; i++) await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, i) }));
+      await c.waitFor('StreamAdded', 60);
+      const taken = c.of('StreamAdded')[7]!.payload;
+      await admin.set(lockKey(taken.dataStreamName, taken.idInLbs), 'redis-consumer-new-owner');
+      const calls = async (): Promise<number> => {
+        const stats = await admin.info('commandstats');
+        return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+      };
+      const before = await calls();
+      const outcomes = await Promise.all(
+        c.of('StreamAdded').map((n) => outcome(lastValueFrom(c.client.doneStream(n.payload.dataStreamName)).then(() => 'done'))),
+      );
+      const scriptCalls = (await calls()) - before;
+      // One finish call; a heartbeat tick or a reaper turn may fall in the same window.
+      expect(scriptCalls, 'script calls for 60 doneStream').to.be.at.most(3);
+      expect(outcomes.filter((o) => o === 'done')).to.have.length(59);
+      expect(outcomes[7]).to.be.instanceOf(NotOwnerError);
+      expect(await admin.xlen(lbsKey(service))).to.equal(1);
+      expect(await admin.get(lockKey(taken.dataStreamName, taken.idInLbs))).to.equal('redis-consumer-new-owner');
+    });
+
     it('fails with STREAM_NOT_FOUND for a stream this consumer does not own', async () => {
       const err = await outcome(lastValueFrom(consumer('a').client.doneStream('never-seen')));
       expect(err).to.be.instanceOf(StreamNotFoundError).with.property('code', 'STREAM_NOT_FOUND');

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
-import { addStream } from '../lib';
+import { addStream, lockKey } from '../lib';
 import type { Logger } from '../lib';
 import { Consumer, createGroup, readAsCrashedConsumer, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
 import { RedisServer, hasRedisServer } from './helpers/redis-server';
@@ -62,6 +62,40 @@ describe('protections beyond keyspace events (private servers)', function () {
     await watcher.waitFor('StreamExpired', 1, 10_000);
     // The lock's TTL is 500 ms; Redis's own expiry cycle would take seconds to find it among 10k keys.
     expect(Date.now() - stoppedAt).to.be.lessThan(500 + 1000);
+  });
+
+  it('expires on time the locks a dead consumer took after its last heartbeat, and leaves no deadline or lock set behind', async () => {
+    server = await RedisServer.start(['--hz', '10']);
+    const admin = connect();
+    const pipeline = admin.pipeline();
+    for (let i = 0; i < 10_000; i++) pipeline.set(`other-app:${i}`, 'x', 'PX', 120_000);
+    await pipeline.exec();
+    const hbInterval = 2000;
+    const owner = consumer('owner', { hbInterval });
+    await sleep(200);
+    await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
+    await owner.waitFor('StreamAdded', 1);
+    const first = owner.of('StreamAdded')[0]!.payload;
+    const firstLock = lockKey(first.dataStreamName, first.idInLbs);
+    // The second lock is taken at least 300 ms after the heartbeat that last extended the first
+    // (ticks every 1000 ms), and the owner dies before the next tick.
+    await waitUntil(async () => (await admin.pttl(firstLock)) < hbInterval - 300, 3000, 'a heartbeat tick long enough ago');
+    await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 2) }));
+    await owner.waitFor('StreamAdded', 2);
+    // No reconciler turn: it could take an entry whose lock just lapsed before the expiry is heard.
+    const watcher = consumer('watcher', { hbInterval, reconcileInterval: 60_000 });
+    await sleep(200);
+    owner.stop();
+    const stoppedAt = Date.now();
+    const due = await Promise.all(
+      owner.of('StreamAdded').map(async ({ payload }) => ({ name: payload.dataStreamName, at: stoppedAt + (await admin.pttl(lockKey(payload.dataStreamName, payload.idInLbs))) })),
+    );
+    expect(due[1]!.at - due[0]!.at, 'the second lock is due later than the first').to.be.greaterThan(150);
+    await watcher.waitFor('StreamExpired', 2, 10_000);
+    for (const { name, at } of due) expect(watcher.arrivalOf('StreamExpired', name)! - at, `${name} heard late (ms past its deadline)`).to.be.lessThan(400);
+    const deadlines = `${service}-deadlines`;
+    const ownerLocks = `${service}-locks:redis-consumer-owner`;
+    await waitUntil(async () => (await admin.zscore(deadlines, 'redis-consumer-owner')) === null && (await admin.exists(ownerLocks)) === 0, 2000, 'dead consumer forgotten');
   });
 
   it('takes a pending entry that has no lock at all within about a heartbeat, not after lbsIdleTime', async () => {

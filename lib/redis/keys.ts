@@ -12,8 +12,13 @@ export const LBS_FIELD = 'lbs-input';
 export const lbsKey = (service: string): string => `${service}-input`;
 export const groupName = (service: string): string => `${service}-group`;
 export const deadLetterKey = (service: string): string => `${service}-dead`;
-/** Sorted set of the deadlines of this service's locks (lock key -> ms, Redis clock): lets the reaper expire overdue locks on time. */
+/**
+ * Sorted set: consumer name -> its deadline (ms, Redis clock), the time by which its earliest lock
+ * expires unless it extends it. Lets the reaper expire the locks of a dead consumer on time.
+ */
 export const deadlinesKey = (service: string): string => `${service}-deadlines`;
+/** Set of the lock keys a consumer of this library holds (what the reaper touches once its deadline passes). */
+export const consumerLocksKey = (service: string, consumer: string): string => `${service}-locks:${consumer}`;
 /** Hash DataStreamName -> the LBS entry id in charge of it: one data stream is handled by one entry at a time. */
 export const namesKey = (service: string): string => `${service}-names`;
 /** A random value set with the group: when it changes or vanishes, Redis lost its data (restarted without persistence). */

@@ -25,31 +25,48 @@ export type TakeResult = 'taken' | 'held' | { readonly duplicateOf: string };
 /** Most keys passed to one script call: keeps each call short so Redis stays responsive. */
 export const KEYS_PER_CALL = 1000;
 
-type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'releaseLock' | 'expireLock' | 'overdueLocks' | 'touchLocks';
+type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'releaseLock' | 'expireLock' | 'overdueConsumers' | 'touchLocks';
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 
 const PREFIX = 'rscrx_';
 const FILES: Record<ScriptName, string> = {
   extendLocks: 'extendLocks-n.lua',
   takeLocks: 'takeLocks-n.lua',
-  claim: 'claim-3.lua',
-  finish: 'finish-4.lua',
+  claim: 'claim-4.lua',
+  finish: 'finish-n.lua',
   releaseLock: 'releaseLock-2.lua',
   expireLock: 'expireLock-2.lua',
-  overdueLocks: 'overdueLocks-2.lua',
-  touchLocks: 'touchLocks-n.lua',
+  overdueConsumers: 'overdueConsumers-2.lua',
+  touchLocks: 'touchLocks-2.lua',
 };
 const source = (file: string): string => readFileSync(join(__dirname, 'lua', file), 'utf8');
+
+/** The keys and names every script of one consumer works on (see `keys.ts`). */
+export interface ScriptContext {
+  readonly lbs: string;
+  readonly group: string;
+  /** Sorted set: consumer -> deadline (ms, Redis clock). */
+  readonly deadlines: string;
+  /** Hash: DataStreamName -> LBS id in charge. */
+  readonly names: string;
+  readonly epochKey: string;
+  /** This consumer's name (lock value, group consumer). */
+  readonly owner: string;
+  /** This consumer's set of lock keys. */
+  readonly ownLocks: string;
+  /** Lock TTL, ms. */
+  readonly ttl: number;
+}
 
 /**
  * One typed method per Lua script (`lua/<name>-<numKeys>.lua`, `n` = any number). Scripts are
  * registered with ioredis `defineCommand` (EVALSHA, falling back to EVAL), under names prefixed
- * `rscrx_` on the connection passed in. `deadlines` is the service's sorted set of lock deadlines.
+ * `rscrx_` on the connection passed in.
  */
 export class Scripts {
   private readonly call: Record<ScriptName, Raw>;
 
-  constructor(redis: Redis, private readonly deadlines: string) {
+  constructor(redis: Redis, private readonly ctx: ScriptContext) {
     const commands = redis as unknown as Record<string, Raw | undefined>;
     const call = {} as Record<ScriptName, Raw>;
     for (const [name, file] of Object.entries(FILES) as [ScriptName, string][]) {
@@ -63,24 +80,33 @@ export class Scripts {
   }
 
   /**
-   * Extends (or re-takes) each lock; one script call per `KEYS_PER_CALL` keys. `ids` are the
-   * locks' LBS entry ids: a vanished lock is re-taken only while its entry is pending for `owner`,
-   * or when the epoch differs from `seenEpoch` (Redis lost its data). Also returns the epoch now.
+   * Extends (or re-takes) each lock and moves this consumer's deadline; one script call per
+   * `KEYS_PER_CALL` keys, all sent at once. `ids` are the locks' LBS entry ids: a vanished lock is
+   * re-taken only while its entry is pending for this consumer, or when the epoch differs from
+   * `seenEpoch` (Redis lost its data). Also returns the epoch now.
    */
-  async extendLocks(
-    target: { readonly lbs: string; readonly group: string; readonly epochKey: string; readonly seenEpoch: string },
-    lockKeys: readonly string[],
-    ids: readonly string[],
-    owner: string,
-    ttl: number,
-  ): Promise<{ statuses: LockStatus[]; epoch: string | undefined }> {
+  async extendLocks(lockKeys: readonly string[], ids: readonly string[], seenEpoch: string): Promise<{ statuses: LockStatus[]; epoch: string | undefined }> {
+    const { deadlines, lbs, epochKey, ownLocks, owner, ttl, group } = this.ctx;
     let epoch: string | undefined;
     const statuses = await this.chunked(lockKeys.length, async (from, to) => {
-      const keys = lockKeys.slice(from, to);
-      const [codes, now] = (await this.call.extendLocks(
-        keys.length + 3, this.deadlines, target.lbs, target.epochKey, ...keys,
-        owner, ttl, target.group, target.seenEpoch, ...ids.slice(from, to),
-      )) as [number[], string | null];
+      const n = to - from;
+      const args: (string | number)[] = new Array(2 * n + 10);
+      args[0] = n + 4;
+      args[1] = deadlines;
+      args[2] = lbs;
+      args[3] = epochKey;
+      args[4] = ownLocks;
+      const argv = n + 5;
+      args[argv] = owner;
+      args[argv + 1] = ttl;
+      args[argv + 2] = group;
+      args[argv + 3] = seenEpoch;
+      args[argv + 4] = from === 0 ? 1 : 0;
+      for (let i = 0; i < n; i++) {
+        args[5 + i] = lockKeys[from + i]!;
+        args[argv + 5 + i] = ids[from + i]!;
+      }
+      const [codes, now] = (await this.call.extendLocks(...args)) as [number[], string | null];
       epoch = now ?? undefined;
       return codes;
     });
@@ -92,20 +118,36 @@ export class Scripts {
    * 'taken', 'held' (by another consumer), or the id of another unfinished entry of the same data
    * stream (a duplicate: one data stream is handled by one LBS entry at a time).
    */
-  async takeLocks(
-    target: { readonly names: string; readonly lbs: string; readonly group: string },
-    entries: readonly { readonly lockKey: string; readonly name: string; readonly id: string }[],
-    owner: string,
-    ttl: number,
-  ): Promise<TakeResult[]> {
+  async takeLocks(entries: readonly { readonly lockKey: string; readonly name: string; readonly id: string }[]): Promise<TakeResult[]> {
+    const { deadlines, names, lbs, ownLocks, owner, ttl, group } = this.ctx;
     const codes = (await this.chunked(entries.length, (from, to) => {
       const batch = entries.slice(from, to);
       return this.call.takeLocks(
-        batch.length + 3, this.deadlines, target.names, target.lbs, ...batch.map((e) => e.lockKey),
-        owner, ttl, target.group, ...batch.flatMap((e) => [e.name, e.id]),
+        batch.length + 4, deadlines, names, lbs, ownLocks, ...batch.map((e) => e.lockKey),
+        owner, ttl, group, ...batch.flatMap((e) => [e.name, e.id]),
       );
     })) as unknown as (number | string)[];
     return codes.map((code): TakeResult => (code === 1 ? 'taken' : code === 0 ? 'held' : { duplicateOf: String(code) }));
+  }
+
+  /**
+   * Finishes streams (see lua/finish-n.lua): one script call per `KEYS_PER_CALL` entries, one
+   * result per entry, in order.
+   */
+  async finish(entries: readonly { readonly lockKey: string; readonly id: string; readonly name: string }[]): Promise<FinishResult[]> {
+    const { lbs, names, ownLocks, group, owner } = this.ctx;
+    const replies = (await this.chunked(entries.length, (from, to) => {
+      const batch = entries.slice(from, to);
+      return this.call.finish(
+        batch.length + 3, lbs, names, ownLocks, ...batch.map((e) => e.lockKey),
+        group, owner, ...batch.flatMap((e) => [e.id, e.name]),
+      );
+    })) as unknown as [number, unknown][];
+    return replies.map(([code, holder]): FinishResult => {
+      if (code === 1) return { kind: 'finished' };
+      if (code === 0) return { kind: 'held', holder: String(holder) };
+      return { kind: 'not-pending', holder: typeof holder === 'string' ? holder : undefined };
+    });
   }
 
   private async chunked(count: number, call: (from: number, to: number) => Promise<unknown>): Promise<number[]> {
@@ -114,39 +156,41 @@ export class Scripts {
     return ((await Promise.all(chunks)) as number[][]).flat();
   }
 
-  async claim(lbs: string, lock: string, group: string, claimer: string, minIdle: number, id: string, ttl: number): Promise<ClaimResult> {
-    const [code, detail] = (await this.call.claim(lbs, lock, this.deadlines, group, claimer, minIdle, id, ttl)) as [number, unknown];
+  async claim(lock: string, id: string, minIdle: number): Promise<ClaimResult> {
+    const { lbs, deadlines, ownLocks, group, owner, ttl } = this.ctx;
+    const [code, detail] = (await this.call.claim(lbs, lock, deadlines, ownLocks, group, owner, minIdle, id, ttl)) as [number, unknown];
     if (code === 1) return { kind: 'claimed', fields: detail as string[] };
     if (code === 0) return { kind: 'held', holder: String(detail) };
     return { kind: 'not-pending' };
   }
 
-  async finish(lbs: string, names: string, lock: string, group: string, id: string, owner: string, name: string): Promise<FinishResult> {
-    const [code, holder] = (await this.call.finish(lbs, lock, this.deadlines, names, group, id, owner, name)) as [number, unknown];
-    if (code === 1) return { kind: 'finished' };
-    if (code === 0) return { kind: 'held', holder: String(holder) };
-    return { kind: 'not-pending', holder: typeof holder === 'string' ? holder : undefined };
+  async releaseLock(lock: string): Promise<boolean> {
+    return (await this.call.releaseLock(lock, this.ctx.ownLocks, this.ctx.owner)) === 1;
   }
 
-  async releaseLock(lock: string, owner: string): Promise<boolean> {
-    return (await this.call.releaseLock(lock, this.deadlines, owner)) === 1;
+  async expireLock(lock: string): Promise<boolean> {
+    return (await this.call.expireLock(lock, this.ctx.ownLocks, this.ctx.owner)) === 1;
   }
 
-  async expireLock(lock: string, owner: string): Promise<boolean> {
-    return (await this.call.expireLock(lock, this.deadlines, owner)) === 1;
+  /** Consumers past their deadline, if this consumer won the interval's guard (else []). */
+  async overdueConsumers(guard: string, intervalMs: number, limit: number): Promise<string[]> {
+    return (await this.call.overdueConsumers(this.ctx.deadlines, guard, this.ctx.owner, intervalMs, limit)) as string[];
   }
 
-  /** Touches overdue locks (see lua/touchLocks-n.lua); resolves the number found gone. */
-  async touchLocks(lockKeys: readonly string[]): Promise<number> {
-    const counts = await this.chunked(lockKeys.length, async (from, to) => {
-      const keys = lockKeys.slice(from, to);
-      return [(await this.call.touchLocks(keys.length + 1, this.deadlines, ...keys)) as number];
-    });
-    return counts.reduce((a, b) => a + b, 0);
-  }
-
-  /** Locks past their deadline, if this consumer won the interval's guard (else []). */
-  async overdueLocks(guard: string, caller: string, intervalMs: number, limit: number): Promise<string[]> {
-    return (await this.call.overdueLocks(this.deadlines, guard, caller, intervalMs, limit)) as string[];
+  /**
+   * Touches every lock of an overdue consumer (see lua/touchLocks-2.lua), one SSCAN page of about
+   * `KEYS_PER_CALL` per call; resolves the number of locks found gone.
+   */
+  async touchLocks(consumer: string, consumerLocks: string): Promise<number> {
+    let cursor = '0';
+    let least = -1;
+    let gone = 0;
+    do {
+      const [next, found, min] = (await this.call.touchLocks(this.ctx.deadlines, consumerLocks, consumer, cursor, KEYS_PER_CALL, least)) as [string, number, number];
+      cursor = next;
+      gone += found;
+      least = min;
+    } while (cursor !== '0');
+    return gone;
   }
 }

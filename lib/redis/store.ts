@@ -2,8 +2,9 @@ import type Redis from 'ioredis';
 import type { BadEntry, RawEntry } from '../codecs/lbs-message';
 import { mergeKeyspaceFlags } from '../operators/keyspace-flags';
 import { randomUUID } from 'node:crypto';
-import { LBS_FIELD, deadLetterKey, deadlinesKey, epochKey, groupName, lbsKey, namesKey, reaperGuardKey, reconcilerGuardKey } from './keys';
-import { Scripts, TakeResult } from './scripts';
+import { LBS_FIELD, consumerLocksKey, deadLetterKey, deadlinesKey, epochKey, groupName, lbsKey, namesKey, reaperGuardKey, reconcilerGuardKey } from './keys';
+import { FinishResult, KEYS_PER_CALL, Scripts, TakeResult } from './scripts';
+import { Batcher } from './batcher';
 
 /** One entry of the group's pending list (XPENDING, extended form). */
 export interface PendingEntry {
@@ -20,6 +21,9 @@ export type KeyspaceSetup =
 
 type XEntries = [string, string[]][];
 
+/** Reads of a handed-back lock until Redis deletes it (each 2 ms after the previous one). */
+const EXPIRE_READS = 5;
+
 /** Services whose group a producer connection has already made sure of. */
 const groupsEnsured = new WeakMap<Redis, Set<string>>();
 
@@ -34,13 +38,26 @@ export class LbsStore {
   readonly deadlines: string;
   readonly scripts: Scripts;
 
-  constructor(readonly redis: Redis, private readonly service: string, readonly consumer: string, private readonly ttl: number) {
+  constructor(readonly redis: Redis, private readonly service: string, readonly consumer: string, ttl: number) {
     this.lbs = lbsKey(service);
     this.group = groupName(service);
     this.dead = deadLetterKey(service);
     this.deadlines = deadlinesKey(service);
-    this.scripts = new Scripts(redis, this.deadlines);
+    this.scripts = new Scripts(redis, {
+      lbs: this.lbs,
+      group: this.group,
+      deadlines: this.deadlines,
+      names: namesKey(service),
+      epochKey: epochKey(service),
+      owner: consumer,
+      ownLocks: consumerLocksKey(service, consumer),
+      ttl,
+    });
+    this.finishing = new Batcher((entries) => this.scripts.finish(entries), KEYS_PER_CALL);
   }
+
+  /** `finish` calls made in the same turn of the event loop go to Redis as one script call. */
+  private readonly finishing: Batcher<{ readonly lockKey: string; readonly id: string; readonly name: string }, FinishResult>;
 
   /** The server's `maxmemory` and `maxmemory-policy` (undefined where CONFIG is refused). */
   async evictionPolicy(): Promise<{ maxmemory: number; policy: string } | undefined> {
@@ -87,20 +104,21 @@ export class LbsStore {
   /** Takes the locks of new entries (and records their deadlines) in one script call per chunk. */
   async takeLocks(entries: readonly { readonly lockKey: string; readonly name: string; readonly id: string }[]): Promise<TakeResult[]> {
     if (entries.length === 0) return [];
-    return this.scripts.takeLocks({ names: namesKey(this.service), lbs: this.lbs, group: this.group }, entries, this.consumer, this.ttl);
+    return this.scripts.takeLocks(entries);
   }
 
-  /** Locks of the service past their deadline, if this consumer is the interval's reaper. */
-  overdueLocks(intervalMs: number, limit: number): Promise<string[]> {
-    return this.scripts.overdueLocks(reaperGuardKey(this.service), this.consumer, intervalMs, limit);
+  /** Consumers of the service past their deadline, if this consumer is the interval's reaper. */
+  overdueConsumers(intervalMs: number, limit: number): Promise<string[]> {
+    return this.scripts.overdueConsumers(reaperGuardKey(this.service), intervalMs, limit);
   }
 
   /**
-   * Touches overdue locks: Redis deletes those past their TTL at once and publishes `expired`;
-   * deadlines of live ones are corrected. Resolves the number of locks found gone.
+   * Touches every lock of an overdue consumer: Redis deletes those past their TTL at once and
+   * publishes `expired`; the consumer's deadline moves to its next lock due. Resolves the number
+   * of locks found gone.
    */
-  touch(lockKeys: readonly string[]): Promise<number> {
-    return lockKeys.length === 0 ? Promise.resolve(0) : this.scripts.touchLocks(lockKeys);
+  touchLocksOf(consumer: string): Promise<number> {
+    return this.scripts.touchLocks(consumer, consumerLocksKey(this.service, consumer));
   }
 
   /** True if this consumer runs the reconciler this interval (a guard key, SET NX PX). */
@@ -144,34 +162,36 @@ export class LbsStore {
   }
 
   claim(lock: string, id: string, minIdleMs: number) {
-    return this.scripts.claim(this.lbs, lock, this.group, this.consumer, minIdleMs, id, this.ttl);
+    return this.scripts.claim(lock, id, minIdleMs);
   }
 
   /** Heartbeat of the given locks (and their entry ids); remembers the epoch it saw. */
   async extendLocks(lockKeys: readonly string[], ids: readonly string[]) {
-    const target = { lbs: this.lbs, group: this.group, epochKey: epochKey(this.service), seenEpoch: this.seenEpoch };
-    const { statuses, epoch } = await this.scripts.extendLocks(target, lockKeys, ids, this.consumer, this.ttl);
+    const { statuses, epoch } = await this.scripts.extendLocks(lockKeys, ids, this.seenEpoch);
     if (epoch !== undefined) this.seenEpoch = epoch;
     return statuses;
   }
 
-  finish(lock: string, id: string, name: string) {
-    return this.scripts.finish(this.lbs, namesKey(this.service), lock, this.group, id, this.consumer, name);
+  /** Finishes one stream (see lua/finish-n.lua); calls in the same event-loop turn share one script call. */
+  finish(lockKey: string, id: string, name: string): Promise<FinishResult> {
+    return this.finishing.push({ lockKey, id, name });
   }
 
   releaseLock(lock: string) {
-    return this.scripts.releaseLock(lock, this.consumer);
+    return this.scripts.releaseLock(lock);
   }
 
   /**
    * Hands a lock back so that it expires now and every consumer hears `expired`: PEXPIRE 1 if
-   * ours, then a read once the millisecond has passed, which makes Redis delete it at once.
-   * Resolves false if the lock was not ours.
+   * ours, then reads it (PTTL) until Redis finds it past its TTL, which makes Redis delete it at
+   * once. Resolves false if the lock was not ours.
    */
   async expireLock(lock: string): Promise<boolean> {
-    if (!(await this.scripts.expireLock(lock, this.consumer))) return false;
-    await new Promise((resolve) => setTimeout(resolve, 2));
-    await this.redis.exists(lock);
+    if (!(await this.scripts.expireLock(lock))) return false;
+    for (let attempt = 0; attempt < EXPIRE_READS; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      if ((await this.redis.pttl(lock)) < 0) break;
+    }
     return true;
   }
 

@@ -61,6 +61,8 @@ export const locksOf = async (redis: Redis, service: string): Promise<Map<string
 export class Consumer {
   readonly client: RedisStreamClient;
   readonly events: Notification[] = [];
+  /** When each event arrived (Date.now()), in the order of `events`. */
+  readonly arrivals: number[] = [];
   error: unknown;
   completed = false;
   private subscription: Subscription | undefined;
@@ -71,7 +73,10 @@ export class Consumer {
 
   start(): this {
     this.subscription = this.client.init().subscribe({
-      next: (n) => this.events.push(n),
+      next: (n) => {
+        this.events.push(n);
+        this.arrivals.push(Date.now());
+      },
       error: (err: unknown) => (this.error = err),
       complete: () => (this.completed = true),
     });
@@ -80,6 +85,12 @@ export class Consumer {
 
   of<T extends Notification['type']>(type: T): Extract<Notification, { type: T }>[] {
     return this.events.filter((n): n is Extract<Notification, { type: T }> => n.type === type);
+  }
+
+  /** When the first event of `type` for this data stream arrived (Date.now()), if it did. */
+  arrivalOf(type: Notification['type'], dataStreamName: string): number | undefined {
+    const i = this.events.findIndex((n) => n.type === type && n.payload.dataStreamName === dataStreamName);
+    return i < 0 ? undefined : this.arrivals[i];
   }
 
   async waitFor(type: Notification['type'], count: number, timeoutMs = 10_000): Promise<void> {

@@ -3,7 +3,8 @@
   owner's stream is never taken (its lock still exists) and two claimers never both win.
   KEYS[1]  LBS stream
   KEYS[2]  lock key of the entry
-  KEYS[3]  the service's lock deadlines (sorted set)
+  KEYS[3]  the service's consumer deadlines (sorted set: consumer -> deadline, ms, server clock)
+  KEYS[4]  the claimer's set of lock keys
   ARGV[1]  consumer group
   ARGV[2]  the claimer: this consumer's name
   ARGV[3]  min-idle, ms (XCLAIM refuses entries delivered more recently than this)
@@ -23,7 +24,13 @@ if not entry or not entry[2] then
   return {-1}
 end
 local ttl = tonumber(ARGV[5])
-local t = redis.call('TIME')
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
-redis.call('ZADD', KEYS[3], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl, KEYS[2])
+redis.call('SADD', KEYS[4], KEYS[2])
+-- The claimer's deadline: its earliest lock's. Set when absent, stale (past) or later than this lock's.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local current = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[2]))
+if not current or current < now or current > now + ttl then
+  redis.call('ZADD', KEYS[3], now + ttl, ARGV[2])
+end
 return {1, entry[2]}
