@@ -464,7 +464,7 @@ export class RedisStreamClient {
       const owned = this.ownership.all();
       const sentAt = Date.now();
       if (owned.length > 0) this.failingSince ??= sentAt;
-      const statuses = owned.length === 0 ? [] : await this.store.extendLocks(owned.map((o) => o.lockKey), owned.map((o) => o.payload.idInLbs));
+      const statuses = owned.length === 0 ? [] : await this.store.extendLocks(owned.map((o) => o.lockKey));
       return { owned, statuses, sentAt };
     }).pipe(
       timeout({ first: this.options.hbInterval }),

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { MUTEX_KEY_SEP, keyspacePattern, keyspacePrefix, lockKey, parseLockKey } from '../lib/redis/keys';
+import { earlierId } from '../lib/redis/scripts';
 
 describe('lock keys', () => {
   it('writes the stream name, the literal separator, then the LBS entry id (the Go wire format)', () => {
@@ -66,5 +67,15 @@ describe('keyspace channels', () => {
     const channel = `${keyspacePrefix(3)}${lockKey('orders[1]', '5-0')}`;
     expect(channel.startsWith(keyspacePrefix(3))).to.equal(true);
     expect(parseLockKey(channel.slice(keyspacePrefix(3).length))).to.deep.equal({ dataStreamName: 'orders[1]', idInLbs: '5-0' });
+  });
+});
+
+describe('stream entry ids', () => {
+  it('orders ids by milliseconds, then sequence, as numbers (not as text)', () => {
+    expect(earlierId('9-0', '10-0')).to.equal('9-0');
+    expect(earlierId('10-0', '9-0')).to.equal('9-0');
+    expect(earlierId('5-10', '5-9')).to.equal('5-9');
+    expect(earlierId('1700000000000-1', '1700000000000-1')).to.equal('1700000000000-1');
+    expect(['3-0', '12-5', '12-40', '2-99'].reduce(earlierId)).to.equal('2-99');
   });
 });

@@ -65,6 +65,30 @@ describe('bad LBS entries', () => {
     });
   }
 
+  it('dead-letters the second of two entries for one data stream handed out in the same read', async () => {
+    const late = uniqueService('bad-batch');
+    const name = streamName(late, 'twice');
+    const first = await lastValueFrom(addStream(admin, late, { dataStreamName: name }));
+    const second = await lastValueFrom(addStream(admin, late, { dataStreamName: name }));
+    await lastValueFrom(addStream(admin, late, { dataStreamName: streamName(late, 'other') }));
+    const reader = new Consumer(connect(), late, { consumerId: 'batch', hbInterval: 500, readCount: 10 }).start();
+    try {
+      await reader.waitFor('StreamAdded', 2);
+      await waitUntil(async () => (await admin.xlen(deadLetterKey(late))) === 1, 3000, 'the duplicate dead-lettered');
+      const [[, fields]] = (await admin.xrange(deadLetterKey(late), '-', '+')) as [string, string[]][];
+      expect(fields.slice(0, 4)).to.deep.equal(['source-id', second, 'reason', `duplicate: data stream "${name}" is already handled by LBS entry ${first}`]);
+      await sleep(200);
+      const handed = reader.of('StreamAdded').map((n) => n.payload.idInLbs);
+      expect(handed).to.have.length(2);
+      expect(handed).to.include(first);
+      expect(handed).not.to.include(second);
+    } finally {
+      reader.stop();
+      reader.redis.disconnect();
+      await cleanup(admin, late);
+    }
+  });
+
   it('gives a data stream one owner at a time: a second entry for it is dead-lettered while the first is unfinished', async () => {
     const other = new Consumer(connect(), service, { consumerId: 'b', hbInterval: 500 }).start();
     try {

@@ -22,6 +22,15 @@ export type FinishResult =
 /** What `takeLocks` says of one new entry. */
 export type TakeResult = 'taken' | 'held' | { readonly duplicateOf: string };
 
+/** The earlier of two stream entry ids (`<ms>-<seq>`, compared as numbers). */
+export const earlierId = (a: string, b: string): string => {
+  const [am = '', as = ''] = a.split('-');
+  const [bm = '', bs = ''] = b.split('-');
+  const cmp = (x: string, y: string) => (x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0);
+  const c = cmp(am, bm) || cmp(as, bs);
+  return c <= 0 ? a : b;
+};
+
 /** Most keys passed to one script call: keeps each call short so Redis stays responsive. */
 export const KEYS_PER_CALL = 1000;
 
@@ -81,31 +90,27 @@ export class Scripts {
 
   /**
    * Extends (or re-takes) each lock and moves this consumer's deadline; one script call per
-   * `KEYS_PER_CALL` keys, all sent at once. `ids` are the locks' LBS entry ids: a vanished lock is
-   * re-taken only while its entry is pending for this consumer, or when the epoch differs from
-   * `seenEpoch` (Redis lost its data). Also returns the epoch now.
+   * `KEYS_PER_CALL` keys, all sent at once. A vanished lock is re-taken only while its entry (the
+   * id in the lock key) is pending for this consumer, or when the epoch differs from `seenEpoch`
+   * (Redis lost its data). Also returns the epoch now.
    */
-  async extendLocks(lockKeys: readonly string[], ids: readonly string[], seenEpoch: string): Promise<{ statuses: LockStatus[]; epoch: string | undefined }> {
+  async extendLocks(lockKeys: readonly string[], seenEpoch: string): Promise<{ statuses: LockStatus[]; epoch: string | undefined }> {
     const { deadlines, lbs, epochKey, ownLocks, owner, ttl, group } = this.ctx;
     let epoch: string | undefined;
     const statuses = await this.chunked(lockKeys.length, async (from, to) => {
       const n = to - from;
-      const args: (string | number)[] = new Array(2 * n + 10);
+      const args: (string | number)[] = new Array(n + 10);
       args[0] = n + 4;
       args[1] = deadlines;
       args[2] = lbs;
       args[3] = epochKey;
       args[4] = ownLocks;
-      const argv = n + 5;
-      args[argv] = owner;
-      args[argv + 1] = ttl;
-      args[argv + 2] = group;
-      args[argv + 3] = seenEpoch;
-      args[argv + 4] = from === 0 ? 1 : 0;
-      for (let i = 0; i < n; i++) {
-        args[5 + i] = lockKeys[from + i]!;
-        args[argv + 5 + i] = ids[from + i]!;
-      }
+      for (let i = 0; i < n; i++) args[5 + i] = lockKeys[from + i]!;
+      args[n + 5] = owner;
+      args[n + 6] = ttl;
+      args[n + 7] = group;
+      args[n + 8] = seenEpoch;
+      args[n + 9] = from === 0 ? 1 : 0;
       const [codes, now] = (await this.call.extendLocks(...args)) as [number[], string | null];
       epoch = now ?? undefined;
       return codes;
@@ -122,9 +127,10 @@ export class Scripts {
     const { deadlines, names, lbs, ownLocks, owner, ttl, group } = this.ctx;
     const codes = (await this.chunked(entries.length, (from, to) => {
       const batch = entries.slice(from, to);
+      const ids = batch.map((e) => e.id);
       return this.call.takeLocks(
         batch.length + 4, deadlines, names, lbs, ownLocks, ...batch.map((e) => e.lockKey),
-        owner, ttl, group, ...batch.flatMap((e) => [e.name, e.id]),
+        owner, ttl, group, ids.reduce(earlierId), ids.reduce((a, b) => (earlierId(a, b) === a ? b : a)), ...batch.flatMap((e) => [e.name, e.id]),
       );
     })) as unknown as (number | string)[];
     return codes.map((code): TakeResult => (code === 1 ? 'taken' : code === 0 ? 'held' : { duplicateOf: String(code) }));

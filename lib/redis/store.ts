@@ -165,9 +165,9 @@ export class LbsStore {
     return this.scripts.claim(lock, id, minIdleMs);
   }
 
-  /** Heartbeat of the given locks (and their entry ids); remembers the epoch it saw. */
-  async extendLocks(lockKeys: readonly string[], ids: readonly string[]) {
-    const { statuses, epoch } = await this.scripts.extendLocks(lockKeys, ids, this.seenEpoch);
+  /** Heartbeat of the given locks; remembers the epoch it saw. */
+  async extendLocks(lockKeys: readonly string[]) {
+    const { statuses, epoch } = await this.scripts.extendLocks(lockKeys, this.seenEpoch);
     if (epoch !== undefined) this.seenEpoch = epoch;
     return statuses;
   }

@@ -12,7 +12,6 @@
   ARGV[4]     the epoch this consumer saw at its last successful heartbeat
   ARGV[5]     1 for the first call of a tick (its deadline replaces the old one), 0 for the
               others (they run later, so their locks' deadlines are later: kept only if earlier)
-  ARGV[6..]   the LBS entry id of each lock key, in the same order
   Returns     {codes, epoch}: epoch = the epoch now (false if none), codes = one per lock key:
                 1  extended (the lock was ours)
                 2  re-taken: the lock had vanished and its entry is still pending for this
@@ -24,7 +23,7 @@
 local owner, ttl, group, seen = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local epoch = redis.call('GET', KEYS[3])
 local dataLost = epoch ~= seen
-local codes = {}
+local codes, lost = {}, {}
 for i = 5, #KEYS do
   local key = KEYS[i]
   local holder = redis.call('GET', key)
@@ -35,7 +34,7 @@ for i = 5, #KEYS do
   elseif not holder then
     local retake = dataLost
     if not retake then
-      local id = ARGV[i + 1]
+      local id = string.match(key, '<MUTEX_KEY_SEP>(%d+%-%d+)$')
       local pending = redis.call('XPENDING', KEYS[2], group, id, id, 1)
       retake = pending[1] ~= nil and pending[1][2] == owner
     end
@@ -46,9 +45,12 @@ for i = 5, #KEYS do
     end
   end
   if code == 0 then
-    redis.call('SREM', KEYS[4], key)
+    lost[#lost + 1] = key
   end
   codes[i - 4] = code
+end
+if #lost > 0 then
+  redis.call('SREM', KEYS[4], unpack(lost))
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

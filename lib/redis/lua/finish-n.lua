@@ -15,31 +15,55 @@
                 {0, holder}  the lock belongs to another consumer: nothing changed
                 {-1, holder} the entry went to another consumer (holder), or was finished
                              (false): nothing acknowledged; our lock released
+  A lock this consumer holds means its entry is pending for it: only this library's claim moves
+  an entry to another consumer, and only once the lock is gone. The pending list is looked up
+  only for entries whose lock is gone.
 ]]
 local group, owner = ARGV[1], ARGV[2]
-local results = {}
+local results, locks, forget, ids, names, seen = {}, {}, {}, {}, {}, {}
 for i = 4, #KEYS do
   local lock = KEYS[i]
   local id, name = ARGV[2 * (i - 3) + 1], ARGV[2 * (i - 3) + 2]
   local holder = redis.call('GET', lock)
-  if holder and holder ~= owner then
-    results[i - 3] = {0, holder}
+  local result = {1}
+  if seen[lock] then
+    result = {-1, false}
+  elseif holder and holder ~= owner then
+    result = {0, holder}
   else
-    local pending = redis.call('XPENDING', KEYS[1], group, id, id, 1)[1]
     if holder then
-      redis.call('DEL', lock)
-    end
-    redis.call('SREM', KEYS[3], lock)
-    if (pending and pending[2] ~= owner) or (not pending and holder ~= owner) then
-      results[i - 3] = {-1, pending and pending[2] or false}
+      locks[#locks + 1] = lock
     else
-      redis.call('XACK', KEYS[1], group, id)
-      redis.call('XDEL', KEYS[1], id)
-      if redis.call('HGET', KEYS[2], name) == id then
-        redis.call('HDEL', KEYS[2], name)
+      local pending = redis.call('XPENDING', KEYS[1], group, id, id, 1)[1]
+      if not pending or pending[2] ~= owner then
+        result = {-1, pending and pending[2] or false}
       end
-      results[i - 3] = {1}
     end
+    seen[lock] = true
+    forget[#forget + 1] = lock
+    if result[1] == 1 then
+      ids[#ids + 1] = id
+      names[#names + 1] = name
+    end
+  end
+  results[i - 3] = result
+end
+if #locks > 0 then
+  redis.call('DEL', unpack(locks))
+end
+if #forget > 0 then
+  redis.call('SREM', KEYS[3], unpack(forget))
+end
+if #ids > 0 then
+  redis.call('XACK', KEYS[1], group, unpack(ids))
+  redis.call('XDEL', KEYS[1], unpack(ids))
+  local charge = redis.call('HMGET', KEYS[2], unpack(names))
+  local done = {}
+  for j = 1, #names do
+    if charge[j] == ids[j] then done[#done + 1] = names[j] end
+  end
+  if #done > 0 then
+    redis.call('HDEL', KEYS[2], unpack(done))
   end
 end
 return results

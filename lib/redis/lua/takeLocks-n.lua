@@ -10,40 +10,54 @@
   ARGV[1]     the owner: this consumer's name
   ARGV[2]     ttl, ms
   ARGV[3]     the consumer group
-  ARGV[4..]   pairs: DataStreamName, LBS id, for each lock key in order
+  ARGV[4]     the smallest LBS id of the batch
+  ARGV[5]     the largest LBS id of the batch
+  ARGV[6..]   pairs: DataStreamName, LBS id, for each lock key in order
   Returns     one code per lock key: 1 taken; 0 held by another consumer, or no longer pending for
               this consumer (a read reply that arrived late, after another consumer took the
               entry over); or the LBS id of another, unfinished entry of the same data stream
               (this entry is a duplicate)
 ]]
 local owner, ttl, group = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local codes = {}
-local taken = 0
-for i = 5, #KEYS do
-  local name, id = ARGV[2 * (i - 4) + 2], ARGV[2 * (i - 4) + 3]
-  local current = redis.call('HGET', KEYS[2], name)
+local n = #KEYS - 4
+-- Which entries of the batch are still pending for this consumer: one scan of its own pending
+-- list over the batch's id range; an entry not found there is looked up alone.
+local mine = {}
+for _, row in ipairs(redis.call('XPENDING', KEYS[3], group, ARGV[4], ARGV[5], n, owner)) do
+  mine[row[1]] = true
+end
+local codes, taken, names, inBatch = {}, {}, {}, {}
+for i = 1, n do
+  local key, name, id = KEYS[i + 4], ARGV[2 * i + 4], ARGV[2 * i + 5]
+  local ours = mine[id]
+  if not ours then
+    local row = redis.call('XPENDING', KEYS[3], group, id, id, 1)[1]
+    ours = row ~= nil and row[2] == owner
+  end
+  local current = ours and (inBatch[name] or redis.call('HGET', KEYS[2], name))
   if current and current ~= id then
     local pending = redis.call('XPENDING', KEYS[3], group, current, current, 1)
-    local exists = #redis.call('XRANGE', KEYS[3], current, current) > 0
-    if not pending[1] and not exists then
+    if not pending[1] and #redis.call('XRANGE', KEYS[3], current, current) == 0 then
       current = false
     end
   end
-  local mine = redis.call('XPENDING', KEYS[3], group, id, id, 1)[1]
-  if not mine or mine[2] ~= owner then
-    codes[i - 4] = 0
+  if not ours then
+    codes[i] = 0
   elseif current and current ~= id then
-    codes[i - 4] = current
-  elseif redis.call('SET', KEYS[i], owner, 'PX', ttl, 'NX') then
-    redis.call('SADD', KEYS[4], KEYS[i])
-    redis.call('HSET', KEYS[2], name, id)
-    codes[i - 4] = 1
-    taken = taken + 1
+    codes[i] = current
+  elseif redis.call('SET', key, owner, 'PX', ttl, 'NX') then
+    taken[#taken + 1] = key
+    inBatch[name] = id
+    names[#names + 1] = name
+    names[#names + 1] = id
+    codes[i] = 1
   else
-    codes[i - 4] = 0
+    codes[i] = 0
   end
 end
-if taken > 0 then
+if #taken > 0 then
+  redis.call('SADD', KEYS[4], unpack(taken))
+  redis.call('HSET', KEYS[2], unpack(names))
   -- The consumer's deadline: its earliest lock's. Set when absent, stale (past) or later than these locks'.
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
