@@ -24,11 +24,14 @@ export type TakeResult = 'taken' | 'held' | { readonly duplicateOf: string };
 
 /** The earlier of two stream entry ids (`<ms>-<seq>`, compared as numbers). */
 export const earlierId = (a: string, b: string): string => {
-  const [am = '', as = ''] = a.split('-');
-  const [bm = '', bs = ''] = b.split('-');
-  const cmp = (x: string, y: string) => (x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0);
-  const c = cmp(am, bm) || cmp(as, bs);
-  return c <= 0 ? a : b;
+  const ad = a.indexOf('-');
+  const bd = b.indexOf('-');
+  if (ad !== bd) return ad < bd ? a : b;
+  const am = a.slice(0, ad);
+  const bm = b.slice(0, bd);
+  if (am !== bm) return am < bm ? a : b;
+  if (a.length !== b.length) return a.length < b.length ? a : b;
+  return a <= b ? a : b;
 };
 
 /** Most keys passed to one script call: keeps each call short so Redis stays responsive. */
@@ -126,12 +129,30 @@ export class Scripts {
   async takeLocks(entries: readonly { readonly lockKey: string; readonly name: string; readonly id: string }[]): Promise<TakeResult[]> {
     const { deadlines, names, lbs, ownLocks, owner, ttl, group } = this.ctx;
     const codes = (await this.chunked(entries.length, (from, to) => {
-      const batch = entries.slice(from, to);
-      const ids = batch.map((e) => e.id);
-      return this.call.takeLocks(
-        batch.length + 4, deadlines, names, lbs, ownLocks, ...batch.map((e) => e.lockKey),
-        owner, ttl, group, ids.reduce(earlierId), ids.reduce((a, b) => (earlierId(a, b) === a ? b : a)), ...batch.flatMap((e) => [e.name, e.id]),
-      );
+      const n = to - from;
+      const args: (string | number)[] = new Array(3 * n + 10);
+      args[0] = n + 4;
+      args[1] = deadlines;
+      args[2] = names;
+      args[3] = lbs;
+      args[4] = ownLocks;
+      const argv = n + 5;
+      args[argv] = owner;
+      args[argv + 1] = ttl;
+      args[argv + 2] = group;
+      let first = entries[from]!.id;
+      let last = first;
+      for (let i = 0; i < n; i++) {
+        const e = entries[from + i]!;
+        args[5 + i] = e.lockKey;
+        args[argv + 5 + 2 * i] = e.name;
+        args[argv + 6 + 2 * i] = e.id;
+        first = earlierId(first, e.id);
+        last = earlierId(last, e.id) === last ? e.id : last;
+      }
+      args[argv + 3] = first;
+      args[argv + 4] = last;
+      return this.call.takeLocks(...args);
     })) as unknown as (number | string)[];
     return codes.map((code): TakeResult => (code === 1 ? 'taken' : code === 0 ? 'held' : { duplicateOf: String(code) }));
   }
@@ -143,11 +164,22 @@ export class Scripts {
   async finish(entries: readonly { readonly lockKey: string; readonly id: string; readonly name: string }[]): Promise<FinishResult[]> {
     const { lbs, names, ownLocks, group, owner } = this.ctx;
     const replies = (await this.chunked(entries.length, (from, to) => {
-      const batch = entries.slice(from, to);
-      return this.call.finish(
-        batch.length + 3, lbs, names, ownLocks, ...batch.map((e) => e.lockKey),
-        group, owner, ...batch.flatMap((e) => [e.id, e.name]),
-      );
+      const n = to - from;
+      const args: (string | number)[] = new Array(3 * n + 6);
+      args[0] = n + 3;
+      args[1] = lbs;
+      args[2] = names;
+      args[3] = ownLocks;
+      const argv = n + 4;
+      args[argv] = group;
+      args[argv + 1] = owner;
+      for (let i = 0; i < n; i++) {
+        const e = entries[from + i]!;
+        args[4 + i] = e.lockKey;
+        args[argv + 2 + 2 * i] = e.id;
+        args[argv + 3 + 2 * i] = e.name;
+      }
+      return this.call.finish(...args);
     })) as unknown as [number, unknown][];
     return replies.map(([code, holder]): FinishResult => {
       if (code === 1) return { kind: 'finished' };
