@@ -11,8 +11,9 @@ export interface HeartbeatClock {
  * them for longer than their TTL, and extension attempts have been failing or hanging for at
  * least one heartbeat period while this process was running. Pure.
  *
- * A process that was paused (SIGSTOP, a frozen VM, a blocked event loop) is not judged here: its
- * tick comes late (more than a TTL after the previous one), nothing was tried meanwhile, and the
+ * A tick that comes late (more than 1.5 periods after the previous one) is not judged: the process
+ * was paused (SIGSTOP, a frozen VM) or its event loop blocked, and an extension's answer may be
+ * waiting in the socket, behind this timer (Node runs due timers before reading sockets). The
  * next extension decides (the lock is someone else's: disowned; it vanished: re-taken).
  *
  * @example
@@ -25,7 +26,7 @@ export const assumeLost = <T extends { readonly confirmedAt: number }>(
   period: number,
   clock: HeartbeatClock,
 ): T[] => {
-  const paused = now - clock.lastTickAt > ttl;
-  if (paused || clock.failingSince === undefined || now - clock.failingSince < period) return [];
+  const late = now - clock.lastTickAt > 1.5 * period;
+  if (late || clock.failingSince === undefined || now - clock.failingSince < period) return [];
   return owned.filter((o) => now - o.confirmedAt > ttl);
 };

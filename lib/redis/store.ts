@@ -37,6 +37,8 @@ export class LbsStore {
   readonly dead: string;
   readonly deadlines: string;
   readonly scripts: Scripts;
+  /** `finish` calls made in the same turn of the event loop go to Redis as one script call. */
+  private readonly finishing: Batcher<{ readonly lockKey: string; readonly id: string; readonly name: string }, FinishResult>;
 
   constructor(readonly redis: Redis, private readonly service: string, readonly consumer: string, ttl: number) {
     this.lbs = lbsKey(service);
@@ -55,9 +57,6 @@ export class LbsStore {
     });
     this.finishing = new Batcher((entries) => this.scripts.finish(entries), KEYS_PER_CALL);
   }
-
-  /** `finish` calls made in the same turn of the event loop go to Redis as one script call. */
-  private readonly finishing: Batcher<{ readonly lockKey: string; readonly id: string; readonly name: string }, FinishResult>;
 
   /** The server's `maxmemory` and `maxmemory-policy` (undefined where CONFIG is refused). */
   async evictionPolicy(): Promise<{ maxmemory: number; policy: string } | undefined> {
@@ -101,7 +100,7 @@ export class LbsStore {
     return reply === null ? [] : toEntries(reply[0]?.[1] ?? []);
   }
 
-  /** Takes the locks of new entries (and records their deadlines) in one script call per chunk. */
+  /** Takes the locks of new entries (and records them in this consumer's lock set) in one script call per chunk. */
   async takeLocks(entries: readonly { readonly lockKey: string; readonly name: string; readonly id: string }[]): Promise<TakeResult[]> {
     if (entries.length === 0) return [];
     return this.scripts.takeLocks(entries);
