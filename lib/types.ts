@@ -95,8 +95,9 @@ export interface ClientOptions {
   /** LBS entries read per XREADGROUP call. Default 10. */
   readonly readCount?: number;
   /**
-   * How often overdue locks are touched so their `expired` event goes out on time (one consumer
-   * of the service per interval does it), in ms. Default min(100, hbInterval / 4).
+   * How often the locks of overdue consumers (no heartbeat for a TTL) are touched so their
+   * `expired` event goes out on time (one consumer of the service per interval does it), in ms.
+   * Default min(100, hbInterval / 4).
    */
   readonly reapInterval?: number;
   /**
