@@ -30,6 +30,16 @@ describe('protections beyond keyspace events (private servers)', function () {
     return { warnings, logger: { debug: noop, info: noop, error: noop, warn: (_o, msg) => void warnings.push(msg ?? '') } };
   };
 
+  /** A private server at the default `hz` whose expiry cycle has `count` other volatile keys to sample; an admin connection to it. */
+  const serverWithOtherVolatileKeys = async (count: number): Promise<Redis> => {
+    server = await RedisServer.start(['--hz', '10']);
+    const admin = connect();
+    const pipeline = admin.pipeline();
+    for (let i = 0; i < count; i++) pipeline.set(`other-app:${i}`, 'x', 'PX', 120_000);
+    await pipeline.exec();
+    return admin;
+  };
+
   before(function () {
     if (!hasRedisServer()) this.skip();
   });
@@ -46,11 +56,7 @@ describe('protections beyond keyspace events (private servers)', function () {
   });
 
   it('reports an expiry on time among 10k other volatile keys (the reaper touches overdue locks)', async () => {
-    server = await RedisServer.start(['--hz', '10']);
-    const admin = connect();
-    const pipeline = admin.pipeline();
-    for (let i = 0; i < 10_000; i++) pipeline.set(`other-app:${i}`, 'x', 'PX', 120_000);
-    await pipeline.exec();
+    const admin = await serverWithOtherVolatileKeys(10_000);
     const owner = consumer('owner');
     await sleep(200);
     await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
@@ -65,11 +71,7 @@ describe('protections beyond keyspace events (private servers)', function () {
   });
 
   it('expires on time the locks a dead consumer took after its last heartbeat, and leaves no deadline or lock set behind', async () => {
-    server = await RedisServer.start(['--hz', '10']);
-    const admin = connect();
-    const pipeline = admin.pipeline();
-    for (let i = 0; i < 10_000; i++) pipeline.set(`other-app:${i}`, 'x', 'PX', 120_000);
-    await pipeline.exec();
+    const admin = await serverWithOtherVolatileKeys(10_000);
     const hbInterval = 2000;
     const owner = consumer('owner', { hbInterval });
     await sleep(200);
