@@ -138,6 +138,44 @@ describe('protections beyond keyspace events (private servers)', function () {
     expect(c.of('StreamDisowned')[0]!.payload).to.deep.equal(c.of('StreamAdded')[0]!.payload);
   });
 
+  it('keeps its streams when its event loop is blocked right after a heartbeat was sent, for less than a TTL', async () => {
+    server = await RedisServer.start();
+    const admin = connect();
+    const hbInterval = 1000;
+    const redis = connect();
+    // Block the event loop for 0.9 TTL right after the client sends a heartbeat: Redis extends the
+    // locks, but the answer waits in the socket while the next tick's timer runs first.
+    let blockNextHeartbeat = false;
+    type Send = (command: { name: string; args: unknown[] }, stream?: unknown) => unknown;
+    const target = redis as unknown as { sendCommand: Send };
+    const send = target.sendCommand.bind(redis) as Send;
+    target.sendCommand = (command, stream) => {
+      const result = send(command, stream);
+      const extendsLocks = command.name === 'evalsha' && command.args[2] === `${service}-deadlines` && command.args[3] === `${service}-input`;
+      if (blockNextHeartbeat && extendsLocks) {
+        blockNextHeartbeat = false;
+        setImmediate(() => {
+          const until = Date.now() + 0.9 * hbInterval;
+          while (Date.now() < until);
+        });
+      }
+      return result;
+    };
+    const c = new Consumer(redis, service, { consumerId: 'blocked', hbInterval, lbsIdleTime: 60_000 }).start();
+    consumers.push(c);
+    await sleep(200);
+    await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1) }));
+    await c.waitFor('StreamAdded', 1);
+    const { dataStreamName, idInLbs } = c.of('StreamAdded')[0]!.payload;
+    await sleep(600);
+    blockNextHeartbeat = true;
+    await waitUntil(() => !blockNextHeartbeat, 2000, 'a heartbeat sent and the loop blocked');
+    await sleep(2 * hbInterval);
+    expect(c.of('StreamDisowned'), 'streams assumed lost although Redis kept their locks').to.deep.equal([]);
+    expect(await admin.get(lockKey(dataStreamName, idInLbs))).to.equal(c.client.id);
+    await lastValueFrom(c.client.doneStream(dataStreamName), { defaultValue: undefined });
+  });
+
   it('warns at start-up when maxmemory-policy can evict lock keys', async () => {
     server = await RedisServer.start(['--maxmemory', '100mb', '--maxmemory-policy', 'allkeys-lru']);
     const { logger, warnings } = recorder();
