@@ -432,8 +432,8 @@ export class RedisStreamClient {
   /** Reads the expired lock's LBS entry: only an entry of this service's LBS, of the same name, is reported. */
   private describeExpired(key: LbsInfo): Observable<StreamExpired> {
     return defer(async () => {
-      const [raw] = await this.store.entries([key.idInLbs]);
-      if (raw === null || raw === undefined) return [];
+      const raw = await this.store.entry(key.idInLbs);
+      if (raw === null) return [];
       return pipe(
         decodeLbsEntry(raw, Infinity),
         E.fold(

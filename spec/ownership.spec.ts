@@ -68,6 +68,27 @@ describe('claim, heartbeat and done', () => {
       expect(owner).to.equal(winner.client.id);
     });
 
+    it('claims asked for in the same tick share one script call, each with its own outcome', async () => {
+      const infos: LbsInfo[] = [];
+      for (let i = 0; i < 20; i++) {
+        const idInLbs = await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, i), info: { i } }));
+        infos.push({ dataStreamName: streamName(service, i), idInLbs });
+      }
+      await readAsCrashedConsumer(admin, service, 'redis-consumer-crashed', 20);
+      await sleep(hbInterval + 50);
+      const held = infos[3]!;
+      await admin.set(lockKey(held.dataStreamName, held.idInLbs), 'redis-consumer-other', 'PX', 60_000);
+      const c = consumer('a');
+      const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const before = await calls();
+      const results = await Promise.all(infos.map((info) => outcome(lastValueFrom(c.client.claim(info)))));
+      expect((await calls()) - before, 'script calls for 20 claims').to.be.at.most(2);
+      expect(results[3]).to.be.instanceOf(AlreadyClaimedError);
+      const won = results.filter((r): r is Exclude<typeof r, Error> => !(r instanceof Error));
+      expect(won.map((r) => r.additionalInfo)).to.deep.equal(infos.flatMap((_, i) => (i === 3 ? [] : [{ i }])));
+      for (const info of infos.filter((_, i) => i !== 3)) expect(await admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(c.client.id);
+    });
+
     it('refuses a stream whose lock another consumer holds', async () => {
       const info = await orphan(streamName(service, 1));
       await admin.set(lockKey(info.dataStreamName, info.idInLbs), 'redis-consumer-alive', 'PX', 10_000);

@@ -44,7 +44,7 @@ const PREFIX = 'rscrx_';
 const FILES: Record<ScriptName, string> = {
   extendLocks: 'extendLocks-n.lua',
   takeLocks: 'takeLocks-n.lua',
-  claim: 'claim-4.lua',
+  claim: 'claim-n.lua',
   finish: 'finish-n.lua',
   releaseLock: 'releaseLock-2.lua',
   expireLock: 'expireLock-2.lua',
@@ -194,12 +194,33 @@ export class Scripts {
     return ((await Promise.all(chunks)) as number[][]).flat();
   }
 
-  async claim(lock: string, id: string, minIdle: number): Promise<ClaimResult> {
+  /** Claims entries whose lock is gone (see lua/claim-n.lua): one script call per `KEYS_PER_CALL`, one result per entry, in order. */
+  async claim(entries: readonly { readonly lockKey: string; readonly id: string; readonly minIdle: number }[]): Promise<ClaimResult[]> {
     const { lbs, deadlines, ownLocks, group, owner, ttl } = this.ctx;
-    const [code, detail] = (await this.call.claim(lbs, lock, deadlines, ownLocks, group, owner, minIdle, id, ttl)) as [number, unknown];
-    if (code === 1) return { kind: 'claimed', fields: detail as string[] };
-    if (code === 0) return { kind: 'held', holder: String(detail) };
-    return { kind: 'not-pending' };
+    const replies = (await this.chunked(entries.length, (from, to) => {
+      const n = to - from;
+      const args: (string | number)[] = new Array(3 * n + 7);
+      args[0] = n + 3;
+      args[1] = lbs;
+      args[2] = deadlines;
+      args[3] = ownLocks;
+      const argv = n + 4;
+      args[argv] = group;
+      args[argv + 1] = owner;
+      args[argv + 2] = ttl;
+      for (let i = 0; i < n; i++) {
+        const e = entries[from + i]!;
+        args[4 + i] = e.lockKey;
+        args[argv + 3 + 2 * i] = e.id;
+        args[argv + 4 + 2 * i] = e.minIdle;
+      }
+      return this.call.claim(...args);
+    })) as unknown as [number, unknown][];
+    return replies.map(([code, detail]): ClaimResult => {
+      if (code === 1) return { kind: 'claimed', fields: detail as string[] };
+      if (code === 0) return { kind: 'held', holder: String(detail) };
+      return { kind: 'not-pending' };
+    });
   }
 
   async releaseLock(lock: string): Promise<boolean> {

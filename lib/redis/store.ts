@@ -3,7 +3,7 @@ import type { BadEntry, RawEntry } from '../codecs/lbs-message';
 import { mergeKeyspaceFlags } from '../operators/keyspace-flags';
 import { randomUUID } from 'node:crypto';
 import { LBS_FIELD, consumerLocksKey, deadLetterKey, deadlinesKey, epochKey, groupName, lbsKey, namesKey, reaperGuardKey, reconcilerGuardKey } from './keys';
-import { FinishResult, KEYS_PER_CALL, Scripts, TakeResult } from './scripts';
+import { ClaimResult, FinishResult, KEYS_PER_CALL, Scripts, TakeResult } from './scripts';
 import { Batcher } from './batcher';
 
 /** One entry of the group's pending list (XPENDING, extended form). */
@@ -39,6 +39,10 @@ export class LbsStore {
   readonly scripts: Scripts;
   /** `finish` calls made in the same turn of the event loop go to Redis as one script call. */
   private readonly finishing: Batcher<{ readonly lockKey: string; readonly id: string; readonly name: string }, FinishResult>;
+  /** `claim` calls made in the same turn of the event loop go to Redis as one script call. */
+  private readonly claims: Batcher<{ readonly lockKey: string; readonly id: string; readonly minIdle: number }, ClaimResult>;
+  /** `entry` lookups made in the same turn of the event loop go to Redis as one pipeline. */
+  private readonly lookups: Batcher<string, RawEntry | null>;
 
   constructor(readonly redis: Redis, private readonly service: string, readonly consumer: string, ttl: number) {
     this.lbs = lbsKey(service);
@@ -56,6 +60,8 @@ export class LbsStore {
       ttl,
     });
     this.finishing = new Batcher((entries) => this.scripts.finish(entries), KEYS_PER_CALL);
+    this.lookups = new Batcher((ids) => this.entries(ids), KEYS_PER_CALL);
+    this.claims = new Batcher((entries) => this.scripts.claim(entries), KEYS_PER_CALL);
   }
 
   /** The server's `maxmemory` and `maxmemory-policy` (undefined where CONFIG is refused). */
@@ -155,13 +161,19 @@ export class LbsStore {
     });
   }
 
+  /** The LBS entry with this id (null if deleted); lookups in the same event-loop turn share one pipeline. */
+  entry(id: string): Promise<RawEntry | null> {
+    return this.lookups.push(id);
+  }
+
   /** XACK of pending entries whose LBS entry no longer exists (nothing to hand out). */
   async ackDangling(ids: readonly string[]): Promise<void> {
     if (ids.length > 0) await this.redis.xack(this.lbs, this.group, ...ids);
   }
 
-  claim(lock: string, id: string, minIdleMs: number) {
-    return this.scripts.claim(lock, id, minIdleMs);
+  /** Claims one entry whose lock is gone (see lua/claim-n.lua); claims in the same event-loop turn share one script call. */
+  claim(lockKey: string, id: string, minIdle: number): Promise<ClaimResult> {
+    return this.claims.push({ lockKey, id, minIdle });
   }
 
   /** Heartbeat of the given locks; remembers the epoch it saw. */
