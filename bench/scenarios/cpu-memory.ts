@@ -8,8 +8,15 @@
  *    core. Everything the idle client does in that window counts (heartbeat, the reader's empty
  *    blocking reads, any periodic sweep), so the figure is an upper bound of the heartbeat's share.
  *    redis-server's CPU and the heartbeat's ticks (bench/lib/heartbeat-probe.ts) over the same
- *    window are reported too.
+ *    window are reported too;
+ *  - (information) a survivor takes over all 100k: a second client (in this process, `claimExpired`)
+ *    runs while the holder gets SIGKILL; timed from the holder's deadline (read from
+ *    `<service>-deadlines` right after the kill) to the last `StreamExpired` it hears, and to the
+ *    last stream it owns again (claimed, or taken by its reconciler).
  */
+import Redis from 'ioredis';
+import { Subscription, tap } from 'rxjs';
+import { RedisStreamClient, claimExpired } from '../../lib';
 import type { ChildEvent } from '../lib/child';
 import { ChildConsumer } from '../lib/child';
 import { createGroup, fillLbs } from '../lib/lbs';
@@ -66,6 +73,7 @@ export const cpuMemoryScenario = async (server: BenchRedis, config: BenchConfig)
       'cpu-memory',
       `client CPU ${fmt(fraction * 100, 1)}% of one core over ${fmt(Number(cpu.wallMs) / 1000, 1)} s (max event-loop delay ${fmt(Number(cpu.maxLoopDelayMs), 0)} ms); redis-server ${fmt(redisFraction * 100, 1)}%; disowned ${lost}; heartbeat ticks ${ticks.map((t) => fmt(t, 0)).join(', ')} ms`,
     );
+    const takeover = await takeOver(server, service, holder, owned, config.quick ? 30_000 : 60_000);
     return [
       {
         id: 'heartbeat-cpu-100k',
@@ -127,9 +135,77 @@ export const cpuMemoryScenario = async (server: BenchRedis, config: BenchConfig)
           streamDisowned: after.disowned,
         },
       },
+      {
+        id: 'takeover-100k',
+        scenario: '3 a consumer holding 100k streams killed: all owned again by a survivor (ms after its deadline)',
+        ours: Number.isFinite(takeover.allOwnedMs) ? `${fmt(takeover.allOwnedMs, 0)} ms (last expiry heard at ${fmt(takeover.lastExpiredMs, 0)} ms)` : `${takeover.ownedAgain} of ${owned} within the cap`,
+        baseline: '-',
+        ratio: '-',
+        target: '-',
+        pass: null,
+        values: takeover,
+      },
     ];
   } finally {
     await holder.stop();
     redis.disconnect();
+  }
+};
+
+/** SIGKILL of the holder while a survivor claims every expired stream; times relative to the holder's deadline. */
+const takeOver = async (server: BenchRedis, service: string, holder: ChildConsumer, owned: number, capMs: number) => {
+  const conn: Redis = server.connect();
+  const survivor = new RedisStreamClient(conn, service, { consumerId: 'bench-survivor', readCount: 1000 });
+  let expired = 0;
+  let lastExpiredAt = 0;
+  let ownedAgain = 0;
+  let lastOwnedAt = 0;
+  const subscription: Subscription = survivor
+    .init()
+    .pipe(
+      tap((n) => {
+        if (n.type !== 'StreamExpired') return;
+        expired++;
+        lastExpiredAt = Date.now();
+      }),
+      claimExpired(survivor),
+    )
+    .subscribe((n) => {
+      if (n.type !== 'StreamClaimed' && n.type !== 'StreamAdded') return;
+      ownedAgain++;
+      lastOwnedAt = Date.now();
+    });
+  try {
+    await sleep(1000);
+    const cpu0 = process.cpuUsage();
+    const redisCpu0 = server.cpuMs() ?? NaN;
+    const killedAt = Date.now();
+    await holder.kill();
+    const [seconds, micros] = await conn.time();
+    const score = await conn.zscore(`${service}-deadlines`, 'redis-consumer-bench-holder');
+    const deadline = Date.now() + (Number(score) - (Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)));
+    await waitFor(() => ownedAgain >= owned, capMs + Math.max(0, deadline - Date.now()), 50);
+    const wallMs = Date.now() - killedAt;
+    const cpu = process.cpuUsage(cpu0);
+    const takeover = {
+      survivorCoreFraction: (cpu.user + cpu.system) / 1000 / wallMs,
+      redisCoreFraction: ((server.cpuMs() ?? NaN) - redisCpu0) / wallMs,
+      streams: owned,
+      ownedAgain,
+      expiredHeard: expired,
+      lastExpiredMs: lastExpiredAt - deadline,
+      allOwnedMs: ownedAgain >= owned ? lastOwnedAt - deadline : Infinity,
+      capMs,
+    };
+    progress(
+      'cpu-memory',
+      `holder killed: survivor heard ${expired} expiries (last ${fmt(takeover.lastExpiredMs, 0)} ms after the holder's deadline) and owns ${ownedAgain} of ${owned} again` +
+        (Number.isFinite(takeover.allOwnedMs) ? ` (the last ${fmt(takeover.allOwnedMs, 0)} ms after the deadline)` : ` after the cap of ${capMs / 1000} s`) +
+        `; meanwhile survivor ${fmt(takeover.survivorCoreFraction * 100, 0)}%, redis-server ${fmt(takeover.redisCoreFraction * 100, 0)}% of a core`,
+    );
+    return takeover;
+  } finally {
+    subscription.unsubscribe();
+    conn.disconnect();
   }
 };
