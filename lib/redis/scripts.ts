@@ -37,6 +37,37 @@ export const earlierId = (a: string, b: string): string => {
 /** Most keys passed to one script call: keeps each call short so Redis stays responsive. */
 export const KEYS_PER_CALL = 1000;
 
+/**
+ * The arguments of one call of a `-n` script over `entries[from, to)`: the key count, the fixed
+ * keys, one key per entry, the fixed arguments, then each entry's arguments (`argvOf`, in order).
+ * Built in one preallocated array: these calls carry up to 1000 entries on the heartbeat and
+ * hand-out paths.
+ */
+export const scriptArgs = <E>(
+  fixedKeys: readonly string[],
+  entries: readonly E[],
+  from: number,
+  to: number,
+  keyOf: (entry: E) => string,
+  fixedArgv: readonly (string | number)[],
+  argvOf: readonly ((entry: E) => string | number)[] = [],
+): (string | number)[] => {
+  const n = to - from;
+  const width = argvOf.length;
+  const firstKey = 1 + fixedKeys.length;
+  const firstArgv = firstKey + n + fixedArgv.length;
+  const args: (string | number)[] = new Array(firstArgv + width * n);
+  args[0] = fixedKeys.length + n;
+  for (let k = 0; k < fixedKeys.length; k++) args[1 + k] = fixedKeys[k]!;
+  for (let a = 0; a < fixedArgv.length; a++) args[firstKey + n + a] = fixedArgv[a]!;
+  for (let i = 0; i < n; i++) {
+    const entry = entries[from + i]!;
+    args[firstKey + i] = keyOf(entry);
+    for (let a = 0; a < width; a++) args[firstArgv + width * i + a] = argvOf[a]!(entry);
+  }
+  return args;
+};
+
 type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'releaseLock' | 'expireLock' | 'overdueConsumers' | 'touchLocks';
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 
@@ -101,19 +132,7 @@ export class Scripts {
     const { deadlines, lbs, epochKey, ownLocks, owner, ttl, group } = this.ctx;
     let epoch: string | undefined;
     const statuses = await this.chunked(lockKeys.length, async (from, to) => {
-      const n = to - from;
-      const args: (string | number)[] = new Array(n + 10);
-      args[0] = n + 4;
-      args[1] = deadlines;
-      args[2] = lbs;
-      args[3] = epochKey;
-      args[4] = ownLocks;
-      for (let i = 0; i < n; i++) args[5 + i] = lockKeys[from + i]!;
-      args[n + 5] = owner;
-      args[n + 6] = ttl;
-      args[n + 7] = group;
-      args[n + 8] = seenEpoch;
-      args[n + 9] = from === 0 ? 1 : 0;
+      const args = scriptArgs([deadlines, lbs, epochKey, ownLocks], lockKeys, from, to, (key) => key, [owner, ttl, group, seenEpoch, from === 0 ? 1 : 0]);
       const [codes, now] = (await this.call.extendLocks(...args)) as [number[], string | null];
       epoch = now ?? undefined;
       return codes;
@@ -129,29 +148,14 @@ export class Scripts {
   async takeLocks(entries: readonly { readonly lockKey: string; readonly name: string; readonly id: string }[]): Promise<TakeResult[]> {
     const { deadlines, names, lbs, ownLocks, owner, ttl, group } = this.ctx;
     const codes = (await this.chunked(entries.length, (from, to) => {
-      const n = to - from;
-      const args: (string | number)[] = new Array(3 * n + 10);
-      args[0] = n + 4;
-      args[1] = deadlines;
-      args[2] = names;
-      args[3] = lbs;
-      args[4] = ownLocks;
-      const argv = n + 5;
-      args[argv] = owner;
-      args[argv + 1] = ttl;
-      args[argv + 2] = group;
       let first = entries[from]!.id;
       let last = first;
-      for (let i = 0; i < n; i++) {
-        const e = entries[from + i]!;
-        args[5 + i] = e.lockKey;
-        args[argv + 5 + 2 * i] = e.name;
-        args[argv + 6 + 2 * i] = e.id;
-        first = earlierId(first, e.id);
-        last = earlierId(last, e.id) === last ? e.id : last;
+      for (let i = from; i < to; i++) {
+        const id = entries[i]!.id;
+        first = earlierId(first, id);
+        if (earlierId(last, id) === last) last = id;
       }
-      args[argv + 3] = first;
-      args[argv + 4] = last;
+      const args = scriptArgs([deadlines, names, lbs, ownLocks], entries, from, to, (e) => e.lockKey, [owner, ttl, group, first, last], [(e) => e.name, (e) => e.id]);
       return this.call.takeLocks(...args);
     })) as unknown as (number | string)[];
     return codes.map((code): TakeResult => (code === 1 ? 'taken' : code === 0 ? 'held' : { duplicateOf: String(code) }));
@@ -164,21 +168,7 @@ export class Scripts {
   async finish(entries: readonly { readonly lockKey: string; readonly id: string; readonly name: string }[]): Promise<FinishResult[]> {
     const { lbs, names, ownLocks, group, owner } = this.ctx;
     const replies = (await this.chunked(entries.length, (from, to) => {
-      const n = to - from;
-      const args: (string | number)[] = new Array(3 * n + 6);
-      args[0] = n + 3;
-      args[1] = lbs;
-      args[2] = names;
-      args[3] = ownLocks;
-      const argv = n + 4;
-      args[argv] = group;
-      args[argv + 1] = owner;
-      for (let i = 0; i < n; i++) {
-        const e = entries[from + i]!;
-        args[4 + i] = e.lockKey;
-        args[argv + 2 + 2 * i] = e.id;
-        args[argv + 3 + 2 * i] = e.name;
-      }
+      const args = scriptArgs([lbs, names, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner], [(e) => e.id, (e) => e.name]);
       return this.call.finish(...args);
     })) as unknown as [number, unknown][];
     return replies.map(([code, holder]): FinishResult => {
@@ -198,22 +188,7 @@ export class Scripts {
   async claim(entries: readonly { readonly lockKey: string; readonly id: string; readonly minIdle: number }[]): Promise<ClaimResult[]> {
     const { lbs, deadlines, ownLocks, group, owner, ttl } = this.ctx;
     const replies = (await this.chunked(entries.length, (from, to) => {
-      const n = to - from;
-      const args: (string | number)[] = new Array(3 * n + 7);
-      args[0] = n + 3;
-      args[1] = lbs;
-      args[2] = deadlines;
-      args[3] = ownLocks;
-      const argv = n + 4;
-      args[argv] = group;
-      args[argv + 1] = owner;
-      args[argv + 2] = ttl;
-      for (let i = 0; i < n; i++) {
-        const e = entries[from + i]!;
-        args[4 + i] = e.lockKey;
-        args[argv + 3 + 2 * i] = e.id;
-        args[argv + 4 + 2 * i] = e.minIdle;
-      }
+      const args = scriptArgs([lbs, deadlines, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner, ttl], [(e) => e.id, (e) => e.minIdle]);
       return this.call.claim(...args);
     })) as unknown as [number, unknown][];
     return replies.map(([code, detail]): ClaimResult => {
