@@ -1,12 +1,10 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { freePort } from '../spec/helpers/redis-server';
+import { freePort, spawnRedisServer, waitForRedis } from '../spec/helpers/redis-server';
 import { track, trackDir, untrackDir } from './processes';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A private `redis-server` for one chaos case (as spec/helpers/redis-server.ts, plus a restart
@@ -42,26 +40,8 @@ export class ChaosRedis {
   }
 
   async boot(): Promise<void> {
-    this.process = track(
-      spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.args], {
-        stdio: 'ignore',
-      }),
-    );
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const probe = new Redis({ port: this.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        probe.disconnect();
-        if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}`);
-        await sleep(25);
-      }
-    }
+    this.process = track(spawnRedisServer(this.port, this.dir, this.args));
+    await waitForRedis(this.port, this.process, 10_000, 25);
   }
 
   /** SIGKILL: the server dies at once, as in a crash. */

@@ -1,22 +1,10 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { onCleanup, track } from './processes';
-import { sleep } from './stats';
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+import { freePort, spawnRedisServer, waitForRedis } from '../../spec/helpers/redis-server';
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc (Linux); undefined elsewhere. */
 export const processCpuMs = (pid: number): number | undefined => {
@@ -45,30 +33,9 @@ export class BenchRedis {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'rscrx-bench-'));
     onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-    const child = track(
-      spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-        stdio: 'ignore',
-      }),
-    );
-    const failed = new Promise<never>((_, reject) => {
-      child.once('error', (err) => reject(new Error(`could not start redis-server (${err.message}); install it (apt-get install redis-server)`)));
-      child.once('exit', (code) => reject(new Error(`redis-server exited with code ${code}`)));
-    });
-    failed.catch(() => undefined);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined);
-      try {
-        await Promise.race([probe.connect().then(() => probe.ping()), failed]);
-        probe.disconnect();
-        return new BenchRedis(port, child, dir);
-      } catch (err) {
-        probe.disconnect();
-        if (child.exitCode !== null || Date.now() > deadline) throw err;
-        await sleep(50);
-      }
-    }
+    const child = track(spawnRedisServer(port, dir));
+    await waitForRedis(port, child);
+    return new BenchRedis(port, child, dir);
   }
 
   get url(): string {

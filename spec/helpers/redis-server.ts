@@ -29,6 +29,42 @@ export const freePort = (): Promise<number> =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Starts a private `redis-server` on 127.0.0.1:`port`, data in `dir`, nothing persisted unless
+ * `args` (last, so they win) asks for it. Tests, the chaos suite and the benchmark all use it.
+ */
+export const spawnRedisServer = (port: number, dir: string, args: readonly string[] = []): ChildProcess =>
+  spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
+    stdio: 'ignore',
+  });
+
+/**
+ * Resolves once the `redis-server` on `port` answers PING. Rejects after `timeoutMs`, or as soon
+ * as `child` cannot start (no binary) or exits.
+ */
+export const waitForRedis = async (port: number, child: ChildProcess, timeoutMs = 10_000, pollMs = 50): Promise<void> => {
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (err) => reject(new Error(`could not start redis-server (${err.message}); install it (apt-get install redis-server)`)));
+    child.once('exit', (code, signal) => reject(new Error(`redis-server on port ${port} exited (${signal ?? `code ${code}`}) before answering`)));
+  });
+  failed.catch(() => undefined);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await Promise.race([probe.connect().then(() => probe.ping()), failed]);
+      probe.disconnect();
+      return;
+    } catch (err) {
+      probe.disconnect();
+      if (child.exitCode !== null || child.signalCode !== null) throw err;
+      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
+      await sleep(pollMs);
+    }
+  }
+};
+
+/**
  * A private `redis-server` on a free port, for tests that kill, pause, restart or reconfigure
  * Redis. Nothing persists unless `args` asks for it (the data dir is a fresh temp folder).
  */
@@ -58,26 +94,8 @@ export class RedisServer {
   }
 
   private async boot(): Promise<void> {
-    this.process = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.args],
-      { stdio: 'ignore' },
-    );
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const probe = new Redis({ port: this.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        probe.disconnect();
-        if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}`);
-        await sleep(50);
-      }
-    }
+    this.process = spawnRedisServer(this.port, this.dir, this.args);
+    await waitForRedis(this.port, this.process);
   }
 
   /** SIGKILL: the server dies at once, as in a crash. */
