@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
-import { installCleanupHandlers, killAll } from './lib/processes';
+import { installCleanupHandlers, killAll } from '../spec/helpers/processes';
 import { BenchRedis } from './lib/redis-server';
 import { BenchConfig, Row, renderTable } from './lib/report';
 import { machineCpu, progress } from './lib/stats';
@@ -87,7 +87,7 @@ const codeVersion = (): Record<string, string> => {
 const main = async (): Promise<void> => {
   const config = parseArgs(process.argv.slice(2));
   const wanted = (s: (typeof SCENARIOS)[number]): boolean => (config.only === undefined ? s !== 'soak' || config.soak : config.only.includes(s));
-  installCleanupHandlers();
+  installCleanupHandlers('bench', 'redis-server and child processes');
   const code = codeVersion();
   const started = Date.now();
   const server = await BenchRedis.start();

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { ConsumerEvent } from './events';
-import { track } from './processes';
+import { track } from '../spec/helpers/processes';
 
 const FIXTURE = join(__dirname, 'consumer.ts');
 

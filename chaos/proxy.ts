@@ -1,5 +1,5 @@
 import { AddressInfo, Server, Socket, createConnection, createServer } from 'node:net';
-import { trackCloser } from './processes';
+import { onCleanup } from '../spec/helpers/processes';
 
 /** One client connection and its upstream, and what is held back while the proxy is silent. */
 interface Pair {
@@ -20,7 +20,7 @@ export class SilentProxy {
   private readonly untrack: () => void;
 
   private constructor(private readonly server: Server, private readonly target: { host: string; port: number }) {
-    this.untrack = trackCloser(() => this.closeNow());
+    this.untrack = onCleanup(() => this.closeNow());
   }
 
   static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<SilentProxy> {

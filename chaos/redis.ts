@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { freePort, spawnRedisServer, waitForRedis } from '../spec/helpers/redis-server';
-import { track, trackDir, untrackDir } from './processes';
+import { track, trackDir, untrackDir } from '../spec/helpers/processes';
 
 /**
  * A private `redis-server` for one chaos case (as spec/helpers/redis-server.ts, plus a restart

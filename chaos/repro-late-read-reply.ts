@@ -21,7 +21,7 @@
  *    caller holds the lock). Both consumers report `Processed` for the same LBS entry.
  */
 import { ConsumerProc } from './consumers';
-import { installCleanupHandlers, killAll } from './processes';
+import { installCleanupHandlers, killAll } from '../spec/helpers/processes';
 import { ChaosRedis } from './redis';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,7 +74,7 @@ const attempt = async (server: ChaosRedis, admin: ReturnType<ChaosRedis['connect
 };
 
 const main = async (): Promise<boolean> => {
-  installCleanupHandlers();
+  installCleanupHandlers('chaos', 'redis-server, proxies and consumers');
   const server = await ChaosRedis.start();
   const admin = server.connect('repro-admin');
   let bug = false;

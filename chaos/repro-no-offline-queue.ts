@@ -10,11 +10,11 @@
  */
 import Redis from 'ioredis';
 import { RedisStreamClient } from '../lib';
-import { installCleanupHandlers, killAll } from './processes';
+import { installCleanupHandlers, killAll } from '../spec/helpers/processes';
 import { ChaosRedis } from './redis';
 
 const main = async (): Promise<boolean> => {
-  installCleanupHandlers();
+  installCleanupHandlers('chaos', 'redis-server, proxies and consumers');
   const server = await ChaosRedis.start();
   const redis = new Redis({ port: server.port, enableOfflineQueue: false });
   redis.on('error', () => undefined);

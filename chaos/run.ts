@@ -13,7 +13,7 @@ import { hasRedisServer } from '../spec/helpers/redis-server';
 import { describeOverlap } from './checks';
 import { RunResult, runCase, settingsFor } from './driver';
 import { CASES } from './faults';
-import { installCleanupHandlers, killAll } from './processes';
+import { installCleanupHandlers, killAll } from '../spec/helpers/processes';
 import { CaseSummary, summarise, table } from './report';
 
 const HELP = `npm run chaos -- [options]
@@ -62,7 +62,7 @@ const main = async (): Promise<number> => {
   const selected = opts.cases.length === 0 ? CASES : CASES.filter((c) => opts.cases.includes(c.name));
   const runs = opts.runs ?? (opts.quick ? 1 : 2);
   const settings = settingsFor(opts.quick);
-  installCleanupHandlers();
+  installCleanupHandlers('chaos', 'redis-server, proxies and consumers');
 
   const startedAt = Date.now();
   console.log(

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { describeOverlap } from '../chaos/checks';
 import { runCase, settingsFor } from '../chaos/driver';
 import { CASES } from '../chaos/faults';
-import { killAll } from '../chaos/processes';
+import { killAll } from './helpers/processes';
 import { hasRedisServer } from './helpers/redis-server';
 
 /**

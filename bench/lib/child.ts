@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { track } from './processes';
+import { track } from '../../spec/helpers/processes';
 import { waitOrThrow } from './stats';
 
 export interface ChildEvent {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { onCleanup, track } from './processes';
+import { onCleanup, track } from '../../spec/helpers/processes';
 import { freePort, spawnRedisServer, waitForRedis } from '../../spec/helpers/redis-server';
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc (Linux); undefined elsewhere. */
