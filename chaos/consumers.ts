@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { ConsumerEvent } from './events';
-import { track } from '../spec/helpers/processes';
+import { onLines, track } from '../spec/helpers/processes';
 
 const FIXTURE = join(__dirname, 'consumer.ts');
 
@@ -28,7 +28,6 @@ export class ConsumerProc {
   /** the driver ended it (kill, SIGTERM at teardown); otherwise its exit is a crash */
   endedByDriver = false;
   readonly stderr: string[] = [];
-  private buffer = '';
 
   constructor(readonly index: number, readonly env: ConsumerEnv) {
     this.process = track(
@@ -38,17 +37,11 @@ export class ConsumerProc {
         cwd: join(__dirname, '..'),
       }),
     );
-    this.process.stdout!.on('data', (chunk: Buffer) => {
-      this.buffer += chunk.toString();
-      const lines = this.buffer.split('\n');
-      this.buffer = lines.pop()!;
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        try {
-          this.events.push(JSON.parse(line) as ConsumerEvent);
-        } catch {
-          this.stderr.push(`unparsable stdout line: ${line.slice(0, 200)}`);
-        }
+    onLines(this.process.stdout!, (line) => {
+      try {
+        this.events.push(JSON.parse(line) as ConsumerEvent);
+      } catch {
+        this.stderr.push(`unparsable stdout line: ${line.slice(0, 200)}`);
       }
     });
     this.process.stderr!.on('data', (chunk: Buffer) => {

@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { track } from '../../spec/helpers/processes';
+import { onLines, track } from '../../spec/helpers/processes';
 import { waitOrThrow } from './stats';
 
 export interface ChildEvent {
@@ -31,7 +31,6 @@ export class ChildConsumer {
   readonly events: ChildEvent[] = [];
   readonly process: ChildProcess;
   exited = false;
-  private buffer = '';
   private listeners: ((e: ChildEvent) => void)[] = [];
 
   constructor(env: ChildEnv, nodeFlags: string[] = []) {
@@ -41,16 +40,10 @@ export class ChildConsumer {
         stdio: ['pipe', 'pipe', 'inherit'],
       }),
     );
-    this.process.stdout!.on('data', (chunk: Buffer) => {
-      this.buffer += chunk.toString();
-      const lines = this.buffer.split('\n');
-      this.buffer = lines.pop()!;
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        const event = JSON.parse(line) as ChildEvent;
-        this.events.push(event);
-        for (const listener of this.listeners) listener(event);
-      }
+    onLines(this.process.stdout!, (line) => {
+      const event = JSON.parse(line) as ChildEvent;
+      this.events.push(event);
+      for (const listener of this.listeners) listener(event);
     });
     this.process.stdin!.on('error', () => undefined);
     this.process.once('exit', () => (this.exited = true));

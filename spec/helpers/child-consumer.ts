@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { waitUntil } from './fixtures';
+import { onLines } from './processes';
 
 export interface ChildEvent {
   readonly event: string;
@@ -18,19 +19,13 @@ export class ChildConsumer {
   readonly events: ChildEvent[] = [];
   readonly process: ChildProcess;
   exitCode: number | null | undefined;
-  private buffer = '';
 
   constructor(env: { REDIS_URL: string; SERVICE: string; POD_NAME: string; HB_INTERVAL?: string; LBS_IDLE_TIME?: string }) {
     this.process = spawn(process.execPath, ['--require', 'tsx/cjs', FIXTURE], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    this.process.stdout!.on('data', (chunk: Buffer) => {
-      this.buffer += chunk.toString();
-      const lines = this.buffer.split('\n');
-      this.buffer = lines.pop()!;
-      for (const line of lines) if (line.trim()) this.events.push(JSON.parse(line) as ChildEvent);
-    });
+    onLines(this.process.stdout!, (line) => this.events.push(JSON.parse(line) as ChildEvent));
     this.process.on('exit', (code) => (this.exitCode = code));
   }
 

@@ -72,3 +72,14 @@ export const installCleanupHandlers = (tool: string, what: string): void => {
     });
   }
 };
+
+/** Calls `onLine` with each non-empty line a child writes to `stream` (its stdout: one JSON event per line). */
+export const onLines = (stream: NodeJS.ReadableStream, onLine: (line: string) => void): void => {
+  let buffer = '';
+  stream.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const lines = buffer.split('\n');
+    buffer = lines.pop()!;
+    for (const line of lines) if (line.trim()) onLine(line);
+  });
+};
