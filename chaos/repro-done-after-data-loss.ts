@@ -24,7 +24,7 @@ import Redis from 'ioredis';
 import { Subject, lastValueFrom } from 'rxjs';
 import { RedisStreamClient, addStream, claimExpired, lockKey, processStreams } from '../lib';
 import type { StreamOutcome } from '../lib';
-import { installCleanupHandlers, killAll } from '../spec/helpers/processes';
+import { runRepro } from './repro';
 import { ChaosRedis } from './redis';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,7 +32,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const aof = process.argv.includes('--aof');
 
 const main = async (): Promise<boolean> => {
-  installCleanupHandlers('chaos', 'redis-server, proxies and consumers');
   const server = await ChaosRedis.start(aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : []);
   const redis = new Redis({ port: server.port, ...(aof ? { maxRetriesPerRequest: 0 } : {}) });
   redis.on('error', () => undefined);
@@ -84,14 +83,4 @@ const main = async (): Promise<boolean> => {
   return bug;
 };
 
-main().then(
-  (bug) => {
-    killAll();
-    process.exit(bug ? 1 : 0);
-  },
-  (err: unknown) => {
-    console.error(err);
-    killAll();
-    process.exit(2);
-  },
-);
+runRepro(main);

@@ -21,7 +21,7 @@
  *    caller holds the lock). Both consumers report `Processed` for the same LBS entry.
  */
 import { ConsumerProc } from './consumers';
-import { installCleanupHandlers, killAll } from '../spec/helpers/processes';
+import { runRepro } from './repro';
 import { ChaosRedis } from './redis';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,7 +74,6 @@ const attempt = async (server: ChaosRedis, admin: ReturnType<ChaosRedis['connect
 };
 
 const main = async (): Promise<boolean> => {
-  installCleanupHandlers('chaos', 'redis-server, proxies and consumers');
   const server = await ChaosRedis.start();
   const admin = server.connect('repro-admin');
   let bug = false;
@@ -87,14 +86,4 @@ const main = async (): Promise<boolean> => {
   return bug;
 };
 
-main().then(
-  (bug) => {
-    killAll();
-    process.exit(bug ? 1 : 0);
-  },
-  (err: unknown) => {
-    console.error(err);
-    killAll();
-    process.exit(2);
-  },
-);
+runRepro(main);

@@ -10,11 +10,10 @@
  */
 import Redis from 'ioredis';
 import { RedisStreamClient } from '../lib';
-import { installCleanupHandlers, killAll } from '../spec/helpers/processes';
+import { runRepro } from './repro';
 import { ChaosRedis } from './redis';
 
 const main = async (): Promise<boolean> => {
-  installCleanupHandlers('chaos', 'redis-server, proxies and consumers');
   const server = await ChaosRedis.start();
   const redis = new Redis({ port: server.port, enableOfflineQueue: false });
   redis.on('error', () => undefined);
@@ -30,14 +29,4 @@ const main = async (): Promise<boolean> => {
   return failure !== undefined;
 };
 
-main().then(
-  (bug) => {
-    killAll();
-    process.exit(bug ? 1 : 0);
-  },
-  (err: unknown) => {
-    console.error(err);
-    killAll();
-    process.exit(2);
-  },
-);
+runRepro(main);
