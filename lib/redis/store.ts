@@ -35,7 +35,6 @@ export class LbsStore {
   readonly lbs: string;
   readonly group: string;
   readonly dead: string;
-  readonly deadlines: string;
   readonly scripts: Scripts;
   /** `finish` calls made in the same turn of the event loop go to Redis as one script call. */
   private readonly finishing: Batcher<{ readonly lockKey: string; readonly id: string; readonly name: string }, FinishResult>;
@@ -48,11 +47,10 @@ export class LbsStore {
     this.lbs = lbsKey(service);
     this.group = groupName(service);
     this.dead = deadLetterKey(service);
-    this.deadlines = deadlinesKey(service);
     this.scripts = new Scripts(redis, {
       lbs: this.lbs,
       group: this.group,
-      deadlines: this.deadlines,
+      deadlines: deadlinesKey(service),
       names: namesKey(service),
       epochKey: epochKey(service),
       owner: consumer,
