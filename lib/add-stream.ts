@@ -2,8 +2,8 @@ import { Observable, defer } from 'rxjs';
 import { encodeLbsMessage } from './codecs/lbs-message';
 import { InvalidInputError, asRedisError } from './errors';
 import type { RedisConnection } from './redis/connections';
-import { MUTEX_KEY_SEP } from './redis/keys';
-import { LbsStore } from './redis/store';
+import { MUTEX_KEY_SEP } from './keys';
+import { addEntry } from './redis/producer';
 import type { StreamInput } from './types';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -38,7 +38,7 @@ export function addStream(redis: RedisConnection, service: string, input: Stream
     } catch (cause) {
       throw new InvalidInputError(`addStream: info must be JSON-serialisable (${cause instanceof Error ? cause.message : String(cause)}).`, { cause });
     }
-    return LbsStore.add(redis, service, json).catch((err: unknown) => {
+    return addEntry(redis, service, json).catch((err: unknown) => {
       throw asRedisError(`Adding stream "${dataStreamName}"`)(err);
     });
   });

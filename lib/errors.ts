@@ -86,11 +86,11 @@ export class StreamTerminatedError extends RedisStreamClientError {
   readonly code = 'STREAM_TERMINATED';
 }
 
-/** The client was stopped with `done()`; create a new client to consume again. */
+/** The client was stopped with `done()` or `shutdown()`; create a new client to consume again. */
 export class ClientClosedError extends RedisStreamClientError {
   readonly code = 'CLIENT_CLOSED';
   constructor() {
-    super('This client was stopped with done(); create a new RedisStreamClient.');
+    super('This client was stopped with done() or shutdown(); create a new RedisStreamClient.');
   }
 }
 
@@ -106,6 +106,9 @@ export class StreamHandlerError extends RedisStreamClientError {
 export class RedisCommandError extends RedisStreamClientError {
   readonly code = 'REDIS';
 }
+
+/** The consumer group is missing (NOGROUP: Redis restarted without persistence, or the LBS was deleted); the reader re-creates it and retries. */
+export class GroupMissingError extends RedisCommandError {}
 
 /** Wraps anything thrown by Redis into a `RedisCommandError`, keeping our own typed errors as they are. */
 export const asRedisError = (what: string) => (cause: unknown): RedisStreamClientError =>

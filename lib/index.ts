@@ -7,6 +7,6 @@ export { processStreams } from './operators/process-streams';
 export type { OwnedStreamInfo, ProcessStreamsConfig, StreamFinisher, StreamOutcome } from './operators/process-streams';
 export { retryWithBackoff, backoffDelay } from './operators/retry-with-backoff';
 export type { RetryWithBackoffConfig } from './operators/retry-with-backoff';
-export { MUTEX_KEY_SEP, LBS_FIELD, lbsKey, groupName, deadLetterKey, lockKey } from './redis/keys';
+export { MUTEX_KEY_SEP, LBS_FIELD, lbsKey, groupName, deadLetterKey, lockKey } from './keys';
 export * from './errors';
 export type * from './types';

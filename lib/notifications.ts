@@ -1,39 +1,57 @@
 import { Observable, Unsubscribable, concat, merge, share, takeUntil, using } from 'rxjs';
-import type { Notification, StreamAdded, StreamDisowned, StreamExpired } from './types';
+import type { ClientDeps } from './deps';
+import type { LbsSession } from './port';
+import { heartbeat$ } from './sources/heartbeat';
+import { keyspaceExpiries$ } from './sources/keyspace-expiries';
+import { lbsEntries$ } from './sources/lbs-entries';
+import { lockReaper$ } from './sources/lock-reaper';
+import { reconciler$ } from './sources/reconciler';
+import { recoverySweep$ } from './sources/recovery-sweep';
+import { ensureGroup, keyspaceFlags, startup$ } from './sources/startup';
+import type { Notification } from './types';
 
-/** The sources one consumer's notification stream is made of. */
-export interface NotificationSources {
-  /** Keyspace flags, consumer group, reader connection: completes empty when ready, errors if start-up fails. */
-  readonly startup$: Observable<never>;
-  /** Keyspace expiries of this service's locks (PSUBSCRIBE). */
-  readonly expired$: Observable<StreamExpired>;
-  /** Overdue locks touched on time, so that their `expired` event goes out now; emits nothing itself. */
-  readonly reaped$: Observable<never>;
-  /** Entries whose owner is gone, taken at start-up and then every `lbsIdleTime` (XPENDING + guarded XCLAIM). */
-  readonly recovered$: Observable<StreamAdded>;
-  /** Pending entries with no lock at all, one page per `reconcileInterval`; keyspace flags restored. */
-  readonly reconciled$: Observable<StreamAdded>;
-  /** New LBS entries, read with XREADGROUP and locked (errors when the reader runs out of retries). */
-  readonly added$: Observable<StreamAdded>;
-  /** Locks the heartbeat found held by another consumer. */
-  readonly disowned$: Observable<StreamDisowned>;
+/** How the client ends its notifications: `stop$` emits at `done()` / `shutdown()`; `isClosed` refuses a new session after. */
+export interface Lifecycle {
+  readonly stop$: Observable<unknown>;
+  readonly isClosed: () => boolean;
 }
 
 /**
- * `notifications$`: open the session's connections, start up, then merge every source. It
- * completes when `stop$` emits (`done()`) and errors with a typed error when start-up fails or
- * the reader gives up.
+ * The one notification stream of a consumer, and the map of the library. Each subscription opens
+ * a session (the blocking reader's and the subscriber's connections), runs start-up, then merges
+ * every source:
  *
- * `share()` keeps its default resets on purpose: when the last subscriber leaves, or the stream
- * completes or errors, every source is unsubscribed and the session closed (timers stopped,
- * connections closed, so the process can exit); the next subscriber starts a new session.
+ * | source | Redis mechanism | emits |
+ * | --- | --- | --- |
+ * | `keyspaceExpiries$` | keyspace notifications (PSUBSCRIBE) | `StreamExpired` |
+ * | `lockReaper$` | deadlines + touching overdue consumers' locks | nothing (makes `expired` go out on time) |
+ * | `recoverySweep$` | XPENDING + the claim script, every `lbsIdleTime` | `StreamAdded` |
+ * | `reconciler$` | guard key, CONFIG, one XPENDING page + the claim script | `StreamAdded` |
+ * | `lbsEntries$` | XREADGROUP BLOCK on its own connection + the lock script | `StreamAdded` |
+ * | `heartbeat$` | the extension script, and a local verdict without Redis | `StreamDisowned` |
+ *
+ * It completes when `stop$` emits and errors with a typed error when start-up fails or the reader
+ * gives up. `share()` keeps its default resets on purpose: when the last subscriber leaves, or
+ * the stream completes or errors, every source is unsubscribed and the session closed (timers
+ * stopped, connections closed, so the process can exit); the next subscriber starts a new session.
  */
-export const notifications$ = <S extends Unsubscribable>(
-  openSession: () => S,
-  sourcesOf: (session: S) => NotificationSources,
-  stop$: Observable<unknown>,
-): Observable<Notification> =>
-  using(openSession, (session) => {
-    const sources = sourcesOf(session as S);
-    return concat(sources.startup$, merge(sources.expired$, sources.reaped$, sources.recovered$, sources.reconciled$, sources.added$, sources.disowned$));
+export const notifications$ = (deps: ClientDeps, { stop$, isClosed }: Lifecycle): Observable<Notification> => {
+  const { port, options, log } = deps;
+  const flags = keyspaceFlags(deps);
+  const recreateGroup = concat(ensureGroup(deps), flags);
+  const openSession = (): LbsSession & Unsubscribable => port.openSession((role, err) => log.debug({ err, role }, 'connection error'));
+  return using(openSession, (resource) => {
+    const session = resource as LbsSession;
+    return concat(
+      startup$({ ...deps, session, flags, isClosed }),
+      merge(
+        keyspaceExpiries$({ ...deps, session }),
+        lockReaper$(deps),
+        recoverySweep$(deps),
+        reconciler$({ ...deps, flags }),
+        lbsEntries$({ ...deps, session, recreateGroup }),
+        heartbeat$({ ...deps, periodMs: options.hbInterval / 2 }),
+      ),
+    );
   }).pipe(takeUntil(stop$), share());
+};

@@ -27,7 +27,11 @@ export interface StreamExpired {
   readonly additionalInfo?: AdditionalInfo;
 }
 
-/** This consumer no longer owns the stream (another consumer holds its lock): stop working on it. */
+/**
+ * This consumer no longer owns the stream: stop working on it, and do not `doneStream` it. Either
+ * its heartbeat found the lock held by another consumer (or the entry taken over), or Redis has not
+ * confirmed the lock for longer than its TTL and the client assumed it lost without Redis.
+ */
 export interface StreamDisowned {
   readonly type: 'StreamDisowned';
   readonly payload: LbsInfo;

@@ -4,6 +4,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { AlreadyClaimedError, RedisCommandError } from '../lib/errors';
 import { claimExpired } from '../lib/operators/claim-expired';
 import type { Claimed, LbsInfo, Notification, OwnershipNotification } from '../lib/types';
+import { newTestScheduler } from './support/scheduler';
 
 const info = (name: string): LbsInfo => ({ dataStreamName: name, idInLbs: `${name}-0` });
 const added: Notification = { type: 'StreamAdded', payload: info('a'), additionalInfo: {} };
@@ -16,9 +17,7 @@ describe('claimExpired', () => {
   let testScheduler: TestScheduler;
 
   beforeEach(() => {
-    testScheduler = new TestScheduler((actual, expected) => {
-      expect(actual).to.deep.equal(expected);
-    });
+    testScheduler = newTestScheduler();
   });
 
   it('emits StreamClaimed for a won claim and passes other notifications through', () => {
@@ -33,7 +32,7 @@ describe('claimExpired', () => {
   });
 
   it('drops a lost race silently and keeps going', () => {
-    testScheduler.run(({ hot, cold, expectObservable }) => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
       const source = hot<Notification>('  -b--c--|', { b: expiredB, c: expiredC });
       const lost = cold<Claimed>('          -#', undefined, new AlreadyClaimedError('b', 'b-0'));
       const won = cold<Claimed>('           -(w|)', { w: { payload: info('c'), additionalInfo: {} } });
@@ -42,17 +41,22 @@ describe('claimExpired', () => {
       expectObservable(source.pipe(claimExpired({ claim: (i) => claims[i.dataStreamName]! }))).toBe(expected, {
         w: { type: 'StreamClaimed', payload: info('c'), additionalInfo: {} },
       });
+      expectSubscriptions(source.subscriptions).toBe('^------!');
+      expectSubscriptions(lost.subscriptions).toBe(' -^!');
+      expectSubscriptions(won.subscriptions).toBe('  ----^!');
     });
   });
 
   it('reports other claim failures to onError without ending the stream', () => {
-    testScheduler.run(({ hot, cold, expectObservable }) => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
       const failure = new RedisCommandError('down');
       const source = hot<Notification>('  -b--a--|', { b: expiredB, a: added });
       const claim = cold<Claimed>('         -#', undefined, failure);
       const errors: unknown[] = [];
       const expected = '                  ----a--|';
       expectObservable(source.pipe(claimExpired({ claim: () => claim }, { onError: (e) => errors.push(e) }))).toBe(expected, { a: added });
+      expectSubscriptions(source.subscriptions).toBe('^------!');
+      expectSubscriptions(claim.subscriptions).toBe(' -^!');
       testScheduler.flush();
       expect(errors).to.deep.equal([failure]);
     });

@@ -3,6 +3,7 @@ import { OperatorFunction, map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { ofType } from '../lib/operators/of-type';
 import type { Notification, OwnershipNotification, StreamAdded, StreamClaimed, StreamDisowned, StreamExpired } from '../lib/types';
+import { newTestScheduler } from './support/scheduler';
 
 const added: StreamAdded = { type: 'StreamAdded', payload: { dataStreamName: 'a', idInLbs: '1-0' }, additionalInfo: { k: 1 } };
 const expired: StreamExpired = { type: 'StreamExpired', payload: { dataStreamName: 'b', idInLbs: '2-0' } };
@@ -15,9 +16,7 @@ describe('ofType', () => {
   let testScheduler: TestScheduler;
 
   beforeEach(() => {
-    testScheduler = new TestScheduler((actual, expected) => {
-      expect(actual).to.deep.equal(expected);
-    });
+    testScheduler = newTestScheduler();
   });
 
   it('lets through only the notifications of the given type, in their frames', () => {

@@ -4,6 +4,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { NotOwnerError, RedisCommandError, StreamHandlerError } from '../lib/errors';
 import { StreamFinisher, StreamOutcome, processStreams } from '../lib/operators/process-streams';
 import type { LbsInfo, OwnershipNotification } from '../lib/types';
+import { newTestScheduler } from './support/scheduler';
 
 const info = (name: string): LbsInfo => ({ dataStreamName: name, idInLbs: `${name}-0` });
 const added = (name: string): OwnershipNotification => ({ type: 'StreamAdded', payload: info(name), additionalInfo: {} });
@@ -29,9 +30,7 @@ describe('processStreams', () => {
 
   beforeEach(() => {
     calls = [];
-    testScheduler = new TestScheduler((actual, expected) => {
-      expect(actual).to.deep.equal(expected);
-    });
+    testScheduler = newTestScheduler();
   });
 
   it('calls doneStream when the handler completes, then emits Processed', () => {
@@ -61,32 +60,40 @@ describe('processStreams', () => {
   });
 
   it('treats a completion that loses the race with a new owner (NOT_OWNER) as Abandoned', () => {
-    testScheduler.run(({ hot, cold, expectObservable }) => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
       const source = hot<OwnershipNotification>('-a------|', { a: added('a') });
       const work = cold('                          --|');
       const done = cold<void>('                      -#', undefined, new NotOwnerError('a', 'redis-consumer-b'));
       const expected = '                         ----x---|';
       expectObservable(source.pipe(processStreams(finisher(() => done, () => cold('|')), () => work))).toBe(expected, { x: abandoned('a') });
+      expectSubscriptions(source.subscriptions).toBe('^-------!');
+      expectSubscriptions(work.subscriptions).toBe(' -^-!');
+      expectSubscriptions(done.subscriptions).toBe(' ---^!');
     });
+    expect(calls).to.deep.equal(['done:a']);
   });
 
   it('hands the stream back when doneStream fails with a Redis error, so the work is done again elsewhere', () => {
     const down = new RedisCommandError('Finishing stream "a" failed: Connection is closed.');
-    testScheduler.run(({ hot, cold, expectObservable }) => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
       const source = hot<OwnershipNotification>('-a------|', { a: added('a') });
       const work = cold('                          --|');
       const done = cold<void>('                      -#', undefined, down);
+      const release = cold<void>('                    |');
       const expected = '                         ----f---|';
-      expectObservable(source.pipe(processStreams(finisher(() => done, () => cold('|')), () => work))).toBe(expected, {
+      expectObservable(source.pipe(processStreams(finisher(() => done, () => release), () => work))).toBe(expected, {
         f: { type: 'Failed', payload: info('a'), error: down },
       });
+      expectSubscriptions(work.subscriptions).toBe(' -^-!');
+      expectSubscriptions(done.subscriptions).toBe(' ---^!');
+      expectSubscriptions(release.subscriptions).toBe('----(^!)');
     });
     expect(calls).to.deep.equal(['done:a', 'release:a']);
   });
 
   it('hands the stream back with release when the handler fails, and reports a typed error naming it', () => {
     const boom = new Error('boom');
-    testScheduler.run(({ hot, cold, expectObservable }) => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
       const source = hot<OwnershipNotification>('-a-b-----|', { a: added('a'), b: claimed('b') });
       const failing = cold('                       --#', undefined, boom);
       const fine = cold('                          ---|');
@@ -97,6 +104,8 @@ describe('processStreams', () => {
         f: { type: 'Failed', payload: info('a'), error: new StreamHandlerError('a', boom) },
         p: processed('b'),
       });
+      expectSubscriptions(failing.subscriptions).toBe(' -^-!');
+      expectSubscriptions(fine.subscriptions).toBe('   ---^--!');
     });
     expect(calls).to.deep.equal(['release:a', 'done:b']);
   });

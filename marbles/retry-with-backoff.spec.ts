@@ -1,42 +1,13 @@
 import { expect } from 'chai';
-import { Observable, defer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { RetryWithBackoffConfig, backoffDelay, retryWithBackoff } from '../lib/operators/retry-with-backoff';
-
-/** One source per subscription, in order: lets each attempt have its own marble and its own subscription log. */
-const attemptsOf = <T>(attempts: readonly Observable<T>[]): Observable<T> => {
-  let next = 0;
-  return defer(() => {
-    const attempt = attempts[next++];
-    if (attempt === undefined) throw new Error(`subscribed ${next} times; only ${attempts.length} attempts were prepared`);
-    return attempt;
-  });
-};
-
-describe('backoffDelay', () => {
-  it('doubles from initialDelay at each retry and never exceeds maxDelay', () => {
-    const config = { initialDelay: 100, maxDelay: 1000 };
-    expect([1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(n, config))).to.deep.equal([100, 200, 400, 800, 1000, 1000, 1000]);
-  });
-
-  it('stays at maxDelay for very high attempt numbers instead of overflowing', () => {
-    const config = { initialDelay: 100, maxDelay: 30_000 };
-    expect(backoffDelay(1_000, config)).to.equal(30_000);
-    expect(backoffDelay(Number.MAX_SAFE_INTEGER, config)).to.equal(30_000);
-  });
-
-  it('uses maxDelay from the first retry when maxDelay is below initialDelay', () => {
-    expect(backoffDelay(1, { initialDelay: 500, maxDelay: 50 })).to.equal(50);
-  });
-});
+import { RetryWithBackoffConfig, retryWithBackoff } from '../lib/operators/retry-with-backoff';
+import { attemptsOf, newTestScheduler } from './support/scheduler';
 
 describe('retryWithBackoff', () => {
   let testScheduler: TestScheduler;
 
   beforeEach(() => {
-    testScheduler = new TestScheduler((actual, expected) => {
-      expect(actual).to.deep.equal(expected);
-    });
+    testScheduler = newTestScheduler();
   });
 
   const config = (overrides: Partial<RetryWithBackoffConfig>): RetryWithBackoffConfig => ({
@@ -230,7 +201,7 @@ describe('retryWithBackoff', () => {
   });
 
   it('tells onRetry the error, the attempt number and the delay before each retry, not before giving up', () => {
-    testScheduler.run(({ cold, expectObservable }) => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('#', undefined, new Error('down'));
       const calls: [string, number, number][] = [];
       const result = source.pipe(
@@ -244,6 +215,7 @@ describe('retryWithBackoff', () => {
         ),
       );
       expectObservable(result).toBe('550ms #', undefined, new Error('down'));
+      expectSubscriptions(source.subscriptions).toBe(['(^!)', '100ms (^!)', '300ms (^!)', '550ms (^!)']);
       testScheduler.flush();
       expect(calls).to.deep.equal([
         ['down', 1, 100],

@@ -1,97 +1,76 @@
-import { expect } from 'chai';
 import { TestScheduler } from 'rxjs/testing';
-import { HeartbeatResult, toDisowned } from '../lib/operators/to-disowned';
-import { LockStatus } from '../lib/redis/scripts';
+import { toDisowned } from '../lib/operators/to-disowned';
 import type { StreamDisowned } from '../lib/types';
+import { newTestScheduler } from './support/scheduler';
 
-const result = (dataStreamName: string, idInLbs: string, status: LockStatus, additionalInfo = {}): HeartbeatResult => ({
-  payload: { dataStreamName, idInLbs },
-  additionalInfo,
-  status,
-});
-
-const disowned = (r: HeartbeatResult): StreamDisowned => ({ type: 'StreamDisowned', payload: r.payload, additionalInfo: r.additionalInfo });
+const lostStream = (dataStreamName: string, idInLbs: string, additionalInfo = {}) => ({ payload: { dataStreamName, idInLbs }, additionalInfo });
+const disowned = (l: ReturnType<typeof lostStream>): StreamDisowned => ({ type: 'StreamDisowned', payload: l.payload, additionalInfo: l.additionalInfo });
 
 describe('toDisowned', () => {
   let testScheduler: TestScheduler;
 
   beforeEach(() => {
-    testScheduler = new TestScheduler((actual, expected) => {
-      expect(actual).to.deep.equal(expected);
-    });
+    testScheduler = newTestScheduler();
   });
 
-  const lost = result('orders', '1-0', LockStatus.Lost, { tenant: 'acme' });
-  const extended = result('invoices', '2-0', LockStatus.Extended);
-  const retaken = result('payments', '3-0', LockStatus.Retaken);
+  const orders = lostStream('orders', '1-0', { tenant: 'acme' });
+  const shipments = lostStream('shipments', '4-0');
 
-  it('emits a StreamDisowned, with payload and Info, for a lock found lost', () => {
+  it('emits a StreamDisowned, with payload and Info, for a stream lost', () => {
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const ticks = cold('-a-|', { a: [lost] });
-      const subs = '      ^--!';
-      const expected = '  -x-|';
+      const lost = cold('-a-|', { a: [orders] });
+      const subs = '     ^--!';
+      const expected = ' -x-|';
 
-      expectObservable(ticks.pipe(toDisowned())).toBe(expected, {
+      expectObservable(lost.pipe(toDisowned())).toBe(expected, {
         x: { type: 'StreamDisowned', payload: { dataStreamName: 'orders', idInLbs: '1-0' }, additionalInfo: { tenant: 'acme' } },
       });
-      expectSubscriptions(ticks.subscriptions).toBe(subs);
+      expectSubscriptions(lost.subscriptions).toBe(subs);
     });
   });
 
-  it('emits nothing for extended and re-taken locks: they are still owned', () => {
+  it('emits nothing for a tick that lost nothing', () => {
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const ticks = cold('-a-b-c-|', { a: [extended], b: [retaken], c: [extended, retaken] });
-      const subs = '      ^------!';
-      const expected = '  -------|';
+      const lost = cold('-e-e-|', { e: [] });
+      const subs = '     ^----!';
+      const expected = ' -----|';
 
-      expectObservable(ticks.pipe(toDisowned())).toBe(expected);
-      expectSubscriptions(ticks.subscriptions).toBe(subs);
+      expectObservable(lost.pipe(toDisowned())).toBe(expected);
+      expectSubscriptions(lost.subscriptions).toBe(subs);
     });
   });
 
-  it('emits nothing for a tick with no locks', () => {
+  it('emits one notification per stream lost in a tick, all in that frame and in order', () => {
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const ticks = cold('-e-e-|', { e: [] });
-      const subs = '      ^----!';
-      const expected = '  -----|';
+      const lost = cold('-a---b--|', { a: [orders, shipments], b: [shipments] });
+      const subs = '     ^-------!';
+      const expected = ' -(xy)z--|';
 
-      expectObservable(ticks.pipe(toDisowned())).toBe(expected);
-      expectSubscriptions(ticks.subscriptions).toBe(subs);
+      expectObservable(lost.pipe(toDisowned())).toBe(expected, { x: disowned(orders), y: disowned(shipments), z: disowned(shipments) });
+      expectSubscriptions(lost.subscriptions).toBe(subs);
     });
   });
 
-  it('emits one notification per lost lock of a tick, all in that frame and in order, skipping the others', () => {
-    const lost2 = result('shipments', '4-0', LockStatus.Lost);
+  it('passes an error through and stops', () => {
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const ticks = cold('-a---b--|', { a: [lost, extended, lost2, retaken], b: [lost2] });
-      const subs = '      ^-------!';
-      const expected = '  -(xy)z--|';
+      const lost = cold('-a-#', { a: [orders] }, new Error('NOSCRIPT'));
+      const subs = '     ^--!';
+      const expected = ' -x-#';
 
-      expectObservable(ticks.pipe(toDisowned())).toBe(expected, { x: disowned(lost), y: disowned(lost2), z: disowned(lost2) });
-      expectSubscriptions(ticks.subscriptions).toBe(subs);
+      expectObservable(lost.pipe(toDisowned())).toBe(expected, { x: disowned(orders) }, new Error('NOSCRIPT'));
+      expectSubscriptions(lost.subscriptions).toBe(subs);
     });
   });
 
-  it('passes a heartbeat error through and stops', () => {
-    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const ticks = cold('-a-#', { a: [lost] }, new Error('NOSCRIPT'));
-      const subs = '      ^--!';
-      const expected = '  -x-#';
-
-      expectObservable(ticks.pipe(toDisowned())).toBe(expected, { x: disowned(lost) }, new Error('NOSCRIPT'));
-      expectSubscriptions(ticks.subscriptions).toBe(subs);
-    });
-  });
-
-  it('stops listening to heartbeats when unsubscribed', () => {
+  it('stops listening when unsubscribed', () => {
     testScheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
-      const ticks = hot('--a--b--c--|', { a: [lost], b: [lost], c: [lost] });
-      const subs = '     ^-----!     ';
-      const unsub = '    ^-----!     ';
-      const expected = ' --x--x      ';
+      const lost = hot('--a--b--c--|', { a: [orders], b: [orders], c: [orders] });
+      const subs = '    ^-----!     ';
+      const unsub = '   ^-----!     ';
+      const expected = '--x--x      ';
 
-      expectObservable(ticks.pipe(toDisowned()), unsub).toBe(expected, { x: disowned(lost) });
-      expectSubscriptions(ticks.subscriptions).toBe(subs);
+      expectObservable(lost.pipe(toDisowned()), unsub).toBe(expected, { x: disowned(orders) });
+      expectSubscriptions(lost.subscriptions).toBe(subs);
     });
   });
 });

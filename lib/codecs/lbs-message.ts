@@ -1,7 +1,8 @@
+import * as A from 'fp-ts/Array';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
 import * as t from 'io-ts';
-import { LBS_FIELD, MUTEX_KEY_SEP } from '../redis/keys';
+import { LBS_FIELD, MUTEX_KEY_SEP } from '../keys';
 import type { AdditionalInfo, LbsInfo } from '../types';
 
 interface NonEmptyStringBrand {
@@ -83,3 +84,20 @@ export const decodeLbsEntry = (entry: RawEntry, maxEntryBytes: number): E.Either
 /** Encodes what `addStream` writes: the Go struct's JSON. */
 export const encodeLbsMessage = (dataStreamName: string, info: AdditionalInfo): string =>
   JSON.stringify({ DataStreamName: dataStreamName, Info: info });
+
+/** A batch of LBS entries split into those to hand out and those to dead-letter. */
+export interface DecodedBatch {
+  readonly good: readonly LbsEntry[];
+  readonly bad: readonly BadEntry[];
+}
+
+/**
+ * Decodes a batch of raw entries: one bad entry never stops the batch. Pure; order kept within each side.
+ *
+ * @example
+ * partitionEntries([{ id: '1-0', fields: ['lbs-input', 'oops'] }], 1024) // { good: [], bad: [{ entry, reason: 'not JSON' }] }
+ */
+export const partitionEntries = (entries: readonly RawEntry[], maxEntryBytes: number): DecodedBatch => {
+  const { left, right } = A.separate(entries.map((e) => decodeLbsEntry(e, maxEntryBytes)));
+  return { good: right, bad: left };
+};

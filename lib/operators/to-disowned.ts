@@ -1,27 +1,15 @@
 import { OperatorFunction, mergeMap } from 'rxjs';
-import { LockStatus } from '../redis/scripts';
 import type { AdditionalInfo, LbsInfo, StreamDisowned } from '../types';
 
-/** One lock's outcome in a heartbeat tick. */
-export interface HeartbeatResult {
-  readonly payload: LbsInfo;
-  readonly additionalInfo: AdditionalInfo;
-  readonly status: LockStatus;
-}
-
 /**
- * Turns each heartbeat tick's results into one `StreamDisowned` per lock found held by another consumer.
- * Extended and re-taken locks stay owned and emit nothing.
+ * Turns each batch of streams this consumer lost (its heartbeat found them held by another
+ * consumer, or it assumed them lost without Redis) into one `StreamDisowned` per stream.
  *
  * ## Example
  * ```ts
- * heartbeatResults$.pipe(toDisowned()) // StreamDisowned for every lost lock
+ * lostPerTick$.pipe(toDisowned()) // StreamDisowned for every lost stream, in order
  * ```
  */
-export function toDisowned(): OperatorFunction<readonly HeartbeatResult[], StreamDisowned> {
-  return mergeMap((results) =>
-    results
-      .filter((r) => r.status === LockStatus.Lost)
-      .map((r): StreamDisowned => ({ type: 'StreamDisowned', payload: r.payload, additionalInfo: r.additionalInfo })),
-  );
+export function toDisowned(): OperatorFunction<readonly { readonly payload: LbsInfo; readonly additionalInfo: AdditionalInfo }[], StreamDisowned> {
+  return mergeMap((lost) => lost.map((l): StreamDisowned => ({ type: 'StreamDisowned', payload: l.payload, additionalInfo: l.additionalInfo })));
 }

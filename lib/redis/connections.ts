@@ -1,4 +1,9 @@
 import Redis from 'ioredis';
+import { Observable, catchError, defer, from, fromEvent, map, of, switchMap, take, throwError, timeout } from 'rxjs';
+import type { RawEntry } from '../codecs/lbs-message';
+import { ServiceKeys, keyspacePattern, keyspacePrefix } from '../keys';
+import type { LbsSession } from '../port';
+import { XEntries, classifyReplyError, toEntries } from './replies';
 
 /** The connection type users hand to the client. */
 export type RedisConnection = Redis;
@@ -11,7 +16,7 @@ export const dbOf = (redis: Redis): number => redis.options.db ?? 0;
  * commands. Commands fail at once while it is disconnected (no offline queue) so that the reader's
  * own backoff decides, and `blockingTimeout` abandons a read the server never answers.
  */
-export const openReader = async (redis: Redis, blockMs: number): Promise<Redis> => {
+const openReader = async (redis: Redis, blockMs: number): Promise<Redis> => {
   const reader = redis.duplicate({
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -26,11 +31,10 @@ export const openReader = async (redis: Redis, blockMs: number): Promise<Redis> 
 };
 
 /** The subscriber for keyspace events: a connection of its own (a subscribed connection takes no other command), with an offline queue even if the caller's has none, so PSUBSCRIBE can be sent while it connects. */
-export const openSubscriber = (redis: Redis): Redis =>
-  redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, connectionName: 'rscrx-subscriber' });
+const openSubscriber = (redis: Redis): Redis => redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, connectionName: 'rscrx-subscriber' });
 
 /** Closes a connection the client opened, without waiting and without throwing. */
-export const closeQuietly = (conn: Redis | undefined): void => {
+const closeQuietly = (conn: Redis | undefined): void => {
   if (conn === undefined) return;
   conn.removeAllListeners('error');
   conn.on('error', () => undefined);
@@ -38,23 +42,67 @@ export const closeQuietly = (conn: Redis | undefined): void => {
 };
 
 /**
- * The connections one subscription of `notifications$` opens: the blocking reader (opened during
- * start-up) and the keyspace subscriber. `unsubscribe()` closes both.
+ * Completes once the connection is ready (at once if it is), or errors after `timeoutMs`: the
+ * reader waits for its reconnection instead of failing a read per retry while it reconnects.
  */
-export class SessionConnections {
-  reader: Redis | undefined;
-  readonly subscriber: Redis;
+const whenReady = (conn: Redis, timeoutMs: number): Observable<unknown> =>
+  conn.status === 'ready'
+    ? of(true)
+    : fromEvent(conn, 'ready').pipe(
+        take(1),
+        timeout({ first: timeoutMs, with: () => throwError(() => new Error(`the reader connection is not ready after ${timeoutMs} ms (status ${conn.status})`)) }),
+      );
 
-  constructor(private readonly redis: Redis, private readonly onError: (role: string, err: unknown) => void) {
+/**
+ * Keys of expired locks in `db`, from keyspace notifications (PSUBSCRIBE
+ * `__keyspace@<db>__:*<MUTEX_KEY_SEP>*`, message `expired`). Errors if the subscription is refused.
+ * At-most-once, like all Pub/Sub: events sent while the connection reconnects are lost.
+ */
+export const expiredKeys$ = (subscriber: Redis, db: number): Observable<string> =>
+  new Observable<string>((subscriber$) => {
+    const pattern = keyspacePattern(db);
+    const prefix = keyspacePrefix(db);
+    const onMessage = (matched: string, channel: string, message: string): void => {
+      if (matched === pattern && message === 'expired') subscriber$.next(channel.slice(prefix.length));
+    };
+    subscriber.on('pmessage', onMessage);
+    subscriber.psubscribe(pattern).catch((err: unknown) => subscriber$.error(err));
+    return () => {
+      subscriber.off('pmessage', onMessage);
+      subscriber.punsubscribe(pattern).catch(() => undefined);
+    };
+  });
+
+/**
+ * The connections one subscription of the notifications opens: the blocking reader (opened during
+ * start-up) and the keyspace subscriber. `unsubscribe()` closes both; the caller's connection
+ * stays open.
+ */
+export class RedisSession implements LbsSession {
+  private reader: Redis | undefined;
+  private readonly subscriber: Redis;
+  readonly expiredLockKeys$: Observable<string>;
+
+  constructor(private readonly redis: Redis, private readonly keys: ServiceKeys, private readonly consumer: string, private readonly onError: (role: string, err: unknown) => void) {
     this.subscriber = openSubscriber(redis);
     this.subscriber.on('error', (err: unknown) => onError('subscriber', err));
+    this.expiredLockKeys$ = expiredKeys$(this.subscriber, dbOf(redis));
   }
 
-  async openReader(blockMs: number): Promise<Redis> {
-    const reader = await openReader(this.redis, blockMs);
-    reader.on('error', (err: unknown) => this.onError('reader', err));
-    this.reader = reader;
-    return reader;
+  openReader(blockMs: number): Observable<void> {
+    return defer(async () => {
+      const reader = await openReader(this.redis, blockMs);
+      reader.on('error', (err: unknown) => this.onError('reader', err));
+      this.reader = reader;
+    });
+  }
+
+  readNew(count: number, blockMs: number): Observable<readonly RawEntry[]> {
+    return defer(() => whenReady(this.reader!, blockMs)).pipe(
+      switchMap(() => from(this.reader!.xreadgroup('GROUP', this.keys.group, this.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.lbs, '>') as Promise<[string, XEntries][] | null>)),
+      map((reply) => (reply === null ? [] : toEntries(reply[0]?.[1] ?? []))),
+      catchError(classifyReplyError),
+    );
   }
 
   unsubscribe(): void {
@@ -62,22 +110,3 @@ export class SessionConnections {
     closeQuietly(this.subscriber);
   }
 }
-
-/**
- * Resolves once the connection is ready (at once if it is), or rejects after `timeoutMs`: the
- * reader waits for its reconnection instead of failing a read per retry while it reconnects.
- */
-export const whenReady = (conn: Redis, timeoutMs: number): Promise<void> =>
-  conn.status === 'ready'
-    ? Promise.resolve()
-    : new Promise((resolve, reject) => {
-        const onReady = (): void => {
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          conn.off('ready', onReady);
-          reject(new Error(`the reader connection is not ready after ${timeoutMs} ms (status ${conn.status})`));
-        }, timeoutMs);
-        conn.once('ready', onReady);
-      });

@@ -1,41 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-
-/** What the heartbeat script says of each lock (see lua/extendLocks-n.lua). */
-export enum LockStatus {
-  Lost = 0,
-  Extended = 1,
-  Retaken = 2,
-}
-
-export type ClaimResult =
-  | { readonly kind: 'claimed'; readonly fields: string[] }
-  | { readonly kind: 'held'; readonly holder: string }
-  | { readonly kind: 'not-pending' };
-
-export type FinishResult =
-  | { readonly kind: 'finished' }
-  | { readonly kind: 'held'; readonly holder: string }
-  | { readonly kind: 'not-pending'; readonly holder: string | undefined };
-
-/** What `takeLocks` says of one new entry. */
-export type TakeResult = 'taken' | 'held' | { readonly duplicateOf: string };
-
-/** The earlier of two stream entry ids (`<ms>-<seq>`, compared as numbers). */
-export const earlierId = (a: string, b: string): string => {
-  const ad = a.indexOf('-');
-  const bd = b.indexOf('-');
-  if (ad !== bd) return ad < bd ? a : b;
-  const am = a.slice(0, ad);
-  const bm = b.slice(0, bd);
-  if (am !== bm) return am < bm ? a : b;
-  if (a.length !== b.length) return a.length < b.length ? a : b;
-  return a <= b ? a : b;
-};
+import { MUTEX_KEY_SEP } from '../keys';
+import { ClaimResult, Extension, FinishResult, LockStatus, NewEntry, TakeResult } from '../port';
+import { idRange } from '../rules/entry-ids';
 
 /** Most keys passed to one script call: keeps each call short so Redis stays responsive. */
 export const KEYS_PER_CALL = 1000;
+
+/** The result codes of every script (`lua/include/codes.lua`). */
+export enum Code {
+  Ok = 1,
+  Held = 0,
+  NotPending = -1,
+  Retaken = 2,
+  Duplicate = -2,
+}
 
 /**
  * The arguments of one call of a `-n` script over `entries[from, to)`: the key count, the fixed
@@ -68,8 +48,21 @@ export const scriptArgs = <E>(
   return args;
 };
 
-type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'releaseLock' | 'expireLock' | 'overdueConsumers' | 'touchLocks';
+/**
+ * A script's source with its `--!include <name>` lines replaced by `lua/include/<name>.lua`
+ * (each include once, includes of includes first): the snippets several scripts share.
+ */
+export const withIncludes = (source: string, read: (name: string) => string, seen = new Set<string>()): string =>
+  source.replace(/^--!include (\w+)\s*$/gm, (_, name: string) => {
+    if (seen.has(name)) return '';
+    seen.add(name);
+    return withIncludes(read(name), read, seen).trimEnd();
+  });
+
+type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks';
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
+/** What every `-n` script returns: one code per entry and, beside it, its detail (false when none). */
+type PerEntry = [readonly number[], readonly unknown[], ...unknown[]];
 
 const PREFIX = 'rscrx_';
 const FILES: Record<ScriptName, string> = {
@@ -77,12 +70,13 @@ const FILES: Record<ScriptName, string> = {
   takeLocks: 'takeLocks-n.lua',
   claim: 'claim-n.lua',
   finish: 'finish-n.lua',
-  releaseLock: 'releaseLock-2.lua',
   expireLock: 'expireLock-2.lua',
   overdueConsumers: 'overdueConsumers-2.lua',
   touchLocks: 'touchLocks-2.lua',
 };
-const source = (file: string): string => readFileSync(join(__dirname, 'lua', file), 'utf8');
+const LUA = join(__dirname, 'lua');
+const source = (file: string): string =>
+  withIncludes(readFileSync(join(LUA, file), 'utf8'), (name) => readFileSync(join(LUA, 'include', `${name}.lua`), 'utf8'));
 
 /** The keys and names every script of one consumer works on (see `keys.ts`). */
 export interface ScriptContext {
@@ -92,7 +86,7 @@ export interface ScriptContext {
   readonly deadlines: string;
   /** Hash: DataStreamName -> LBS id in charge. */
   readonly names: string;
-  readonly epochKey: string;
+  readonly epoch: string;
   /** This consumer's name (lock value, group consumer). */
   readonly owner: string;
   /** This consumer's set of lock keys. */
@@ -101,10 +95,16 @@ export interface ScriptContext {
   readonly ttl: number;
 }
 
+const TAKEN: TakeResult = { kind: 'taken' };
+const HELD: TakeResult = { kind: 'held' };
+const NOT_PENDING: TakeResult & ClaimResult = { kind: 'not-pending' };
+const FINISHED: FinishResult = { kind: 'finished' };
+const STATUS: Record<number, LockStatus> = { [Code.Ok]: LockStatus.Extended, [Code.Retaken]: LockStatus.Retaken };
+
 /**
- * One typed method per Lua script (`lua/<name>-<numKeys>.lua`, `n` = any number). Scripts are
- * registered with ioredis `defineCommand` (EVALSHA, falling back to EVAL), under names prefixed
- * `rscrx_` on the connection passed in.
+ * One typed method per Lua script (`lua/<name>-<numKeys>.lua`, `n` = any number), and the one
+ * place where the scripts' codes become typed results. Scripts are registered with ioredis
+ * `defineCommand` (EVALSHA, falling back to EVAL), under names prefixed `rscrx_`.
  */
 export class Scripts {
   private readonly call: Record<ScriptName, Raw>;
@@ -126,84 +126,79 @@ export class Scripts {
    * Extends (or re-takes) each lock and moves this consumer's deadline; one script call per
    * `KEYS_PER_CALL` keys, all sent at once. A vanished lock is re-taken only while its entry (the
    * id in the lock key) is pending for this consumer, or when the epoch differs from `seenEpoch`
-   * (Redis lost its data). Also returns the epoch now.
+   * (Redis lost its data).
    */
-  async extendLocks(lockKeys: readonly string[], seenEpoch: string): Promise<{ statuses: LockStatus[]; epoch: string | undefined }> {
-    const { deadlines, lbs, epochKey, ownLocks, owner, ttl, group } = this.ctx;
+  async extendLocks(lockKeys: readonly string[], seenEpoch: string): Promise<Extension> {
+    const { deadlines, lbs, epoch: epochKey, ownLocks, owner, ttl, group } = this.ctx;
     let epoch: string | undefined;
-    const statuses = await this.chunked(lockKeys.length, async (from, to) => {
-      const args = scriptArgs([deadlines, lbs, epochKey, ownLocks], lockKeys, from, to, (key) => key, [owner, ttl, group, seenEpoch, from === 0 ? 1 : 0]);
-      const [codes, now] = (await this.call.extendLocks(...args)) as [number[], string | null];
-      epoch = now ?? undefined;
-      return codes;
-    });
-    return { statuses: statuses as LockStatus[], epoch };
+    const statuses = await this.chunked(
+      lockKeys.length,
+      async (from, to) => {
+        const args = scriptArgs([deadlines, lbs, epochKey, ownLocks], lockKeys, from, to, (key) => key, [owner, ttl, group, seenEpoch, from === 0 ? 1 : 0, MUTEX_KEY_SEP]);
+        const reply = (await this.call.extendLocks(...args)) as PerEntry;
+        epoch = (reply[2] as string | null) ?? undefined;
+        return reply;
+      },
+      (code) => STATUS[code] ?? LockStatus.Lost,
+    );
+    return { statuses, epoch };
   }
 
-  /**
-   * SET NX PX of each entry's lock, one script call per `KEYS_PER_CALL` entries. Per entry:
-   * 'taken', 'held' (by another consumer), or the id of another unfinished entry of the same data
-   * stream (a duplicate: one data stream is handled by one LBS entry at a time).
-   */
-  async takeLocks(entries: readonly { readonly lockKey: string; readonly name: string; readonly id: string }[]): Promise<TakeResult[]> {
+  /** SET NX PX of each new entry's lock, one script call per `KEYS_PER_CALL` entries (see lua/takeLocks-n.lua). */
+  async takeLocks(entries: readonly NewEntry[]): Promise<TakeResult[]> {
     const { deadlines, names, lbs, ownLocks, owner, ttl, group } = this.ctx;
-    const codes = (await this.chunked(entries.length, (from, to) => {
-      let first = entries[from]!.id;
-      let last = first;
-      for (let i = from; i < to; i++) {
-        const id = entries[i]!.id;
-        first = earlierId(first, id);
-        if (earlierId(last, id) === last) last = id;
-      }
-      const args = scriptArgs([deadlines, names, lbs, ownLocks], entries, from, to, (e) => e.lockKey, [owner, ttl, group, first, last], [(e) => e.name, (e) => e.id]);
-      return this.call.takeLocks(...args);
-    })) as unknown as (number | string)[];
-    return codes.map((code): TakeResult => (code === 1 ? 'taken' : code === 0 ? 'held' : { duplicateOf: String(code) }));
+    return this.chunked(
+      entries.length,
+      (from, to) => {
+        const { first, last } = idRange(entries.slice(from, to).map((e) => e.id));
+        const args = scriptArgs([deadlines, names, lbs, ownLocks], entries, from, to, (e) => e.lockKey, [owner, ttl, group, first, last], [(e) => e.name, (e) => e.id]);
+        return this.call.takeLocks(...args) as Promise<PerEntry>;
+      },
+      (code, detail): TakeResult => {
+        if (code === Code.Ok) return TAKEN;
+        if (code === Code.Duplicate) return { kind: 'duplicate', of: String(detail) };
+        return code === Code.Held ? HELD : NOT_PENDING;
+      },
+    );
   }
 
-  /**
-   * Finishes streams (see lua/finish-n.lua): one script call per `KEYS_PER_CALL` entries, one
-   * result per entry, in order.
-   */
+  /** Finishes streams (see lua/finish-n.lua): one script call per `KEYS_PER_CALL` entries, one result per entry, in order. */
   async finish(entries: readonly { readonly lockKey: string; readonly id: string; readonly name: string }[]): Promise<FinishResult[]> {
     const { lbs, names, ownLocks, group, owner } = this.ctx;
-    const replies = (await this.chunked(entries.length, (from, to) => {
-      const args = scriptArgs([lbs, names, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner], [(e) => e.id, (e) => e.name]);
-      return this.call.finish(...args);
-    })) as unknown as [number, unknown][];
-    return replies.map(([code, holder]): FinishResult => {
-      if (code === 1) return { kind: 'finished' };
-      if (code === 0) return { kind: 'held', holder: String(holder) };
-      return { kind: 'not-pending', holder: typeof holder === 'string' ? holder : undefined };
-    });
-  }
-
-  private async chunked(count: number, call: (from: number, to: number) => Promise<unknown>): Promise<number[]> {
-    const chunks: Promise<unknown>[] = [];
-    for (let i = 0; i < count; i += KEYS_PER_CALL) chunks.push(call(i, Math.min(count, i + KEYS_PER_CALL)));
-    return ((await Promise.all(chunks)) as number[][]).flat();
+    return this.chunked(
+      entries.length,
+      (from, to) => {
+        const args = scriptArgs([lbs, names, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner], [(e) => e.id, (e) => e.name]);
+        return this.call.finish(...args) as Promise<PerEntry>;
+      },
+      (code, detail): FinishResult => {
+        if (code === Code.Ok) return FINISHED;
+        if (code === Code.Held) return { kind: 'held', holder: String(detail) };
+        return { kind: 'not-pending', holder: typeof detail === 'string' ? detail : undefined };
+      },
+    );
   }
 
   /** Claims entries whose lock is gone (see lua/claim-n.lua): one script call per `KEYS_PER_CALL`, one result per entry, in order. */
   async claim(entries: readonly { readonly lockKey: string; readonly id: string; readonly minIdle: number }[]): Promise<ClaimResult[]> {
     const { lbs, deadlines, ownLocks, group, owner, ttl } = this.ctx;
-    const replies = (await this.chunked(entries.length, (from, to) => {
-      const args = scriptArgs([lbs, deadlines, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner, ttl], [(e) => e.id, (e) => e.minIdle]);
-      return this.call.claim(...args);
-    })) as unknown as [number, unknown][];
-    return replies.map(([code, detail]): ClaimResult => {
-      if (code === 1) return { kind: 'claimed', fields: detail as string[] };
-      if (code === 0) return { kind: 'held', holder: String(detail) };
-      return { kind: 'not-pending' };
-    });
+    return this.chunked(
+      entries.length,
+      (from, to) => {
+        const args = scriptArgs([lbs, deadlines, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner, ttl], [(e) => e.id, (e) => e.minIdle]);
+        return this.call.claim(...args) as Promise<PerEntry>;
+      },
+      (code, detail): ClaimResult => {
+        if (code === Code.Ok) return { kind: 'claimed', fields: detail as string[] };
+        if (code === Code.Held) return { kind: 'held', holder: String(detail) };
+        return NOT_PENDING;
+      },
+    );
   }
 
-  async releaseLock(lock: string): Promise<boolean> {
-    return (await this.call.releaseLock(lock, this.ctx.ownLocks, this.ctx.owner)) === 1;
-  }
-
+  /** Makes a lock this consumer holds expire in 1 ms (see lua/expireLock-2.lua); false if it was not ours. */
   async expireLock(lock: string): Promise<boolean> {
-    return (await this.call.expireLock(lock, this.ctx.ownLocks, this.ctx.owner)) === 1;
+    return (await this.call.expireLock(lock, this.ctx.ownLocks, this.ctx.owner)) === Code.Ok;
   }
 
   /** Consumers past their deadline, if this consumer won the interval's guard (else []). */
@@ -226,5 +221,20 @@ export class Scripts {
       least = min;
     } while (cursor !== '0');
     return gone;
+  }
+
+  /**
+   * Runs `call` over `[0, count)` in chunks of `KEYS_PER_CALL`, all at once, and maps each entry's
+   * code and detail to its result, in order.
+   */
+  private async chunked<R>(count: number, call: (from: number, to: number) => Promise<PerEntry>, result: (code: number, detail: unknown) => R): Promise<R[]> {
+    const chunks: Promise<PerEntry>[] = [];
+    for (let i = 0; i < count; i += KEYS_PER_CALL) chunks.push(call(i, Math.min(count, i + KEYS_PER_CALL)));
+    const results: R[] = new Array(count);
+    let at = 0;
+    for (const [codes, details] of await Promise.all(chunks)) {
+      for (let i = 0; i < codes.length; i++) results[at++] = result(codes[i]!, details[i]);
+    }
+    return results;
   }
 }

@@ -1,20 +1,38 @@
-import { Observable, SchedulerLike, asyncScheduler, exhaustMap, interval, merge, mergeMap, share } from 'rxjs';
+import { EMPTY, Observable, SchedulerLike, asyncScheduler, catchError, exhaustMap, from, ignoreElements, interval, merge, mergeMap, of, share } from 'rxjs';
+import type { Lease } from '../lease/ledger';
+import type { LockManager } from '../lease/lock-manager';
+import { toDisowned } from '../operators/to-disowned';
+import type { LbsPort } from '../port';
+import type { StreamDisowned } from '../types';
+
+export interface HeartbeatDeps {
+  readonly locks: Pick<LockManager, 'extend' | 'judge'>;
+  readonly port: Pick<LbsPort, 'expireLock'>;
+  /** hbInterval / 2. */
+  readonly periodMs: number;
+  readonly scheduler?: SchedulerLike;
+}
 
 /**
- * Ticks every `periodMs` (half the lock TTL). At every tick `judge` decides locally which locks
- * must be assumed lost (it needs no Redis, so it runs even while an extension hangs), and
- * `extend` extends all owned locks at once; a tick whose extension is still running when the
- * next one is due makes that one skip, so slow Redis never piles up calls.
- *
- * @param extend one round trip per chunk of locks; emits that tick's results
- * @param judge pure and synchronous: what to report without Redis
+ * The heartbeat: ticks every `periodMs` (half the lock TTL). At every tick the lock manager's
+ * `judge` decides locally which streams must be assumed lost (it needs no Redis, so it runs even
+ * while an extension hangs), and `extend` extends every owned lock; a tick whose extension is
+ * still running when the next one is due makes that one skip, so slow Redis never piles up calls.
+ * Emits `StreamDisowned` for every stream lost either way. Locks an extension kept alive for
+ * streams dropped meanwhile are made to expire at once, so that the others hear of them.
  */
-export const heartbeat$ = <T>(
-  periodMs: number,
-  extend: () => Observable<T>,
-  judge: () => readonly T[],
-  scheduler: SchedulerLike = asyncScheduler,
-): Observable<T> => {
+export const heartbeat$ = ({ locks, port, periodMs, scheduler = asyncScheduler }: HeartbeatDeps): Observable<StreamDisowned> => {
   const ticks$ = interval(periodMs, scheduler).pipe(share());
-  return merge(ticks$.pipe(mergeMap(() => judge())), ticks$.pipe(exhaustMap(extend)));
+  const expire = (lease: Lease) => port.expireLock(lease.lockKey).pipe(catchError(() => EMPTY), ignoreElements());
+  const lost$ = merge(
+    ticks$.pipe(mergeMap(() => of(locks.judge()))),
+    ticks$.pipe(
+      exhaustMap(() => locks.extend()),
+      mergeMap(({ lost, strays }) => merge(of(lost), from(strays).pipe(mergeMap(expire)))),
+    ),
+  );
+  return lost$.pipe(
+    mergeMap((lost) => (lost.length === 0 ? EMPTY : of(lost))),
+    toDisowned(),
+  );
 };

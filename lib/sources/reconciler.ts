@@ -1,17 +1,37 @@
-import { Observable, SchedulerLike, asyncScheduler, exhaustMap, interval } from 'rxjs';
+import { EMPTY, Observable, catchError, concat, exhaustMap, filter, from, interval, mergeMap, tap } from 'rxjs';
+import { RecoveryDeps, announce, sweepPage$ } from './recovery-sweep';
+import type { StreamAdded } from '../types';
+
+export interface ReconcilerDeps extends RecoveryDeps {
+  /** Re-applies the keyspace flags (never errors). */
+  readonly flags: Observable<never>;
+}
 
 /**
- * Every `periodMs`, runs `reap`: list the service's locks past their deadline (one consumer per
- * interval, behind a guard key) and touch them, so Redis deletes them and publishes `expired` on
- * time instead of when its background expiry cycle happens to sample them (seconds late with
- * thousands of volatile keys). A reap still running when the next is due makes it skip.
+ * The reconciler: every `reconcileInterval`, one consumer of the service (behind a guard key)
+ * re-applies the keyspace flags, in case another process or a restart turned them off, and takes
+ * one page of pending entries idle for `hbInterval` whose lock is gone (their owner died before
+ * locking them, or the lock vanished without an event: evicted, expired while Redis was down, an
+ * event lost in a reconnection). The page starts where the previous turn's ended (after a short
+ * page, from the start again). A failed turn is logged and produces nothing.
  */
-export const lockReaper$ = <T>(periodMs: number, reap: () => Observable<T>, scheduler: SchedulerLike = asyncScheduler): Observable<T> =>
-  interval(periodMs, scheduler).pipe(exhaustMap(reap));
-
-/**
- * Every `periodMs`, runs `reconcile` (one consumer per interval, behind a guard key): check that
- * keyspace notifications are still on, and take one page of pending entries that have no lock.
- */
-export const reconciler$ = <T>(periodMs: number, reconcile: () => Observable<T>, scheduler: SchedulerLike = asyncScheduler): Observable<T> =>
-  interval(periodMs, scheduler).pipe(exhaustMap(reconcile));
+export const reconciler$ = (deps: ReconcilerDeps): Observable<StreamAdded> => {
+  const { port, options, scheduler, log } = deps;
+  let cursor = '-';
+  const turn = (): Observable<StreamAdded> =>
+    port.winReconcilerTurn(options.reconcileInterval).pipe(
+      filter((won) => won),
+      mergeMap(() => concat(deps.flags, sweepPage$(deps, options.hbInterval, cursor))),
+      tap((page) => {
+        cursor = page.next;
+        for (const err of page.failures) log.warn({ err }, 'reconciling one LBS entry failed');
+        if (page.recovered.length > 0) log.info({ recovered: page.recovered.length }, 'took pending entries that had no lock');
+      }),
+      mergeMap((page) => from(announce(deps, page.recovered))),
+      catchError((err: unknown) => {
+        log.warn({ err }, 'reconciling failed; retrying at the next interval');
+        return EMPTY;
+      }),
+    );
+  return interval(options.reconcileInterval, scheduler).pipe(exhaustMap(turn));
+};

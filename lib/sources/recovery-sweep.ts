@@ -1,87 +1,107 @@
-import { EMPTY, Observable, SchedulerLike, asyncScheduler, concatMap, defer, exhaustMap, expand, timer } from 'rxjs';
-import type { BadEntry, LbsEntry, RawEntry } from '../codecs/lbs-message';
-import { partitionEntries } from '../operators/decode-entries';
-import { lockKey } from '../redis/keys';
-import type { ClaimResult } from '../redis/scripts';
-import type { PendingEntry } from '../redis/store';
+import { EMPTY, Observable, catchError, concat, concatMap, defer, exhaustMap, expand, forkJoin, from, ignoreElements, map, mergeMap, of, tap, timer } from 'rxjs';
+import { BadEntry, LbsEntry, RawEntry, partitionEntries } from '../codecs/lbs-message';
+import { deadLetter$ } from '../dead-letters';
+import type { ClientDeps } from '../deps';
+import type { PendingEntry } from '../port';
+import type { StreamAdded } from '../types';
 
-/** The Redis operations a sweep needs (`LbsStore` provides them). */
-export interface RecoveryPort {
-  pending(minIdleMs: number, start: string, count: number): Promise<PendingEntry[]>;
-  entries(ids: readonly string[]): Promise<(RawEntry | null)[]>;
-  ackDangling(ids: readonly string[]): Promise<void>;
-  deadLetter(bad: readonly BadEntry[]): Promise<void>;
-  claim(lock: string, id: string, minIdleMs: number): Promise<ClaimResult>;
-}
+export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'>;
 
-export interface SweepConfig {
-  /** Only entries pending at least this long are examined (`lbsIdleTime`). */
-  readonly minIdleMs: number;
-  /** Pending entries per XPENDING page (`lbsRecoveryCount`). */
-  readonly count: number;
-  readonly maxEntryBytes: number;
-  /** Entries of the pending list that this consumer already holds are skipped. */
-  readonly isOwned: (entry: PendingEntry) => boolean;
-}
-
-/** What one page of a sweep did. */
+/** What one page of the pending list gave. */
 export interface SweepPage {
   readonly examined: number;
   readonly recovered: readonly LbsEntry[];
   readonly deadLettered: readonly BadEntry[];
   readonly failures: readonly unknown[];
+  /** Where the following page starts ('-' again after the last page). */
+  readonly next: string;
 }
 
 /**
- * One recovery sweep: walks the group's pending list page by page (XPENDING IDLE, following the
- * last id as the cursor) and takes every entry **whose lock is gone** (one atomic script: lock
- * absent, then XCLAIM, then lock). A live owner keeps its lock alive, so its entries stay with
- * it, although extending a lock never refreshes the entry's idle time. Emits one `SweepPage` per page.
+ * Recovers one page of the pending list: skips the entries this consumer keeps (held, or handed
+ * back recently), acknowledges the ones whose LBS entry is gone, dead-letters the ones that do
+ * not decode, and claims the others **whose lock is gone** (the claim script: lock absent, then
+ * XCLAIM with `minIdleMs`, then lock). A live owner keeps its lock alive, so its entries stay
+ * with it, although extending a lock never refreshes an entry's idle time. A failed claim is
+ * collected in `failures`; the other claims of the page go on.
  */
-export const sweepOnce$ = (port: RecoveryPort, config: SweepConfig): Observable<SweepPage> => {
-  const page = (start: string) => defer(() => port.pending(config.minIdleMs, start, config.count));
-  return page('-').pipe(
-    expand((rows) => (rows.length < config.count ? EMPTY : page(`(${rows[rows.length - 1]!.id}`))),
-    concatMap((rows) => defer(() => recoverPage(port, config, rows))),
+export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string): Observable<SweepPage> => {
+  const { port, ledger, options, lockKeyOf } = deps;
+  return port.pending(minIdleMs, start, options.lbsRecoveryCount).pipe(
+    concatMap((rows) => {
+      const next = rows.length < options.lbsRecoveryCount ? '-' : `(${rows[rows.length - 1]!.id}`;
+      const candidates = rows.filter((row: PendingEntry) => !ledger.keeps(row.consumer, port.consumer, row.id));
+      return port.entries(candidates.map((row) => row.id)).pipe(
+        concatMap((entries) => {
+          const dangling = candidates.filter((_, i) => entries[i] === null).map((row) => row.id);
+          const { good, bad } = partitionEntries(entries.filter((e): e is RawEntry => e !== null), options.maxEntryBytes);
+          const failures: unknown[] = [];
+          const claims$ = defer(() =>
+            good.length === 0
+              ? of([] as boolean[])
+              : forkJoin(
+                  good.map((entry) =>
+                    port.claim(lockKeyOf(entry.payload.dataStreamName, entry.payload.idInLbs), entry.payload.idInLbs, minIdleMs).pipe(
+                      map((result) => result.kind === 'claimed'),
+                      catchError((err: unknown) => {
+                        failures.push(err);
+                        return of(false);
+                      }),
+                    ),
+                  ),
+                ),
+          );
+          return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), claims$).pipe(
+            map((won): SweepPage => ({ examined: rows.length, recovered: good.filter((_, i) => won[i]), deadLettered: bad, failures, next })),
+          );
+        }),
+      );
+    }),
   );
 };
 
-/**
- * One page of the pending list from `start`, recovered like a sweep's page; `next` is where the
- * following page starts ('-' again after the last page), so a caller can walk the whole list one
- * page per interval.
- */
-export const sweepPage = async (port: RecoveryPort, config: SweepConfig, start: string): Promise<SweepPage & { next: string }> => {
-  const rows = await port.pending(config.minIdleMs, start, config.count);
-  const page = await recoverPage(port, config, rows);
-  return { ...page, next: rows.length < config.count ? '-' : `(${rows[rows.length - 1]!.id}` };
-};
+/** One recovery sweep: the whole pending list (entries idle at least `minIdleMs`), page after page. */
+export const sweepOnce$ = (deps: RecoveryDeps, minIdleMs: number): Observable<SweepPage> =>
+  sweepPage$(deps, minIdleMs, '-').pipe(expand((page) => (page.next === '-' ? EMPTY : sweepPage$(deps, minIdleMs, page.next))));
 
-const recoverPage = async (port: RecoveryPort, config: SweepConfig, rows: readonly PendingEntry[]): Promise<SweepPage> => {
-  const candidates = rows.filter((row) => !config.isOwned(row));
-  const entries = await port.entries(candidates.map((row) => row.id));
-  const dangling = candidates.filter((_, i) => entries[i] === null).map((row) => row.id);
-  await port.ackDangling(dangling);
-  const { good, bad } = partitionEntries(entries.filter((e): e is RawEntry => e !== null), config.maxEntryBytes);
-  await port.deadLetter(bad);
-  const failures: unknown[] = [];
-  const outcomes = await Promise.all(
-    good.map((entry) =>
-      port.claim(lockKey(entry.payload.dataStreamName, entry.payload.idInLbs), entry.payload.idInLbs, config.minIdleMs).then(
-        (result) => result.kind === 'claimed',
-        (err: unknown) => {
-          failures.push(err);
-          return false;
+/** Announces recovered entries: this consumer holds them now. */
+export const announce = (deps: Pick<ClientDeps, 'ledger'>, entries: readonly LbsEntry[]): StreamAdded[] =>
+  entries.map((entry) => {
+    const lease = deps.ledger.take(entry.payload, entry.additionalInfo);
+    return { type: 'StreamAdded', payload: lease.payload, additionalInfo: lease.additionalInfo };
+  });
+
+/**
+ * Start-up recovery, then a sweep every `lbsIdleTime` (a sweep still running when the next is
+ * due makes it skip): entries whose owner is gone become `StreamAdded`. The first sweep records
+ * `recordStartupRecovery`. A failed sweep is logged and never ends the source.
+ */
+export const recoverySweep$ = (deps: RecoveryDeps): Observable<StreamAdded> => {
+  const { options, scheduler, log, metrics } = deps;
+  let first = true;
+  const sweep = (): Observable<StreamAdded> => {
+    const started = scheduler.now();
+    const startup = first;
+    first = false;
+    let recovered = 0;
+    return sweepOnce$(deps, options.lbsIdleTime).pipe(
+      tap((page) => {
+        recovered += page.recovered.length;
+        for (const err of page.failures) log.warn({ err }, 'recovering one LBS entry failed');
+      }),
+      mergeMap((page) => from(announce(deps, page.recovered))),
+      tap({
+        complete: () => {
+          if (startup) metrics.recordStartupRecovery?.(true, recovered, scheduler.now() - started);
+          if (recovered > 0) log.info({ recovered }, 'recovered LBS entries whose owner is gone');
         },
-      ),
-    ),
-  );
-  return { examined: rows.length, recovered: good.filter((_, i) => outcomes[i]), deadLettered: bad, failures };
+      }),
+      catchError((err: unknown) => {
+        if (startup) metrics.recordStartupRecovery?.(false, recovered, scheduler.now() - started);
+        log.warn({ err }, 'recovery sweep failed; the next one runs in lbsIdleTime');
+        return EMPTY;
+      }),
+    );
+  };
+  return timer(0, options.lbsIdleTime, scheduler).pipe(exhaustMap(sweep));
 };
-
-/**
- * Sweeps at once, then every `periodMs`; a sweep still running when the next is due makes it skip.
- * `sweep` must not error (the caller logs and swallows failures, so one failed sweep never stops the next).
- */
-export const recoverySweep$ = <T>(periodMs: number, sweep: () => Observable<T>, scheduler: SchedulerLike = asyncScheduler): Observable<T> =>
-  timer(0, periodMs, scheduler).pipe(exhaustMap(sweep));

@@ -5,10 +5,12 @@
   KEYS[1]  lock key
   KEYS[2]  this consumer's set of lock keys
   ARGV[1]  the owner: this consumer's name
-  Returns  1 set to expire, 0 not ours (or already gone)
+  Returns  OK set to expire; HELD not ours (or already gone)
 ]]
+--!include codes
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return 0
+  return HELD
 end
 redis.call('SREM', KEYS[2], KEYS[1])
-return redis.call('PEXPIRE', KEYS[1], 1)
+redis.call('PEXPIRE', KEYS[1], 1)
+return OK

@@ -10,43 +10,45 @@
   ARGV[1]     consumer group
   ARGV[2]     the owner: this consumer's name
   ARGV[3..]   pairs: LBS entry id, DataStreamName, for each lock key in order
-  Returns     one result per entry:
-                {1}          released (if held), acknowledged and deleted
-                {0, holder}  the lock belongs to another consumer: nothing changed
-                {-1, holder} the entry went to another consumer (holder), or was finished
+  Returns     {codes, details}, one per entry:
+                OK           released (if held), acknowledged and deleted
+                HELD         the lock belongs to another consumer (details[i]): nothing changed
+                NOT_PENDING  the entry went to another consumer (details[i]), or was finished
                              (false): nothing acknowledged; our lock released
   A lock this consumer holds means its entry is pending for it: only this library's claim moves
   an entry to another consumer, and only once the lock is gone. The pending list is looked up
   only for entries whose lock is gone.
 ]]
+--!include codes
+--!include pending
 local group, owner = ARGV[1], ARGV[2]
-local results, locks, forget, ids, names, seen = {}, {}, {}, {}, {}, {}
+local codes, details, locks, forget, ids, names, seen = {}, {}, {}, {}, {}, {}, {}
 for i = 4, #KEYS do
-  local lock = KEYS[i]
-  local id, name = ARGV[2 * (i - 3) + 1], ARGV[2 * (i - 3) + 2]
+  local lock, j = KEYS[i], i - 3
+  local id, name = ARGV[2 * j + 1], ARGV[2 * j + 2]
   local holder = redis.call('GET', lock)
-  local result = {1}
+  local code, detail = OK, false
   if seen[lock] then
-    result = {-1, false}
+    code = NOT_PENDING
   elseif holder and holder ~= owner then
-    result = {0, holder}
+    code, detail = HELD, holder
   else
     if holder then
       locks[#locks + 1] = lock
     else
-      local pending = redis.call('XPENDING', KEYS[1], group, id, id, 1)[1]
-      if not pending or pending[2] ~= owner then
-        result = {-1, pending and pending[2] or false}
+      local pending = pending_owner(KEYS[1], group, id)
+      if pending ~= owner then
+        code, detail = NOT_PENDING, pending
       end
     end
     seen[lock] = true
     forget[#forget + 1] = lock
-    if result[1] == 1 then
+    if code == OK then
       ids[#ids + 1] = id
       names[#names + 1] = name
     end
   end
-  results[i - 3] = result
+  codes[j], details[j] = code, detail
 end
 if #locks > 0 then
   redis.call('DEL', unpack(locks))
@@ -66,4 +68,4 @@ if #ids > 0 then
     redis.call('HDEL', KEYS[2], unpack(done))
   end
 end
-return results
+return {codes, details}

@@ -9,9 +9,8 @@
   Returns  the consumers whose deadline has passed (server clock); {} if another consumer
            holds the guard
 ]]
+--!include now
 if not redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then
   return {}
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[3]))

@@ -14,6 +14,7 @@
   deadline moves to now + the smallest PTTL (its next lock due), or is removed when it holds
   none; unless the consumer extended its locks meanwhile (its deadline is in the future again).
 ]]
+--!include now
 local consumer = ARGV[1]
 local page = redis.call('SSCAN', KEYS[2], ARGV[2], 'COUNT', tonumber(ARGV[3]))
 local least = tonumber(ARGV[4])
@@ -30,8 +31,7 @@ for _, lock in ipairs(page[2]) do
   end
 end
 if page[1] == '0' then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = now_ms()
   local current = tonumber(redis.call('ZSCORE', KEYS[1], consumer))
   if current and current <= now then
     if redis.call('SCARD', KEYS[2]) == 0 then

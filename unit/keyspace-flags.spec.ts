@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mergeKeyspaceFlags } from '../lib/operators/keyspace-flags';
+import { mergeKeyspaceFlags } from '../lib/rules/keyspace-flags';
 
 describe('mergeKeyspaceFlags', () => {
   it('sets Kx when notify-keyspace-events is empty (the Redis default)', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { assumeLost } from '../lib/operators/assume-lost';
+import { assumeLost } from '../lib/rules/assume-lost';
 
 describe('assumeLost (the heartbeat verdict without Redis)', () => {
   const TTL = 2000;

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { MUTEX_KEY_SEP, keyspacePattern, keyspacePrefix, lockKey, parseLockKey } from '../lib/redis/keys';
-import { earlierId, scriptArgs } from '../lib/redis/scripts';
+import { MUTEX_KEY_SEP, keyspacePattern, keyspacePrefix, lockKey, parseLockKey, serviceKeys } from '../lib/keys';
 
 describe('lock keys', () => {
   it('writes the stream name, the literal separator, then the LBS entry id (the Go wire format)', () => {
@@ -70,24 +69,17 @@ describe('keyspace channels', () => {
   });
 });
 
-describe('stream entry ids', () => {
-  it('orders ids by milliseconds, then sequence, as numbers (not as text)', () => {
-    expect(earlierId('9-0', '10-0')).to.equal('9-0');
-    expect(earlierId('10-0', '9-0')).to.equal('9-0');
-    expect(earlierId('5-10', '5-9')).to.equal('5-9');
-    expect(earlierId('1700000000000-1', '1700000000000-1')).to.equal('1700000000000-1');
-    expect(['3-0', '12-5', '12-40', '2-99'].reduce(earlierId)).to.equal('2-99');
-  });
-});
-
-describe('script arguments', () => {
-  it('lays out key count, fixed keys, one key per entry, fixed arguments, then each entry\'s arguments', () => {
-    const entries = [{ k: 'a', x: 1, y: 'p' }, { k: 'b', x: 2, y: 'q' }, { k: 'c', x: 3, y: 'r' }];
-    const args = scriptArgs(['K1', 'K2'], entries, 1, 3, (e) => e.k, ['A1'], [(e) => e.x, (e) => e.y]);
-    expect(args).to.deep.equal([4, 'K1', 'K2', 'b', 'c', 'A1', 2, 'q', 3, 'r']);
-  });
-
-  it('takes no per-entry arguments by default', () => {
-    expect(scriptArgs(['K'], ['x', 'y'], 0, 2, (e) => e, ['A', 0])).to.deep.equal([3, 'K', 'x', 'y', 'A', 0]);
+describe('service keys', () => {
+  it('names the Go keys after the service, and the keys only this library writes beside them', () => {
+    const keys = serviceKeys('orders');
+    expect([keys.lbs, keys.group, keys.dead]).to.deep.equal(['orders-input', 'orders-group', 'orders-dead']);
+    expect([keys.deadlines, keys.names, keys.epoch, keys.reaperGuard, keys.reconcilerGuard]).to.deep.equal([
+      'orders-deadlines',
+      'orders-names',
+      'orders-epoch',
+      'orders-reaper',
+      'orders-reconciler',
+    ]);
+    expect(keys.locksOf('redis-consumer-a')).to.equal('orders-locks:redis-consumer-a');
   });
 });

@@ -1,9 +1,7 @@
 import { expect } from 'chai';
 import * as E from 'fp-ts/Either';
-import { TestScheduler } from 'rxjs/testing';
-import { BadEntry, LbsEntry, RawEntry, decodeLbsEntry, encodeLbsMessage } from '../lib/codecs/lbs-message';
-import { DecodedBatch, decodeEntries, partitionEntries } from '../lib/operators/decode-entries';
-import { LBS_FIELD, MUTEX_KEY_SEP } from '../lib/redis/keys';
+import { BadEntry, LbsEntry, RawEntry, decodeLbsEntry, encodeLbsMessage, partitionEntries } from '../lib/codecs/lbs-message';
+import { LBS_FIELD, MUTEX_KEY_SEP } from '../lib/keys';
 
 const MAX = 1024;
 
@@ -178,53 +176,5 @@ describe('partitionEntries', () => {
 
   it('returns two empty sides for an empty batch', () => {
     expect(partitionEntries([], MAX)).to.deep.equal({ good: [], bad: [] });
-  });
-});
-
-describe('decodeEntries', () => {
-  let testScheduler: TestScheduler;
-
-  beforeEach(() => {
-    testScheduler = new TestScheduler((actual, expected) => {
-      expect(actual).to.deep.equal(expected);
-    });
-  });
-
-  const ok = jsonEntry('1-0', { DataStreamName: 'orders', Info: { a: 1 } });
-  const broken = entry('2-0', '{');
-  const huge = jsonEntry('3-0', { DataStreamName: 'huge', Info: { blob: 'x'.repeat(100) } });
-  const decodedOk: LbsEntry = { payload: { dataStreamName: 'orders', idInLbs: '1-0' }, additionalInfo: { a: 1 } };
-
-  it('decodes each batch into one DecodedBatch, in the same frame, bad entries never erroring the stream', () => {
-    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const batches = cold('-a--b--c-|', { a: [ok], b: [broken, ok, huge], c: [] });
-      const subs = '        ^--------!';
-      const expected = '    -x--y--z-|';
-
-      const values: Record<string, DecodedBatch> = {
-        x: { good: [decodedOk], bad: [] },
-        y: {
-          good: [decodedOk],
-          bad: [
-            { entry: broken, reason: 'not JSON' },
-            { entry: huge, reason: `oversized: ${Buffer.byteLength(huge.fields[1]!)} bytes > maxEntryBytes 100` },
-          ],
-        },
-        z: { good: [], bad: [] },
-      };
-      expectObservable(batches.pipe(decodeEntries(100))).toBe(expected, values);
-      expectSubscriptions(batches.subscriptions).toBe(subs);
-    });
-  });
-
-  it('passes a read error through and stops', () => {
-    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const batches = cold('-a-#', { a: [broken] }, new Error('NOGROUP'));
-      const subs = '        ^--!';
-      const expected = '    -x-#';
-
-      expectObservable(batches.pipe(decodeEntries(MAX))).toBe(expected, { x: { good: [], bad: [{ entry: broken, reason: 'not JSON' }] } }, new Error('NOGROUP'));
-      expectSubscriptions(batches.subscriptions).toBe(subs);
-    });
   });
 });

@@ -1,0 +1,124 @@
+import * as E from 'fp-ts/Either';
+import { pipe } from 'fp-ts/function';
+import { EMPTY, Observable, catchError, concatMap, defer, endWith, from, ignoreElements, map, mergeMap, of, range, reduce, takeWhile, tap, throwError, timer } from 'rxjs';
+import { decodeLbsEntry } from '../codecs/lbs-message';
+import type { ClientDeps } from '../deps';
+import { AlreadyClaimedError, NotOwnerError, StreamNotFoundError, asRedisError } from '../errors';
+import type { Claimed, LbsInfo } from '../types';
+
+/** Streams finished (or released) at once by `done()` and `shutdown()`; finishes in one turn share a script call. */
+const STOP_CONCURRENCY = 1000;
+/** Reads of a handed-back lock until Redis deletes it, each `EXPIRE_READ_MS` after the previous one. */
+const EXPIRE_READS = 5;
+const EXPIRE_READ_MS = 2;
+
+type Deps = Pick<ClientDeps, 'port' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'>;
+
+/** `client.claim(info)`: takes over a stream that lost its owner; one value, or `AlreadyClaimedError`. */
+export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
+  const { port, ledger, options, scheduler, log, metrics, lockKeyOf } = deps;
+  const name = info.dataStreamName;
+  return defer(() => {
+    if (ledger.holds(name, info.idInLbs)) return throwError(() => new AlreadyClaimedError(name, info.idInLbs));
+    const started = scheduler.now();
+    return port.claim(lockKeyOf(name, info.idInLbs), info.idInLbs, options.hbInterval).pipe(
+      catchError((err: unknown) => throwError(() => asRedisError(`Claiming stream "${name}"`)(err))),
+      map((result) => {
+        const won = result.kind === 'claimed';
+        metrics.recordClaimAttempt?.(name, won, scheduler.now() - started);
+        metrics.recordLockAcquisitionAttempt?.(name, won, scheduler.now() - started);
+        if (result.kind !== 'claimed') throw new AlreadyClaimedError(name, info.idInLbs);
+        const additionalInfo = pipe(
+          decodeLbsEntry({ id: info.idInLbs, fields: result.fields }, Infinity),
+          E.fold(
+            () => ({}),
+            (entry) => entry.additionalInfo,
+          ),
+        );
+        const lease = ledger.take(info, additionalInfo);
+        log.info({ stream: name, id: info.idInLbs }, 'claimed stream');
+        return { payload: lease.payload, additionalInfo };
+      }),
+    );
+  });
+};
+
+/** `client.doneStream(name)`: release the lock, XACK and XDEL, atomically (see lua/finish-n.lua). */
+export const doneStream = (deps: Deps, name: string): Observable<void> => {
+  const { port, ledger, log, metrics } = deps;
+  return defer(() => {
+    const lease = ledger.get(name);
+    if (lease === undefined) return throwError(() => new StreamNotFoundError(name));
+    return port.finish(lease.lockKey, lease.payload.idInLbs, name).pipe(
+      catchError((err: unknown) => throwError(() => asRedisError(`Finishing stream "${name}"`)(err))),
+      map((result) => {
+        ledger.drop(lease);
+        metrics.recordLockReleaseAttempt?.(name, result.kind === 'finished');
+        if (result.kind === 'held') throw new NotOwnerError(name, result.holder);
+        if (result.kind === 'not-pending') throw new NotOwnerError(name, result.holder ?? 'nobody (the entry was finished by another consumer)');
+        log.debug({ stream: name, id: lease.payload.idInLbs }, 'stream done');
+      }),
+    );
+  });
+};
+
+/**
+ * `client.release(name)`: drops the stream here and makes its lock expire at once, so every other
+ * consumer hears an ordinary `expired` event. It first waits until it has held the stream for one
+ * TTL (XCLAIM's min-idle = hbInterval refuses an entry delivered or claimed more recently, so every
+ * claimer would lose), then reads the lock until Redis deletes it (the read makes Redis delete a
+ * lock past its TTL at once and publish `expired`).
+ */
+export const release = (deps: Deps, name: string): Observable<void> => {
+  const { port, ledger, options, scheduler, log, metrics } = deps;
+  return defer(() => {
+    const lease = ledger.get(name);
+    if (lease === undefined) return throwError(() => new StreamNotFoundError(name));
+    ledger.handBack(lease);
+    const untilClaimable = Math.max(0, lease.since.getTime() + options.hbInterval - scheduler.now());
+    const deleted$ = range(0, EXPIRE_READS).pipe(
+      concatMap(() => timer(EXPIRE_READ_MS, scheduler).pipe(concatMap(() => port.touchLock(lease.lockKey)))),
+      takeWhile((ttl) => ttl >= 0),
+      ignoreElements(),
+    );
+    return timer(untilClaimable, scheduler).pipe(
+      concatMap(() => port.expireLock(lease.lockKey)),
+      concatMap((ours) => (ours ? deleted$.pipe(endWith(ours)) : of(ours))),
+      catchError((err: unknown) => {
+        ledger.forgetHandBack(lease.lockKey);
+        return throwError(() => asRedisError(`Releasing stream "${name}"`)(err));
+      }),
+      map((ours) => {
+        if (!ours) ledger.forgetHandBack(lease.lockKey);
+        metrics.recordLockReleaseAttempt?.(name, ours);
+        log.info({ stream: name, id: lease.payload.idInLbs, handedBack: ours }, 'released stream');
+      }),
+    );
+  });
+};
+
+/**
+ * `done()` and `shutdown()`: `finish` (doneStream or release) every owned stream, then `stop()`;
+ * errors with the first failure other than a stream another consumer took meanwhile (logged only).
+ */
+export const finishAll = (deps: Pick<ClientDeps, 'ledger' | 'log'>, finish: (name: string) => Observable<void>, stop: () => void): Observable<void> =>
+  defer(() =>
+    from(deps.ledger.all()).pipe(
+      mergeMap(
+        (lease) =>
+          finish(lease.payload.dataStreamName).pipe(
+            ignoreElements(),
+            catchError((err: unknown) => {
+              deps.log.warn({ err, stream: lease.payload.dataStreamName }, 'could not finish or release a stream while stopping');
+              return err instanceof NotOwnerError || err instanceof StreamNotFoundError ? EMPTY : of(err);
+            }),
+          ),
+        STOP_CONCURRENCY,
+      ),
+      reduce((first: unknown, err: unknown) => first ?? err, undefined as unknown),
+      tap(() => stop()),
+      map((failure) => {
+        if (failure !== undefined) throw failure;
+      }),
+    ),
+  );

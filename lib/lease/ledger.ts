@@ -1,0 +1,145 @@
+import type { AdditionalInfo, LbsInfo } from '../types';
+
+/** A stream this consumer owns: its LBS entry, its `Info`, its lock key and when it was taken. */
+export interface Lease {
+  readonly payload: LbsInfo;
+  readonly additionalInfo: AdditionalInfo;
+  readonly lockKey: string;
+  readonly since: Date;
+  /** When Redis last confirmed the lock (ms, the scheduler's clock, taken when the confirming call was sent). Only the ledger changes it. */
+  readonly confirmedAt: number;
+}
+
+type MutableLease = { -readonly [K in keyof Lease]: Lease[K] };
+
+/** A lock this consumer handed back with `release`: its expiry and its entry are for the others. */
+interface HandBack {
+  readonly id: string;
+  readonly at: number;
+}
+
+/** Told when a lease begins and ends (the metrics' stream-processing start and end). */
+export interface LeaseListener {
+  taken?(lease: Lease): void;
+  dropped?(lease: Lease): void;
+}
+
+/**
+ * The one record of what this consumer holds: the streams it owns (by data-stream name, as
+ * `doneStream(name)` addresses them), the locks it handed back recently, and the epoch of Redis
+ * it last saw. Every change of ownership state goes through one of its methods.
+ *
+ * ## Example
+ * ```ts
+ * const ledger = new LeaseLedger(lockKey, () => scheduler.now(), 10 * hbInterval);
+ * const lease = ledger.take({ dataStreamName: 's1', idInLbs: '1-0' }, {});
+ * ledger.holds('s1', '1-0'); // true
+ * ledger.drop(lease);
+ * ```
+ */
+export class LeaseLedger {
+  private readonly byName = new Map<string, MutableLease>();
+  private readonly ids = new Set<string>();
+  private readonly handedBack = new Map<string, HandBack>();
+  /** The epoch this consumer saw at start-up or at its last successful heartbeat ('' before). */
+  epoch = '';
+
+  /**
+   * @param lockKeyOf the lock key of an LBS entry
+   * @param now the clock (ms) every time here is read from
+   * @param handBackMs how long a handed-back entry is left to the others by this consumer's sweeps
+   */
+  constructor(
+    private readonly lockKeyOf: (dataStreamName: string, idInLbs: string) => string,
+    private readonly now: () => number,
+    private readonly handBackMs: number,
+    private readonly listener: LeaseListener = {},
+  ) {}
+
+  /** Records that this consumer now holds the stream (its lock is already taken). */
+  take(payload: LbsInfo, additionalInfo: AdditionalInfo): Lease {
+    const at = this.now();
+    const lease: MutableLease = {
+      payload: { dataStreamName: payload.dataStreamName, idInLbs: payload.idInLbs },
+      additionalInfo,
+      lockKey: this.lockKeyOf(payload.dataStreamName, payload.idInLbs),
+      since: new Date(at),
+      confirmedAt: at,
+    };
+    const previous = this.byName.get(payload.dataStreamName);
+    if (previous !== undefined) this.ids.delete(previous.payload.idInLbs);
+    this.byName.set(payload.dataStreamName, lease);
+    this.ids.add(payload.idInLbs);
+    this.listener.taken?.(lease);
+    return lease;
+  }
+
+  get(name: string): Lease | undefined {
+    return this.byName.get(name);
+  }
+
+  /** True when this consumer holds exactly this LBS entry of the stream. */
+  holds(name: string, idInLbs: string): boolean {
+    return this.byName.get(name)?.payload.idInLbs === idInLbs;
+  }
+
+  /** True while `lease` is this consumer's current lease of its stream. */
+  isCurrent(lease: Lease): boolean {
+    return this.byName.get(lease.payload.dataStreamName) === lease;
+  }
+
+  /** Forgets the stream, but only the given lease of it (a newer entry of the same name stays). */
+  drop(lease: Lease): boolean {
+    if (!this.isCurrent(lease)) return false;
+    this.ids.delete(lease.payload.idInLbs);
+    this.byName.delete(lease.payload.dataStreamName);
+    this.listener.dropped?.(lease);
+    return true;
+  }
+
+  /** Redis confirmed these leases' locks with a call sent at `sentAt`. */
+  confirm(leases: readonly Lease[], sentAt: number): void {
+    for (const lease of leases) {
+      const current = this.byName.get(lease.payload.dataStreamName);
+      if (current === lease) current.confirmedAt = sentAt;
+    }
+  }
+
+  all(): Lease[] {
+    return [...this.byName.values()];
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  /** Drops the lease and remembers its lock as handed back (see `release`). */
+  handBack(lease: Lease): void {
+    this.drop(lease);
+    this.handedBack.set(lease.lockKey, { id: lease.payload.idInLbs, at: this.now() });
+  }
+
+  /** The hand-back of this lock did not happen (the lock was not ours, or Redis failed). */
+  forgetHandBack(lockKey: string): void {
+    this.handedBack.delete(lockKey);
+  }
+
+  isHandedBack(lockKey: string): boolean {
+    return this.handedBack.has(lockKey);
+  }
+
+  /**
+   * True for an entry of the pending list that this consumer's sweeps leave alone: one it holds,
+   * or one it handed back less than `handBackMs` ago (older hand-backs are forgotten here).
+   */
+  keeps(consumer: string, me: string, idInLbs: string): boolean {
+    if (consumer !== me) return false;
+    if (this.ids.has(idInLbs)) return true;
+    const horizon = this.now() - this.handBackMs;
+    for (const [key, { id, at }] of this.handedBack) {
+      if (at < horizon) this.handedBack.delete(key);
+      else if (id === idInLbs) return true;
+    }
+    return false;
+  }
+}
