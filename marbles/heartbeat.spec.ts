@@ -1,0 +1,109 @@
+import { expect } from 'chai';
+import { take } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { type Extension, LockStatus } from '../lib/port';
+import { heartbeat$ } from '../lib/sources/heartbeat';
+import type { StreamDisowned } from '../lib/types';
+import { fakePort, info, messages, specDeps } from './support/deps';
+import { newTestScheduler } from './support/scheduler';
+
+const disowned = (name: string): StreamDisowned => ({ type: 'StreamDisowned', payload: info(name), additionalInfo: {} });
+const answer = (...statuses: LockStatus[]): Extension => ({ statuses, epoch: 'e1' });
+
+describe('heartbeat$ (hbInterval 10: a tick every 5, lock TTL 10)', () => {
+  let testScheduler: TestScheduler;
+
+  beforeEach(() => {
+    testScheduler = newTestScheduler();
+  });
+
+  it('reports a lock held by another consumer at the tick whose extension finds it, and forgets the stream', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const extension = cold('-(a|)', { a: answer(LockStatus.Lost) });
+      const deps = specDeps(testScheduler, fakePort({ extendLocks: () => extension }));
+      deps.ledger.take(info('s1'), {});
+      expectObservable(heartbeat$({ ...deps, periodMs: 5 }).pipe(take(1))).toBe('------(d|)', { d: disowned('s1') });
+      expectSubscriptions(extension.subscriptions).toBe('-----^!');
+      testScheduler.flush();
+      expect(deps.ledger.get('s1')).to.equal(undefined);
+    });
+  });
+
+  it('keeps extended and re-taken locks, recording when Redis confirmed them and the epoch it has', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const extension = cold('-(a|)', { a: answer(LockStatus.Extended, LockStatus.Retaken) });
+      const sent: (readonly string[])[] = [];
+      const deps = specDeps(testScheduler, fakePort({ extendLocks: (keys) => (sent.push(keys), extension) }));
+      deps.ledger.take(info('s1'), {});
+      deps.ledger.take(info('s2', '2-0'), {});
+      expectObservable(heartbeat$({ ...deps, periodMs: 5 }), '^-----------!').toBe('-------------');
+      expectSubscriptions(extension.subscriptions).toBe(['-----^!', '----------^!']);
+      testScheduler.flush();
+      expect(deps.ledger.all().map((l) => [l.payload.dataStreamName, l.confirmedAt])).to.deep.equal([['s1', 10], ['s2', 10]]);
+      expect(deps.ledger.epoch).to.equal('e1');
+      expect(sent[0]).to.deep.equal(['s1<MUTEX_KEY_SEP>1-0', 's2<MUTEX_KEY_SEP>2-0']);
+      expect(messages(deps.logs, 'info')).to.include('re-took a lock that had vanished');
+    });
+  });
+
+  it('skips the extension of a tick while the previous one still runs, so slow Redis never piles up calls', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const extension = cold('----(a|)', { a: answer(LockStatus.Extended) });
+      const deps = specDeps(testScheduler, fakePort({ extendLocks: () => extension }));
+      deps.ledger.take(info('s1'), {});
+      // a tick every 3: the extensions sent at 3, 9 and 15 take 4 each, so the ticks at 6 and 12 send none
+      expectObservable(heartbeat$({ ...deps, periodMs: 3 }), '^-------------------!').toBe('---------------------');
+      expectSubscriptions(extension.subscriptions).toBe(['---^---!', '---------^---!', '---------------^---!']);
+    });
+  });
+
+  it('assumes a stream lost without Redis once its lock has gone unconfirmed for longer than the TTL while extensions hang', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const hanging = cold<Extension>('-');
+      const deps = specDeps(testScheduler, fakePort({ extendLocks: () => hanging }));
+      deps.ledger.take(info('s1'), {});
+      // tick 5: extension sent, hangs; tick 10: skipped, 10 ms since confirmed (not more than the TTL);
+      // 15: the extension times out (one TTL), and the verdict drops s1 (15 ms unconfirmed).
+      expectObservable(heartbeat$({ ...deps, periodMs: 5 }).pipe(take(1))).toBe('---------------(d|)', { d: disowned('s1') });
+      expectSubscriptions(hanging.subscriptions).toBe('-----^---------!');
+      testScheduler.flush();
+      expect(messages(deps.logs, 'warn')).to.deep.equal([
+        'heartbeat failed; retrying at the next tick',
+        'Redis has not confirmed these locks for longer than their TTL: assuming the streams lost',
+      ]);
+    });
+  });
+
+  it('lets a lock expire at once when its stream was dropped while the extension that kept it alive was in flight', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const extension = cold('--(a|)', { a: answer(LockStatus.Extended) });
+      const expire = cold('-(t|)', { t: true });
+      const expired: string[] = [];
+      const deps = specDeps(testScheduler, fakePort({ extendLocks: () => extension, expireLock: (key) => (expired.push(key), expire) }));
+      const lease = deps.ledger.take(info('s1'), {});
+      testScheduler.schedule(() => deps.ledger.drop(lease), 6);
+      expectObservable(heartbeat$({ ...deps, periodMs: 5 }), '^--------!').toBe('----------');
+      expectSubscriptions(expire.subscriptions).toBe('-------^!');
+      testScheduler.flush();
+      expect(expired).to.deep.equal(['s1<MUTEX_KEY_SEP>1-0']);
+    });
+  });
+
+  it('leaves a handed-back lock to release(), which makes it expire itself', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const extension = cold('--(a|)', { a: answer(LockStatus.Extended) });
+      const deps = specDeps(testScheduler, fakePort({ extendLocks: () => extension }));
+      const lease = deps.ledger.take(info('s1'), {});
+      testScheduler.schedule(() => deps.ledger.handBack(lease), 6);
+      expectObservable(heartbeat$({ ...deps, periodMs: 5 }), '^--------!').toBe('----------');
+      expectSubscriptions(extension.subscriptions).toBe('-----^-!');
+    });
+  });
+
+  it('sends nothing to Redis while it owns nothing', () => {
+    testScheduler.run(({ expectObservable }) => {
+      const deps = specDeps(testScheduler, fakePort({}));
+      expectObservable(heartbeat$({ ...deps, periodMs: 5 }), '^--------------!').toBe('----------------');
+    });
+  });
+});

@@ -1,0 +1,82 @@
+import { expect } from 'chai';
+import { Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import type { RawEntry } from '../lib/codecs/lbs-message';
+import { RedisCommandError } from '../lib/errors';
+import { lockKey } from '../lib/keys';
+import { keyspaceExpiries$ } from '../lib/sources/keyspace-expiries';
+import type { StreamExpired } from '../lib/types';
+import { fakePort, info, messages, raw, specDeps } from './support/deps';
+import { newTestScheduler } from './support/scheduler';
+
+const expired = (name: string, id: string, extra = {}): StreamExpired => ({ type: 'StreamExpired', payload: info(name, id), additionalInfo: extra });
+
+describe('keyspaceExpiries$ (StreamExpired from keyspace notifications)', () => {
+  let testScheduler: TestScheduler;
+
+  beforeEach(() => {
+    testScheduler = newTestScheduler();
+  });
+
+  const setup = (entries: Record<string, Observable<RawEntry | null>>, keys$: Observable<string>) => {
+    const looked: string[] = [];
+    const dropped: number[] = [];
+    const deps = specDeps(testScheduler, fakePort({ entry: (id) => (looked.push(id), entries[id]!) }));
+    const metrics = { recordKspNotificationDropped: () => void dropped.push(1) };
+    return { deps, looked, dropped, expired$: keyspaceExpiries$({ ...deps, metrics, session: { expiredLockKeys$: keys$ } }) };
+  };
+
+  it("reports another consumer's expired lock with the Info of its LBS entry, and never this consumer's own locks", () => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const keys$ = hot('-a-b---|', { a: lockKey('mine', '1-0'), b: lockKey('theirs', '2-0') });
+      const lookup = cold('-(r|)', { r: raw('2-0', 'theirs', { k: 1 }) });
+      const { deps, looked, expired$ } = setup({ '2-0': lookup }, keys$);
+      deps.ledger.take(info('mine', '1-0'), {});
+      expectObservable(expired$).toBe('----x--|', { x: expired('theirs', '2-0', { k: 1 }) });
+      expectSubscriptions(keys$.subscriptions).toBe('^------!');
+      expectSubscriptions(lookup.subscriptions).toBe('---^!');
+      testScheduler.flush();
+      expect(looked).to.deep.equal(['2-0']);
+    });
+  });
+
+  it('skips the one expiry of a lock this consumer handed back, and reports the next one', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const key = lockKey('back', '3-0');
+      const keys$ = hot('-a--a--|', { a: key });
+      const { deps, expired$ } = setup({ '3-0': cold('(r|)', { r: raw('3-0', 'back') }) }, keys$);
+      deps.ledger.handBack(deps.ledger.take(info('back', '3-0'), {}));
+      expectObservable(expired$).toBe('----x--|', { x: expired('back', '3-0') });
+      testScheduler.flush();
+      expect(deps.ledger.isHandedBack(key)).to.equal(false);
+    });
+  });
+
+  it('reports nothing for keys that are not lock keys, for entries no longer in the LBS, or for an entry of another name (another service)', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const keys$ = hot('-a-b-c-|', { a: 'plain-key', b: lockKey('gone', '4-0'), c: lockKey('elsewhere', '5-0') });
+      const { looked, expired$ } = setup({ '4-0': cold('(n|)', { n: null }), '5-0': cold('(r|)', { r: raw('5-0', 'other-name') }) }, keys$);
+      expectObservable(expired$).toBe('-------|');
+      testScheduler.flush();
+      expect(looked).to.deep.equal(['4-0', '5-0']);
+    });
+  });
+
+  it('counts and logs an expiry whose entry could not be read, and goes on', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const keys$ = hot('-a-b-|', { a: lockKey('x', '6-0'), b: lockKey('y', '7-0') });
+      const { deps, dropped, expired$ } = setup({ '6-0': cold('-#'), '7-0': cold('(r|)', { r: raw('7-0', 'y') }) }, keys$);
+      expectObservable(expired$).toBe('---y-|', { y: expired('y', '7-0') });
+      testScheduler.flush();
+      expect(dropped).to.have.length(1);
+      expect(messages(deps.logs, 'warn')).to.deep.equal(['could not read the LBS entry of an expired lock']);
+    });
+  });
+
+  it('errors with a RedisCommandError when the subscription is refused', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const { expired$ } = setup({}, cold('--#', undefined, new Error('NOPERM')));
+      expectObservable(expired$).toBe('--#', undefined, new RedisCommandError('Subscribing to keyspace notifications failed: NOPERM'));
+    });
+  });
+});

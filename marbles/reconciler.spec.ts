@@ -1,0 +1,59 @@
+import { expect } from 'chai';
+import { Observable, of } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import type { ClaimResult, PendingEntry } from '../lib/port';
+import { reconciler$ } from '../lib/sources/reconciler';
+import type { StreamAdded } from '../lib/types';
+import { fakePort, info, raw, specDeps } from './support/deps';
+import { attemptsOf, newTestScheduler } from './support/scheduler';
+
+const row = (id: string): PendingEntry => ({ id, consumer: 'redis-consumer-dead', idleMs: 50 });
+const added = (name: string, id: string): StreamAdded => ({ type: 'StreamAdded', payload: info(name, id), additionalInfo: {} });
+
+describe('reconciler$ (reconcileInterval 5, hbInterval 10, pages of 2)', () => {
+  let testScheduler: TestScheduler;
+
+  beforeEach(() => {
+    testScheduler = newTestScheduler();
+  });
+
+  const setup = (turns: Observable<boolean>[], flags: Observable<never>, pages: Record<string, readonly PendingEntry[]>) => {
+    const pending: string[] = [];
+    const turn = attemptsOf(turns);
+    const port = fakePort({
+      winReconcilerTurn: () => turn,
+      pending: (minIdle, start) => (pending.push(`${start}@${minIdle}`), of(pages[start]!)),
+      entries: (ids) => of(ids.map((id) => raw(id, `s${id}`))),
+      ackDangling: () => of(undefined),
+      deadLetter: () => of(undefined),
+      claim: (_, id): Observable<ClaimResult> => of({ kind: 'claimed', fields: raw(id, `s${id}`).fields }),
+    });
+    const deps = specDeps(testScheduler, port, { reconcileInterval: 5, lbsRecoveryCount: 2 });
+    return { pending, deps, reconciled$: reconciler$({ ...deps, flags }) };
+  };
+
+  it('does nothing in an interval whose turn another consumer won', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const turns = [cold('-(f|)', { f: false }), cold('-(f|)', { f: false })];
+      const flags = cold<never>('|');
+      const { pending, reconciled$ } = setup(turns, flags, {});
+      expectObservable(reconciled$, '^-----------!').toBe('-------------');
+      expectSubscriptions(flags.subscriptions).toBe([]);
+      testScheduler.flush();
+      expect(pending).to.deep.equal([]);
+    });
+  });
+
+  it('restores the keyspace flags, then takes one page of lockless entries idle for a heartbeat, the next turn going on from there', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const turns = [cold('-(t|)', { t: true }), cold('-(t|)', { t: true })];
+      const flags = cold<never>('-|');
+      const { pending, deps, reconciled$ } = setup(turns, flags, { '-': [row('1-0'), row('2-0')], '(2-0': [row('3-0')] });
+      expectObservable(reconciled$, '^-------------!').toBe('-------(ab)-c', { a: added('s1-0', '1-0'), b: added('s2-0', '2-0'), c: added('s3-0', '3-0') });
+      expectSubscriptions(flags.subscriptions).toBe(['------^!', '-----------^!']);
+      testScheduler.flush();
+      expect(pending).to.deep.equal(['-@10', '(2-0@10']);
+      expect(deps.ledger.size).to.equal(3);
+    });
+  });
+});
