@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { ConsumerEvent } from './events';
-import { onLines, track } from '../spec/helpers/processes';
+import { onLines, track } from '../support/processes';
 
 const FIXTURE = join(__dirname, 'consumer.ts');
 

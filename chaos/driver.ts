@@ -4,7 +4,7 @@ import { ConsumerProc } from './consumers';
 import type { ConsumerEvent } from './events';
 import { Producer } from './producer';
 import { SilentProxy } from './proxy';
-import { ChaosRedis } from './redis';
+import { RIDE_OUT, RedisServer } from '../support/redis-server';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -45,7 +45,7 @@ export interface CaseContext {
   readonly service: string;
   /** unique per run, for stream names */
   readonly tag: string;
-  readonly server: ChaosRedis;
+  readonly server: RedisServer;
   /** a connection straight to Redis for the driver */
   readonly admin: Redis;
   readonly producer: Producer;
@@ -130,8 +130,8 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
   const service = `chaos-${def.name}-${run}`;
   const tag = `r${run}`;
   const notes: string[] = [];
-  const server = await ChaosRedis.start(def.redisArgs ?? []);
-  const admin = server.connect('chaos-admin');
+  const server = await RedisServer.start({ args: def.redisArgs ?? [] });
+  const admin = server.connect({ ...RIDE_OUT, connectionName: 'chaos-admin' });
   const producer = new Producer(server.port, service, tag);
   const consumers: ConsumerProc[] = [];
   const proxies = new Map<ConsumerProc, SilentProxy>();

@@ -222,9 +222,7 @@ export const CASES: CaseDef[] = [
       const next = ends.filter((t) => t > Date.now() + 150).sort((a, b) => a - b)[0];
       if (next !== undefined && next - Date.now() < 3000) await sleep(next - 100 - Date.now());
       const at = Date.now();
-      await ctx.server.kill();
-      await sleep(300);
-      await ctx.server.boot();
+      await ctx.server.restart(300);
       const up = Date.now();
       const finishing = ends.filter((t) => t >= at && t <= up).length;
       return { at, endAt: up, pauseMs: up - at, targets: 'all', dataLostAt: at, notes: [`redis-server down ${up - at} ms, restarted empty; ${finishing} handler(s) completed meanwhile`] };
@@ -250,9 +248,7 @@ export const CASES: CaseDef[] = [
     inject: async (ctx) => {
       await ctx.owner();
       const at = Date.now();
-      await ctx.server.kill();
-      await sleep(2 * ctx.hb);
-      await ctx.server.boot();
+      await ctx.server.restart(2 * ctx.hb);
       const up = Date.now();
       return { at, endAt: up, pauseMs: up - at, targets: 'all', notes: [`redis-server down ${up - at} ms, restarted from its AOF`] };
     },

@@ -22,11 +22,12 @@
  */
 import { ConsumerProc } from './consumers';
 import { runRepro } from './repro';
-import { ChaosRedis } from './redis';
+import type Redis from 'ioredis';
+import { RIDE_OUT, RedisServer } from '../support/redis-server';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const attempt = async (server: ChaosRedis, admin: ReturnType<ChaosRedis['connect']>, service: string): Promise<boolean> => {
+const attempt = async (server: RedisServer, admin: Redis, service: string): Promise<boolean> => {
   const env = (pod: string) => ({
     REDIS_URL: server.url,
     SERVICE: service,
@@ -74,8 +75,8 @@ const attempt = async (server: ChaosRedis, admin: ReturnType<ChaosRedis['connect
 };
 
 const main = async (): Promise<boolean> => {
-  const server = await ChaosRedis.start();
-  const admin = server.connect('repro-admin');
+  const server = await RedisServer.start();
+  const admin = server.connect({ ...RIDE_OUT, connectionName: 'repro-admin' });
   let bug = false;
   for (let i = 1; i <= 5 && !bug; i++) {
     console.log(`attempt ${i}`);

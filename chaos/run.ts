@@ -9,11 +9,11 @@
 import { cpus, loadavg } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hasRedisServer } from '../spec/helpers/redis-server';
+import { hasRedisServer } from '../support/redis-server';
 import { describeOverlap } from './checks';
 import { RunResult, runCase, settingsFor } from './driver';
 import { CASES } from './faults';
-import { installCleanupHandlers, killAll } from '../spec/helpers/processes';
+import { installCleanupHandlers, killAll } from '../support/processes';
 import { CaseSummary, summarise, table } from './report';
 
 const HELP = `npm run chaos -- [options]

@@ -4,7 +4,7 @@ import { lastValueFrom } from 'rxjs';
 import { addStream, lockKey } from '../lib';
 import type { Logger } from '../lib';
 import { Consumer, cleanup, connect, locksOf, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
-import { RedisServer, hasRedisServer } from './helpers/redis-server';
+import { RedisServer, hasRedisServer } from '../support/redis-server';
 
 describe('keyspace notifications', () => {
   let admin: Redis;
@@ -130,7 +130,7 @@ describe('keyspace notifications', () => {
     const flagsOf = async (redis: Redis): Promise<string> => ((await redis.config('GET', 'notify-keyspace-events')) as string[])[1]!;
 
     it("adds K and x to the flags already set, keeping another application's flags", async () => {
-      server = await RedisServer.start(['--notify-keyspace-events', 'Eg']);
+      server = await RedisServer.start({ args: ['--notify-keyspace-events', 'Eg'] });
       const redis = server.connect();
       const c = consumer('a', {}, redis);
       await sleep(200);
@@ -140,7 +140,7 @@ describe('keyspace notifications', () => {
     });
 
     it('replaces the flags with Kx when forceConfigOverride is set', async () => {
-      server = await RedisServer.start(['--notify-keyspace-events', 'Eg']);
+      server = await RedisServer.start({ args: ['--notify-keyspace-events', 'Eg'] });
       const redis = server.connect();
       consumer('a', { forceConfigOverride: true }, redis);
       await sleep(300);
@@ -148,7 +148,7 @@ describe('keyspace notifications', () => {
     });
 
     it('warns with KEYSPACE_CONFIG_CONFLICT when CONFIG is refused, and goes on serving streams', async () => {
-      server = await RedisServer.start(['--rename-command', 'CONFIG', '']);
+      server = await RedisServer.start({ args: ['--rename-command', 'CONFIG', ''] });
       const redis = server.connect();
       const warnings: { obj: { err?: { code?: string } }; msg?: string }[] = [];
       const logger: Logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (obj, msg) => void warnings.push({ obj, msg }) };

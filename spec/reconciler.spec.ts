@@ -4,7 +4,7 @@ import { lastValueFrom } from 'rxjs';
 import { addStream, lockKey } from '../lib';
 import type { Logger } from '../lib';
 import { Consumer, createGroup, readAsCrashedConsumer, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
-import { RedisServer, hasRedisServer } from './helpers/redis-server';
+import { RedisServer, hasRedisServer } from '../support/redis-server';
 
 describe('protections beyond keyspace events (private servers)', function () {
   this.timeout(40_000);
@@ -32,7 +32,7 @@ describe('protections beyond keyspace events (private servers)', function () {
 
   /** A private server at the default `hz` whose expiry cycle has `count` other volatile keys to sample; an admin connection to it. */
   const serverWithOtherVolatileKeys = async (count: number): Promise<Redis> => {
-    server = await RedisServer.start(['--hz', '10']);
+    server = await RedisServer.start({ args: ['--hz', '10'] });
     const admin = connect();
     const pipeline = admin.pipeline();
     for (let i = 0; i < count; i++) pipeline.set(`other-app:${i}`, 'x', 'PX', 120_000);
@@ -177,7 +177,7 @@ describe('protections beyond keyspace events (private servers)', function () {
   });
 
   it('warns at start-up when maxmemory-policy can evict lock keys', async () => {
-    server = await RedisServer.start(['--maxmemory', '100mb', '--maxmemory-policy', 'allkeys-lru']);
+    server = await RedisServer.start({ args: ['--maxmemory', '100mb', '--maxmemory-policy', 'allkeys-lru'] });
     const { logger, warnings } = recorder();
     const c = consumer('a', { logger });
     await sleep(300);

@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { addStream, lockKey } from '../lib';
 import { Consumer, cleanup, connect, createGroup, readAsCrashedConsumer, sleep, streamName, uniqueService } from './helpers/fixtures';
-import { RedisServer, hasRedisServer } from './helpers/redis-server';
+import { RedisServer, hasRedisServer } from '../support/redis-server';
 
 describe('recovery of LBS entries nobody holds', () => {
   let admin: Redis;
@@ -102,7 +102,7 @@ describe('recovery of LBS entries nobody holds', () => {
 
   it('keeps serving new streams when start-up recovery fails (XRANGE disabled on the server)', async function () {
     if (!hasRedisServer()) this.skip();
-    const server = await RedisServer.start(['--rename-command', 'XRANGE', '']);
+    const server = await RedisServer.start({ args: ['--rename-command', 'XRANGE', ''] });
     const redis = server.connect();
     try {
       // An orphaned entry, so that the sweep has an entry to read (and fails reading it).

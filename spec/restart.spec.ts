@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { StreamTerminatedError, addStream, lockKey } from '../lib';
 import { Consumer, sleep, uniqueService, waitUntil } from './helpers/fixtures';
-import { RedisServer, hasRedisServer } from './helpers/redis-server';
+import { RedisServer, hasRedisServer } from '../support/redis-server';
 
 describe('Redis restarts and outages', function () {
   this.timeout(30_000);

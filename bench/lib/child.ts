@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { onLines, track } from '../../spec/helpers/processes';
+import { onLines, track } from '../../support/processes';
 import { waitOrThrow } from './stats';
 
 export interface ChildEvent {

@@ -7,7 +7,7 @@
  *    alive (heartbeat every hbInterval/2 = 1 s, default hbInterval 2000), as a fraction of one
  *    core. Everything the idle client does in that window counts (heartbeat, the reader's empty
  *    blocking reads, any periodic sweep), so the figure is an upper bound of the heartbeat's share.
- *    redis-server's CPU and the heartbeat's ticks (bench/lib/heartbeat-probe.ts) over the same
+ *    redis-server's CPU and the heartbeat's ticks (support/heartbeat-probe.ts) over the same
  *    window are reported too;
  *  - (information) a survivor takes over all 100k: a second client (in this process, `claimExpired`)
  *    runs while the holder gets SIGKILL; timed from the holder's deadline (read from
@@ -20,13 +20,13 @@ import { RedisStreamClient, claimExpired } from '../../lib';
 import type { ChildEvent } from '../lib/child';
 import { ChildConsumer } from '../lib/child';
 import { createGroup, fillLbs } from '../lib/lbs';
-import type { BenchRedis } from '../lib/redis-server';
+import type { RedisServer } from '../../support/redis-server';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, median, progress, sleep, waitFor } from '../lib/stats';
 
 const STREAMS = 100_000;
 
-export const cpuMemoryScenario = async (server: BenchRedis, config: BenchConfig): Promise<Row[]> => {
+export const cpuMemoryScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const service = 'bench-mem';
   const redis = server.connect();
   const windowMs = config.quick ? 5000 : 10_000;
@@ -153,7 +153,7 @@ export const cpuMemoryScenario = async (server: BenchRedis, config: BenchConfig)
 };
 
 /** SIGKILL of the holder while a survivor claims every expired stream; times relative to the holder's deadline. */
-const takeOver = async (server: BenchRedis, service: string, holder: ChildConsumer, owned: number, capMs: number) => {
+const takeOver = async (server: RedisServer, service: string, holder: ChildConsumer, owned: number, capMs: number) => {
   const conn: Redis = server.connect();
   const survivor = new RedisStreamClient(conn, service, { consumerId: 'bench-survivor', readCount: 1000 });
   let expired = 0;

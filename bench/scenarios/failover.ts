@@ -21,7 +21,7 @@ import type Redis from 'ioredis';
 import { MUTEX_KEY_SEP, lbsKey, LBS_FIELD, lockKey } from '../../lib';
 import { ChildConsumer } from '../lib/child';
 import { callScript, createGroup, lbsJson } from '../lib/lbs';
-import type { BenchRedis } from '../lib/redis-server';
+import type { RedisServer } from '../../support/redis-server';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, median, percentile, progress, sleep, waitFor, waitOrThrow } from '../lib/stats';
 
@@ -95,7 +95,7 @@ interface Sample {
   readonly viaStreamAdded: boolean;
 }
 
-export const failoverScenario = async (server: BenchRedis, config: BenchConfig): Promise<Row[]> => {
+export const failoverScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const service = 'bench-fo';
   const levels = config.quick ? [10, 10_000] : [10, 10_000, 100_000];
   const kills = config.quick ? 3 : 8;

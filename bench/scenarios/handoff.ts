@@ -13,14 +13,14 @@
 import { Subscription, filter, lastValueFrom, tap } from 'rxjs';
 import { RedisStreamClient, claimExpired } from '../../lib';
 import { createGroup, fillLbs } from '../lib/lbs';
-import type { BenchRedis } from '../lib/redis-server';
+import type { RedisServer } from '../../support/redis-server';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, nowMs, percentile, progress, sleep, waitFor, waitOrThrow } from '../lib/stats';
 
 const HB = 2000;
 const WARMUP = 5;
 
-export const handoffScenario = async (server: BenchRedis, config: BenchConfig): Promise<Row[]> => {
+export const handoffScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const service = 'bench-handoff';
   const m = (config.quick ? 100 : 300) + WARMUP;
   const setup = server.connect();

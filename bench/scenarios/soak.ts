@@ -8,14 +8,14 @@
 import { LBS_FIELD, lbsKey } from '../../lib';
 import { ChildConsumer } from '../lib/child';
 import { createGroup, fillLbs, lbsJson } from '../lib/lbs';
-import type { BenchRedis } from '../lib/redis-server';
+import type { RedisServer } from '../../support/redis-server';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, progress, sleep } from '../lib/stats';
 
 const BASE = 10_000;
 const CHURN_PER_SECOND = 200;
 
-export const soakScenario = async (server: BenchRedis, config: BenchConfig): Promise<Row[]> => {
+export const soakScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const service = 'bench-soak';
   const churnPrefix = `${service}:churn-`;
   const redis = server.connect();

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { waitUntil } from './fixtures';
-import { onLines } from './processes';
+import { onLines } from '../../support/processes';
 
 export interface ChildEvent {
   readonly event: string;
