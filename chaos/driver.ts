@@ -1,12 +1,11 @@
 import type Redis from 'ioredis';
 import { Analysis, FaultRecord, ProcRecord, RedisState, analyse, redisState } from './checks';
 import { ConsumerProc } from './consumers';
-import type { ConsumerEvent } from './events';
+import type { ConsumerEvent } from '../support/protocol';
 import { Producer } from './producer';
 import { SilentProxy } from './proxy';
 import { RIDE_OUT, RedisServer } from '../support/redis-server';
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep, waitUntil } from '../support/service';
 
 /** Timings of one run; `quick` shortens every phase. */
 export interface RunSettings {
@@ -111,14 +110,6 @@ const timeoutAfter = async <T>(ms: number, what: string, p: Promise<T>): Promise
   }
 };
 
-const waitUntil = async (condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-};
-
 /**
  * One run of one case: a private redis-server, the consumers, the producer; warm-up, the fault,
  * more production, quiescence; then the checks, from Redis's state and the consumers' logs.
@@ -145,14 +136,14 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
       url = proxy.url;
     }
     const proc = new ConsumerProc(consumers.length, {
-      REDIS_URL: url,
-      SERVICE: service,
-      POD_NAME: pod,
-      HB_INTERVAL: String(hb),
-      WORK_MIN_MS: String(settings.workMinMs),
-      WORK_MAX_MS: String(settings.workMaxMs),
-      BLOCK_MS: String(Math.round(3.5 * hb)),
-      ...(held ? { START_ON_SIGNAL: '1' } : {}),
+      redisUrl: url,
+      service,
+      pod,
+      hbInterval: hb,
+      workMinMs: settings.workMinMs,
+      workMaxMs: settings.workMaxMs,
+      blockMs: Math.round(3.5 * hb),
+      startOnSignal: held,
     });
     consumers.push(proc);
     if (proxy !== undefined) proxies.set(proc, proxy);
@@ -176,7 +167,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     live,
     note: (m) => void notes.push(m),
     waitReady: async (procs, timeoutMs = 15_000) => {
-      await waitUntil(() => procs.every((p) => p.of('ready').length > 0 || !p.alive), timeoutMs, 'consumers ready');
+      await waitUntil(() => procs.every((p) => p.of('ready').length > 0 || !p.alive), timeoutMs, 'consumers ready', 25);
       const dead = procs.filter((p) => !p.alive);
       if (dead.length > 0) throw new Error(`consumer(s) died before being ready: ${dead.map((p) => `${p.name}[${p.pid}] code ${p.exitCode} signal ${p.exitSignal}: ${p.stderr.join(' ').slice(0, 300)}`).join('; ')}`);
     },
@@ -191,6 +182,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
         },
         timeoutMs,
         `a consumer holding ${min} stream(s)`,
+        25,
       );
       return best!;
     },
@@ -275,7 +267,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     if (c.exitedAt !== undefined && c.exitedAt <= teardownAt && !c.endedByDriver) {
       failures.push(`${c.name}[${c.pid}] exited by itself (code ${c.exitCode}, signal ${c.exitSignal}): ${c.stderr.join(' ').slice(0, 400)}`);
     }
-    const failedOutcomes = c.events.filter((e) => e.ev === 'failed' && e.at <= teardownAt);
+    const failedOutcomes = c.of('failed').filter((e) => e.at <= teardownAt);
     if (failedOutcomes.length > 0) {
       notes.push(`${c.name}[${c.pid}] outcome Failed ×${failedOutcomes.length}: ${failedOutcomes.slice(0, 3).map((e) => `${e.stream} ${e.id} (${(e.message ?? e.code ?? '').slice(0, 70)})`).join('; ')}`);
     }

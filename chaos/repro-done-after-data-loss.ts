@@ -24,10 +24,10 @@ import Redis from 'ioredis';
 import { Subject, lastValueFrom } from 'rxjs';
 import { RedisStreamClient, addStream, claimExpired, lockKey, processStreams } from '../lib';
 import type { StreamOutcome } from '../lib';
+import { sleep } from '../support/service';
 import { runRepro } from './repro';
 import { RIDE_OUT, RedisServer } from '../support/redis-server';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const aof = process.argv.includes('--aof');
 

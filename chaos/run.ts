@@ -2,9 +2,10 @@
  * The chaos suite: `npm run chaos [-- --quick] [-- --case NAME[,NAME]] [-- --runs N] [-- --logs]`.
  *
  * For each named fault (chaos/faults.ts): a private redis-server, consumers in child processes
- * (chaos/consumer.ts), a producer that keeps adding streams, the fault, then quiescence and the
- * checks (chaos/checks.ts) from Redis's own state and the consumers' event logs. Prints a progress
- * line per run, then a table, and writes chaos/results.json. Exit code 1 when a row fails.
+ * (support/consumer.ts, as chaos/consumers.ts configures it), a producer that keeps adding
+ * streams, the fault, then quiescence and the checks (chaos/checks.ts) from Redis's own state and
+ * the consumers' event logs. Prints a progress line per run, then a table, and writes
+ * chaos/results.json. Exit code 1 when a row fails.
  */
 import { cpus, loadavg } from 'node:os';
 import { writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { addStream, lockKey } from '../lib';
-import { ChildConsumer } from './helpers/child-consumer';
+import { ChildConsumer } from '../support/child';
 import { cleanup, connect, locksOf, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
 import { sharedRedisUrl } from './helpers/hooks';
 
@@ -14,7 +14,7 @@ describe('consumers that crash or stall (child processes)', function () {
   const children: ChildConsumer[] = [];
 
   const child = (name: string): ChildConsumer => {
-    const c = new ChildConsumer({ REDIS_URL: sharedRedisUrl(), SERVICE: service, POD_NAME: name, HB_INTERVAL: String(hb), LBS_IDLE_TIME: '60000' });
+    const c = new ChildConsumer({ redisUrl: sharedRedisUrl(), service, pod: name, hbInterval: hb, lbsIdleTime: 60_000, claim: true });
     children.push(c);
     return c;
   };
@@ -32,7 +32,7 @@ describe('consumers that crash or stall (child processes)', function () {
   });
 
   afterEach(async () => {
-    children.splice(0).forEach((c) => c.kill());
+    await Promise.all(children.splice(0).map((c) => c.kill()));
     await cleanup(admin, service);
     admin.disconnect();
   });
@@ -49,9 +49,9 @@ describe('consumers that crash or stall (child processes)', function () {
     victim.signal('SIGKILL');
     // Taken over by a claim after the expiry, or by the reconciler (an entry with no lock): either way, owned.
     await waitUntil(() => lost.every((name) => survivor.owned().has(name)), 15_000, 'the survivor to own the lost streams');
-    const takeovers = survivor.events.filter((e) => (e.event === 'claimed' || e.event === 'StreamAdded') && lost.includes(e.stream!) && e.at > killedAt);
+    const takeovers = [...survivor.of('claimed'), ...survivor.of('added')].filter((e) => lost.includes(e.stream) && e.at > killedAt);
     expect(takeovers.map((e) => e.stream).sort()).to.deep.equal([...lost].sort());
-    for (const e of takeovers) expect(e.info).to.deep.equal({ i: Number(e.stream!.split('stream-')[1]) });
+    for (const e of takeovers) expect(e.info).to.deep.equal({ i: Number(e.stream.split('stream-')[1]) });
     const locks = await locksOf(admin, service);
     expect([...locks.values()]).to.deep.equal(Array(6).fill('redis-consumer-' + (survivor === a ? 'a' : 'b')));
     const failover = Math.max(...takeovers.map((e) => e.at)) - killedAt;
@@ -69,13 +69,13 @@ describe('consumers that crash or stall (child processes)', function () {
     stalled.signal('SIGSTOP');
     await waitUntil(() => taken.every((name) => survivor.owned().has(name)), 15_000, 'the survivor to own the stalled streams');
     stalled.signal('SIGCONT');
-    await stalled.waitFor('StreamDisowned', taken.length, 10_000);
-    expect(stalled.of('StreamDisowned').map((e) => e.stream).sort()).to.deep.equal(taken);
+    await stalled.waitFor('disowned', { count: taken.length, timeoutMs: 10_000 });
+    expect(stalled.of('disowned').map((e) => e.stream).sort()).to.deep.equal(taken);
     expect(stalled.owned().size).to.equal(0);
     await sleep(hb * 2);
     const survivorName = `redis-consumer-${survivor === a ? 'a' : 'b'}`;
-    for (const e of survivor.events.filter((x) => (x.event === 'claimed' || x.event === 'StreamAdded') && taken.includes(x.stream!))) {
-      expect(await admin.get(lockKey(e.stream!, e.id!))).to.equal(survivorName);
+    for (const e of [...survivor.of('claimed'), ...survivor.of('added')].filter((x) => taken.includes(x.stream))) {
+      expect(await admin.get(lockKey(e.stream, e.id))).to.equal(survivorName);
     }
   });
 });

@@ -89,7 +89,7 @@ export const onLines = (stream: NodeJS.ReadableStream, onLine: (line: string) =>
  * The one JSON-lines reader: calls `onValue` with each line of `stream` that parses as a JSON
  * object, and `onStray` (if given) with every other line.
  */
-export const onJsonLines = (stream: NodeJS.ReadableStream, onValue: (value: Record<string, unknown>) => void, onStray?: (line: string) => void): void =>
+export const onJsonLines = (stream: NodeJS.ReadableStream, onValue: (value: Record<string, unknown>, line: string) => void, onStray?: (line: string) => void): void =>
   onLines(stream, (line) => {
     let value: unknown;
     try {
@@ -97,6 +97,6 @@ export const onJsonLines = (stream: NodeJS.ReadableStream, onValue: (value: Reco
     } catch {
       value = undefined;
     }
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) onValue(value as Record<string, unknown>);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) onValue(value as Record<string, unknown>, line);
     else onStray?.(line);
   });

@@ -12,10 +12,11 @@
  */
 import { Subscription, filter, lastValueFrom, tap } from 'rxjs';
 import { RedisStreamClient, claimExpired } from '../../lib';
-import { createGroup, fillLbs } from '../lib/lbs';
 import type { RedisServer } from '../../support/redis-server';
+import { createGroup, sleep } from '../../support/service';
+import { fillLbs } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
-import { fmt, nowMs, percentile, progress, sleep, waitFor, waitOrThrow } from '../lib/stats';
+import { fmt, nowMs, percentile, progress, waitFor, waitOrThrow } from '../lib/stats';
 
 const HB = 2000;
 const WARMUP = 5;

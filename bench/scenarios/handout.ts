@@ -19,8 +19,9 @@ import { Queue, Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import { Subscription } from 'rxjs';
 import { RedisStreamClient, groupName, lbsKey, lockKey } from '../../lib';
-import { createGroup, fillLbs } from '../lib/lbs';
 import type { RedisServer } from '../../support/redis-server';
+import { createGroup } from '../../support/service';
+import { fillLbs } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, median, nowMs, progress, waitOrThrow } from '../lib/stats';
 

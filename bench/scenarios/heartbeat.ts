@@ -14,8 +14,9 @@ import type Redis from 'ioredis';
 import { Subscription } from 'rxjs';
 import { MUTEX_KEY_SEP, RedisStreamClient } from '../../lib';
 import { HeartbeatProbe } from '../../support/heartbeat-probe';
-import { callScript, createGroup, fillLbs } from '../lib/lbs';
 import type { RedisServer } from '../../support/redis-server';
+import { createGroup } from '../../support/service';
+import { callScript, fillLbs } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, median, nowMs, progress, waitOrThrow } from '../lib/stats';
 
