@@ -46,18 +46,18 @@ export const soakScenario = async (server: RedisServer, config: BenchConfig): Pr
     const warmupMs = Math.min(60_000, durationMs / 5);
     progress('soak', `base of ${BASE} streams owned; ${CHURN_PER_SECOND} streams/s coming and going for ${config.soakSeconds} s`);
     const t0 = Date.now();
-    const heap: { atS: number; heapUsed: number; finished: number }[] = [];
+    const heap: { atS: number; heapUsed: number; finished: number; disowned: number }[] = [];
     while (Date.now() - t0 < durationMs) {
       await sleep(Math.min(sampleEveryMs, durationMs - (Date.now() - t0)));
       const h = await child.ask({ cmd: 'heap' }, 60_000);
-      heap.push({ atS: (Date.now() - t0) / 1000, heapUsed: h.heapUsed, finished: h.finished });
+      heap.push({ atS: (Date.now() - t0) / 1000, heapUsed: h.heapUsed, finished: h.finished, disowned: h.disowned });
       progress('soak', `t=${fmt((Date.now() - t0) / 1000, 0)} s heapUsed ${fmt(h.heapUsed / 2 ** 20, 2)} MiB, ${h.finished} streams finished, ${h.failedDone} doneStream errors`);
     }
     const afterWarmup = heap.find((s) => s.atS * 1000 >= warmupMs) ?? heap[0]!;
     const last = heap[heap.length - 1]!;
     const growth = last.heapUsed - afterWarmup.heapUsed;
     const allowed = Math.max(0.05 * afterWarmup.heapUsed, 2 * 2 ** 20);
-    const disowned = child.of('disowned').length;
+    const disowned = last.disowned;
     return [
       {
         id: 'soak',
