@@ -135,16 +135,8 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
       proxy = await SilentProxy.start(server.port);
       url = proxy.url;
     }
-    const proc = new ConsumerProc(consumers.length, {
-      redisUrl: url,
-      service,
-      pod,
-      hbInterval: hb,
-      workMinMs: settings.workMinMs,
-      workMaxMs: settings.workMaxMs,
-      blockMs: Math.round(3.5 * hb),
-      startOnSignal: held,
-    });
+    const { workMinMs, workMaxMs } = settings;
+    const proc = new ConsumerProc(consumers.length, { redisUrl: url, service, pod, hbInterval: hb, workMinMs, workMaxMs, blockMs: Math.round(3.5 * hb), startOnSignal: held });
     consumers.push(proc);
     if (proxy !== undefined) proxies.set(proc, proxy);
     return proc;
