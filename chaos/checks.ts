@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { MUTEX_KEY_SEP } from '../lib';
-import type { ConsumerEvent } from './events';
-import { shortName } from './events';
+import type { ConsumerEvent } from '../support/protocol';
+import { shortName } from '../support/protocol';
 import type { Added } from './producer';
 
 /** What the driver knows of one consumer process after a run. */
@@ -93,17 +93,17 @@ export const windowsOf = (procs: readonly ProcRecord[], now: number): Window[] =
   for (const p of procs) {
     const open = new Map<string, { start: ConsumerEvent; disownedAt?: number }>();
     for (const e of p.events) {
-      if (e.ev === 'started') open.set(e.id!, { start: e });
-      else if (e.ev === 'disowned') {
+      if (e.event === 'started') open.set(e.id!, { start: e });
+      else if (e.event === 'disowned') {
         // Told it lost the stream: its hold ends here, even if an acknowledgement sent before
         // (doneStream already in flight) is answered later.
         const w = open.get(e.id!);
         if (w !== undefined) w.disownedAt ??= e.at;
-      } else if (e.ev === 'finished' || e.ev === 'abandoned' || e.ev === 'failed') {
+      } else if (e.event === 'finished' || e.event === 'abandoned' || e.event === 'failed') {
         const w = open.get(e.id!);
         if (w === undefined) continue;
         open.delete(e.id!);
-        windows.push({ id: e.id!, name: w.start.stream!, pid: p.pid, consumer: p.consumer, start: w.start.at, end: w.disownedAt ?? e.at, how: e.ev });
+        windows.push({ id: e.id!, name: w.start.stream!, pid: p.pid, consumer: p.consumer, start: w.start.at, end: w.disownedAt ?? e.at, how: e.event });
       }
     }
     for (const { start: s, disownedAt } of open.values()) {
@@ -220,7 +220,7 @@ export const analyse = (input: AnalysisInput): Analysis => {
   const entries = new Map<string, { id: string; name: string; kind: string; at: number }>();
   for (const a of added) if (a.id !== undefined) entries.set(a.id, { id: a.id, name: a.name, kind: a.kind, at: a.confirmedAt! });
   for (const e of events) {
-    if (e.id === undefined || entries.has(e.id) || !['added', 'claimed', 'started'].includes(e.ev)) continue;
+    if (e.id === undefined || entries.has(e.id) || !['added', 'claimed', 'started'].includes(e.event)) continue;
     const asked = added.find((a) => a.id === undefined && shortName(a.name) === e.stream);
     entries.set(e.id, { id: e.id, name: e.stream ?? '?', kind: asked?.kind ?? 'unconfirmed', at: asked?.requestedAt ?? e.at });
   }
@@ -228,7 +228,7 @@ export const analyse = (input: AnalysisInput): Analysis => {
   const uncertainAdds = added.filter((a) => a.id === undefined && !seenNames.has(shortName(a.name))).length;
 
   const finishedAt = new Map<string, number[]>();
-  for (const e of events) if (e.ev === 'finished') finishedAt.set(e.id!, [...(finishedAt.get(e.id!) ?? []), e.at]);
+  for (const e of events) if (e.event === 'finished') finishedAt.set(e.id!, [...(finishedAt.get(e.id!) ?? []), e.at]);
   const dead = new Map(state.dead.map((d) => [d.sourceId, d]));
 
   const vanishedIds = new Set<string>();
@@ -242,7 +242,7 @@ export const analyse = (input: AnalysisInput): Analysis => {
   const lostIds: string[] = [];
   const finishedUnconfirmed: string[] = [];
   const workDone = new Map<string, Set<number>>();
-  for (const e of events) if (e.ev === 'work-done') workDone.set(e.id!, (workDone.get(e.id!) ?? new Set()).add(e.pid));
+  for (const e of events) if (e.event === 'work-done') workDone.set(e.id!, (workDone.get(e.id!) ?? new Set()).add(e.pid));
   const diedWith = (id: string): boolean => windows.some((w) => w.id === id && w.how === 'killed' && (workDone.get(id)?.has(w.pid) ?? false));
   const redisAcknowledgedAll = state.xlen === 0 && state.pending === 0;
   const finishedTwice: string[] = [];
@@ -293,9 +293,9 @@ export const analyse = (input: AnalysisInput): Analysis => {
   }
   const takenUpBy = { claim: 0, added: 0 };
   for (const id of new Set(interrupted.map((w) => w.id))) {
-    const first = events.filter((e) => e.id === id && e.at > fault.at && (e.ev === 'claimed' || e.ev === 'added')).sort((a, b) => a.at - b.at)[0];
-    if (first?.ev === 'claimed') takenUpBy.claim++;
-    else if (first?.ev === 'added') takenUpBy.added++;
+    const first = events.filter((e) => e.id === id && e.at > fault.at && (e.event === 'claimed' || e.event === 'added')).sort((a, b) => a.at - b.at)[0];
+    if (first?.event === 'claimed') takenUpBy.claim++;
+    else if (first?.event === 'added') takenUpBy.added++;
   }
   const interruptedRestarts: Record<string, number> = {};
   for (const w of interrupted) interruptedRestarts[w.id] = windows.filter((o) => o.id === w.id && o !== w && o.start > fault.at).length;

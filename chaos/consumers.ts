@@ -1,110 +1,61 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
-import type { ConsumerEvent } from './events';
-import { onLines, track } from '../spec/helpers/processes';
+import { ChildConsumer } from '../support/child';
+import type { EventOf } from '../support/protocol';
 
-const FIXTURE = join(__dirname, 'consumer.ts');
-
-export interface ConsumerEnv {
-  readonly REDIS_URL: string;
-  readonly SERVICE: string;
-  readonly POD_NAME: string;
-  readonly HB_INTERVAL: string;
-  readonly WORK_MIN_MS: string;
-  readonly WORK_MAX_MS: string;
-  readonly BLOCK_MS: string;
-  readonly LBS_IDLE_TIME?: string;
-  readonly START_ON_SIGNAL?: string;
+/** What differs between the consumers of a run. */
+export interface ChaosConsumerSettings {
+  readonly redisUrl: string;
+  readonly service: string;
+  readonly pod: string;
+  readonly hbInterval: number;
+  readonly workMinMs: number;
+  readonly workMaxMs: number;
+  readonly blockMs: number;
+  /** loads, then waits for SIGUSR1 to start its client */
+  readonly startOnSignal?: boolean;
 }
 
-/** One chaos consumer (chaos/consumer.ts) in a child process, with the events it printed. */
-export class ConsumerProc {
-  readonly events: ConsumerEvent[] = [];
-  readonly process: ChildProcess;
-  readonly startedAt = Date.now();
-  exitedAt: number | undefined;
-  exitSignal: string | null = null;
-  exitCode: number | null = null;
+/**
+ * One chaos consumer in a child process: support/consumer.ts running
+ * `client.init().pipe(claimExpired(client), processStreams(client, handler))`, the handler a timer
+ * of simulated work; SIGTERM hands its streams back (`shutdown()`).
+ */
+export class ConsumerProc extends ChildConsumer {
   /** the driver ended it (kill, SIGTERM at teardown); otherwise its exit is a crash */
   endedByDriver = false;
-  readonly stderr: string[] = [];
+  /** its stderr (the first 50 lines) and any stdout line that is not an event */
+  readonly stderr: string[];
 
-  constructor(readonly index: number, readonly env: ConsumerEnv) {
-    this.process = track(
-      spawn(process.execPath, ['--require', 'tsx/cjs', FIXTURE], {
-        env: { ...process.env, ...env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-        cwd: join(__dirname, '..'),
-      }),
+  constructor(readonly index: number, settings: ChaosConsumerSettings) {
+    const stderr: string[] = [];
+    super(
+      { ...settings, claim: true, process: 'operators', work: 'timer', report: 'events', onSigterm: 'shutdown' },
+      {
+        onStderr: (line) => void (stderr.length < 50 && stderr.push(line.slice(0, 2000))),
+        onStray: (line) => void stderr.push(`unparsable stdout line: ${line.slice(0, 200)}`),
+      },
     );
-    onLines(this.process.stdout!, (line) => {
-      try {
-        this.events.push(JSON.parse(line) as ConsumerEvent);
-      } catch {
-        this.stderr.push(`unparsable stdout line: ${line.slice(0, 200)}`);
-      }
-    });
-    this.process.stderr!.on('data', (chunk: Buffer) => {
-      if (this.stderr.length < 50) this.stderr.push(chunk.toString().slice(0, 2000));
-    });
-    this.process.stdin!.on('error', () => undefined);
-    this.process.once('exit', (code, signal) => {
-      this.exitedAt = Date.now();
-      this.exitSignal = signal;
-      this.exitCode = code;
-    });
-  }
-
-  get pid(): number {
-    return this.process.pid!;
-  }
-
-  get name(): string {
-    return `redis-consumer-${this.env.POD_NAME}`;
-  }
-
-  get alive(): boolean {
-    return this.exitedAt === undefined;
-  }
-
-  of(ev: ConsumerEvent['ev']): ConsumerEvent[] {
-    return this.events.filter((e) => e.ev === ev);
+    this.stderr = stderr;
   }
 
   /** LBS ids whose window is open now (started, not yet finished/abandoned/failed). */
-  openWindows(): Map<string, ConsumerEvent> {
-    const open = new Map<string, ConsumerEvent>();
+  openWindows(): Map<string, EventOf<'started'>> {
+    const open = new Map<string, EventOf<'started'>>();
     if (!this.alive) return open;
     for (const e of this.events) {
-      if (e.ev === 'started') open.set(e.id!, e);
-      else if (e.ev === 'finished' || e.ev === 'abandoned' || e.ev === 'failed') open.delete(e.id!);
+      if (e.event === 'started') open.set(e.id, e);
+      else if (e.event === 'finished' || e.event === 'abandoned' || e.event === 'failed') open.delete(e.id);
     }
     return open;
   }
 
-  signal(sig: NodeJS.Signals): void {
+  override signal(sig: NodeJS.Signals): void {
     if (sig === 'SIGKILL' || sig === 'SIGTERM') this.endedByDriver = true;
-    if (this.alive) this.process.kill(sig);
-  }
-
-  async waitExit(timeoutMs: number): Promise<boolean> {
-    if (!this.alive) return true;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.process.once('exit', () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    super.signal(sig);
   }
 
   /** SIGKILL (after SIGCONT, for a stopped one); resolves when it is gone. */
-  async kill(): Promise<void> {
-    if (!this.alive) return;
-    this.endedByDriver = true;
-    const gone = this.waitExit(5000);
-    this.process.kill('SIGCONT');
-    this.process.kill('SIGKILL');
-    await gone;
+  override async kill(): Promise<void> {
+    if (this.alive) this.endedByDriver = true;
+    await super.kill();
   }
 }

@@ -1,12 +1,11 @@
 import type Redis from 'ioredis';
 import { Analysis, FaultRecord, ProcRecord, RedisState, analyse, redisState } from './checks';
 import { ConsumerProc } from './consumers';
-import type { ConsumerEvent } from './events';
+import type { ConsumerEvent } from '../support/protocol';
 import { Producer } from './producer';
 import { SilentProxy } from './proxy';
-import { ChaosRedis } from './redis';
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { RIDE_OUT, RedisServer } from '../support/redis-server';
+import { sleep, waitUntil } from '../support/service';
 
 /** Timings of one run; `quick` shortens every phase. */
 export interface RunSettings {
@@ -45,7 +44,7 @@ export interface CaseContext {
   readonly service: string;
   /** unique per run, for stream names */
   readonly tag: string;
-  readonly server: ChaosRedis;
+  readonly server: RedisServer;
   /** a connection straight to Redis for the driver */
   readonly admin: Redis;
   readonly producer: Producer;
@@ -111,14 +110,6 @@ const timeoutAfter = async <T>(ms: number, what: string, p: Promise<T>): Promise
   }
 };
 
-const waitUntil = async (condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-};
-
 /**
  * One run of one case: a private redis-server, the consumers, the producer; warm-up, the fault,
  * more production, quiescence; then the checks, from Redis's state and the consumers' logs.
@@ -130,8 +121,8 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
   const service = `chaos-${def.name}-${run}`;
   const tag = `r${run}`;
   const notes: string[] = [];
-  const server = await ChaosRedis.start(def.redisArgs ?? []);
-  const admin = server.connect('chaos-admin');
+  const server = await RedisServer.start({ args: def.redisArgs ?? [] });
+  const admin = server.connect({ ...RIDE_OUT, connectionName: 'chaos-admin' });
   const producer = new Producer(server.port, service, tag);
   const consumers: ConsumerProc[] = [];
   const proxies = new Map<ConsumerProc, SilentProxy>();
@@ -144,16 +135,8 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
       proxy = await SilentProxy.start(server.port);
       url = proxy.url;
     }
-    const proc = new ConsumerProc(consumers.length, {
-      REDIS_URL: url,
-      SERVICE: service,
-      POD_NAME: pod,
-      HB_INTERVAL: String(hb),
-      WORK_MIN_MS: String(settings.workMinMs),
-      WORK_MAX_MS: String(settings.workMaxMs),
-      BLOCK_MS: String(Math.round(3.5 * hb)),
-      ...(held ? { START_ON_SIGNAL: '1' } : {}),
-    });
+    const { workMinMs, workMaxMs } = settings;
+    const proc = new ConsumerProc(consumers.length, { redisUrl: url, service, pod, hbInterval: hb, workMinMs, workMaxMs, blockMs: Math.round(3.5 * hb), startOnSignal: held });
     consumers.push(proc);
     if (proxy !== undefined) proxies.set(proc, proxy);
     return proc;
@@ -176,7 +159,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     live,
     note: (m) => void notes.push(m),
     waitReady: async (procs, timeoutMs = 15_000) => {
-      await waitUntil(() => procs.every((p) => p.of('ready').length > 0 || !p.alive), timeoutMs, 'consumers ready');
+      await waitUntil(() => procs.every((p) => p.of('ready').length > 0 || !p.alive), timeoutMs, 'consumers ready', 25);
       const dead = procs.filter((p) => !p.alive);
       if (dead.length > 0) throw new Error(`consumer(s) died before being ready: ${dead.map((p) => `${p.name}[${p.pid}] code ${p.exitCode} signal ${p.exitSignal}: ${p.stderr.join(' ').slice(0, 300)}`).join('; ')}`);
     },
@@ -191,6 +174,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
         },
         timeoutMs,
         `a consumer holding ${min} stream(s)`,
+        25,
       );
       return best!;
     },
@@ -275,7 +259,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     if (c.exitedAt !== undefined && c.exitedAt <= teardownAt && !c.endedByDriver) {
       failures.push(`${c.name}[${c.pid}] exited by itself (code ${c.exitCode}, signal ${c.exitSignal}): ${c.stderr.join(' ').slice(0, 400)}`);
     }
-    const failedOutcomes = c.events.filter((e) => e.ev === 'failed' && e.at <= teardownAt);
+    const failedOutcomes = c.of('failed').filter((e) => e.at <= teardownAt);
     if (failedOutcomes.length > 0) {
       notes.push(`${c.name}[${c.pid}] outcome Failed ×${failedOutcomes.length}: ${failedOutcomes.slice(0, 3).map((e) => `${e.stream} ${e.id} (${(e.message ?? e.code ?? '').slice(0, 70)})`).join('; ')}`);
     }

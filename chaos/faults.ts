@@ -1,9 +1,10 @@
 import { MUTEX_KEY_SEP } from '../lib';
 import type { Analysis, FaultRecord, Window } from './checks';
 import type { ConsumerProc } from './consumers';
-import { CaseContext, CaseDef, sleep } from './driver';
-import { shortName } from './events';
-import type { ConsumerEventKind } from './events';
+import { sleep } from '../support/service';
+import { CaseContext, CaseDef } from './driver';
+import { shortName } from '../support/protocol';
+import type { EventName } from '../support/protocol';
 
 /** How long a stopped/silenced party (Redis, a connection) stays so: well past the TTL. */
 const pauseOf = (hb: number): number => Math.round(2.5 * hb);
@@ -152,7 +153,7 @@ export const CASES: CaseDef[] = [
       const old = ctx.live();
       // The new processes are loaded beforehand and start their client on SIGUSR1: a restart in
       // milliseconds, where a fresh Node process would need more than a TTL on a busy machine.
-      const fresh = await Promise.all(old.map((c) => ctx.spawn(c.env.POD_NAME, { held: true })));
+      const fresh = await Promise.all(old.map((c) => ctx.spawn(c.config.pod, { held: true })));
       const deadline = Date.now() + 15_000;
       while (fresh.some((c) => c.of('loaded').length === 0) && Date.now() < deadline) await sleep(20);
       const what = old.map(holding).join(', ');
@@ -222,9 +223,7 @@ export const CASES: CaseDef[] = [
       const next = ends.filter((t) => t > Date.now() + 150).sort((a, b) => a - b)[0];
       if (next !== undefined && next - Date.now() < 3000) await sleep(next - 100 - Date.now());
       const at = Date.now();
-      await ctx.server.kill();
-      await sleep(300);
-      await ctx.server.boot();
+      await ctx.server.restart(300);
       const up = Date.now();
       const finishing = ends.filter((t) => t >= at && t <= up).length;
       return { at, endAt: up, pauseMs: up - at, targets: 'all', dataLostAt: at, notes: [`redis-server down ${up - at} ms, restarted empty; ${finishing} handler(s) completed meanwhile`] };
@@ -250,9 +249,7 @@ export const CASES: CaseDef[] = [
     inject: async (ctx) => {
       await ctx.owner();
       const at = Date.now();
-      await ctx.server.kill();
-      await sleep(2 * ctx.hb);
-      await ctx.server.boot();
+      await ctx.server.restart(2 * ctx.hb);
       const up = Date.now();
       return { at, endAt: up, pauseMs: up - at, targets: 'all', notes: [`redis-server down ${up - at} ms, restarted from its AOF`] };
     },
@@ -329,7 +326,7 @@ export const CASES: CaseDef[] = [
     check: (ctx, analysis, _state, fault) => {
       const failures: string[] = [];
       for (const w of analysis.interrupted) {
-        const after = (ev: ConsumerEventKind) => ctx.consumers.flatMap((c) => c.of(ev).filter((e) => e.id === w.id && e.at > fault.at).map(() => c.pid));
+        const after = (ev: EventName) => ctx.consumers.flatMap((c) => c.of(ev).filter((e) => e.id === w.id && e.at > fault.at).map(() => c.pid));
         const heard = new Set(after('expired')).size;
         const won = after('claimed').length + after('added').length;
         ctx.note(`${w.id}: expiry heard by ${heard} consumer(s), taken ${won} time(s)`);

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { addStream } from '../lib';
+import { sleep } from '../support/service';
 
 /** One LBS entry the producer asked for. */
 export interface Added {
@@ -15,7 +16,6 @@ export interface Added {
   error?: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ADD_TIMEOUT_MS = 10_000;
 
 /**

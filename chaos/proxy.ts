@@ -1,5 +1,5 @@
 import { AddressInfo, Server, Socket, createConnection, createServer } from 'node:net';
-import { onCleanup } from '../spec/helpers/processes';
+import { onCleanup } from '../support/processes';
 
 /** One client connection and its upstream, and what is held back while the proxy is silent. */
 interface Pair {

@@ -24,19 +24,19 @@ import Redis from 'ioredis';
 import { Subject, lastValueFrom } from 'rxjs';
 import { RedisStreamClient, addStream, claimExpired, lockKey, processStreams } from '../lib';
 import type { StreamOutcome } from '../lib';
+import { sleep } from '../support/service';
 import { runRepro } from './repro';
-import { ChaosRedis } from './redis';
+import { RIDE_OUT, RedisServer } from '../support/redis-server';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const aof = process.argv.includes('--aof');
 
 const main = async (): Promise<boolean> => {
-  const server = await ChaosRedis.start(aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : []);
+  const server = await RedisServer.start({ args: aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : [] });
   const redis = new Redis({ port: server.port, ...(aof ? { maxRetriesPerRequest: 0 } : {}) });
   redis.on('error', () => undefined);
   if (redis.status !== 'ready') await new Promise((r) => redis.once('ready', r));
-  const admin = server.connect('repro-admin');
+  const admin = server.connect({ ...RIDE_OUT, connectionName: 'repro-admin' });
   const hb = aof ? 1000 : 500;
   const client = new RedisStreamClient(redis, 'repro', { consumerId: 'a', hbInterval: hb, retry: { maxRetries: -1, initialDelay: 50, maxDelay: 200 } });
   const gate = new Subject<void>();

@@ -8,7 +8,7 @@
  * Fixed by commit fa5d003 (the hand-out takes a lock only while the entry is still pending for
  * this consumer); kept as a regression check: it exits 0 when the late reply is refused.
  *
- * 1. Consumer A (a child process running chaos/consumer.ts) is alone; its reader is blocked in
+ * 1. Consumer A (a child process running support/consumer.ts) is alone; its reader is blocked in
  *    XREADGROUP. A's event loop is blocked for 4 s by a busy-wait in a timer callback (SIGUSR2).
  * 2. A stream is added: Redis hands it to A's blocked read (the reply waits in A's socket). No lock.
  * 3. Consumer B starts. Its reconciler finds the entry pending with no lock, claims it, processes
@@ -20,29 +20,15 @@
  *    and its doneStream succeeds (finish-4.lua accepts an entry that is no longer pending when the
  *    caller holds the lock). Both consumers report `Processed` for the same LBS entry.
  */
+import { sleep, waitUntil } from '../support/service';
 import { ConsumerProc } from './consumers';
 import { runRepro } from './repro';
-import { ChaosRedis } from './redis';
+import type Redis from 'ioredis';
+import { RIDE_OUT, RedisServer } from '../support/redis-server';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const attempt = async (server: ChaosRedis, admin: ReturnType<ChaosRedis['connect']>, service: string): Promise<boolean> => {
-  const env = (pod: string) => ({
-    REDIS_URL: server.url,
-    SERVICE: service,
-    POD_NAME: pod,
-    HB_INTERVAL: '1000',
-    WORK_MIN_MS: '200',
-    WORK_MAX_MS: '200',
-    BLOCK_MS: '4000',
-  });
-  const waitFor = async (what: () => boolean, ms: number, label: string) => {
-    const deadline = Date.now() + ms;
-    while (!what()) {
-      if (Date.now() > deadline) throw new Error(`timed out: ${label}`);
-      await sleep(10);
-    }
-  };
+const attempt = async (server: RedisServer, admin: Redis, service: string): Promise<boolean> => {
+  const env = (pod: string) => ({ redisUrl: server.url, service, pod, hbInterval: 1000, workMinMs: 200, workMaxMs: 200, blockMs: 4000 });
+  const waitFor = (what: () => boolean, ms: number, label: string) => waitUntil(what, ms, label, 10);
 
   const a = new ConsumerProc(0, env('a'));
   await waitFor(() => a.of('ready').length > 0, 10_000, 'A ready');
@@ -56,15 +42,15 @@ const attempt = async (server: ChaosRedis, admin: ReturnType<ChaosRedis['connect
 
   const b = new ConsumerProc(1, env('b'));
   await waitFor(() => b.of('finished').some((e) => e.id === id), 15_000, 'B finished s1');
-  console.log(`B took the entry (${b.events.find((e) => e.id === id && (e.ev === 'added' || e.ev === 'claimed'))?.ev}) and finished it; XLEN now ${await admin.xlen(`${service}-input`)}`);
+  console.log(`B took the entry (${b.events.find((e) => e.id === id && (e.event === 'added' || e.event === 'claimed'))?.event}) and finished it; XLEN now ${await admin.xlen(`${service}-input`)}`);
 
   const wake = Date.now();
   await waitFor(() => a.of('block-end').length > 0, 10_000, 'A unblocked');
   console.log(`B finished it ${a.of('block-end')[0]!.at - (b.of('finished').find((e) => e.id === id)?.at ?? wake)} ms before A's event loop ran again`);
   await sleep(1500);
   const finishedBy = [a, b].filter((c) => c.of('finished').some((e) => e.id === id)).map((c) => c.name);
-  console.log(`A after its event loop ran again: ${a.events.filter((e) => e.id === id).map((e) => e.ev).join(", ") || "nothing"}`);
-  if (process.env.DEBUG) for (const e of a.events) console.log("   A", e.at, e.ev, e.id ?? "", e.message ?? "");
+  console.log(`A after its event loop ran again: ${a.events.filter((e) => e.id === id).map((e) => e.event).join(", ") || "nothing"}`);
+  if (process.env.DEBUG) for (const e of a.events) console.log("   A", e.at, e.event, e.id ?? "", "message" in e ? e.message : "");
   console.log(`entry ${id} reported Processed by: ${finishedBy.join(', ')}`);
   const bug = finishedBy.length > 1;
   console.log(bug ? 'BUG REPRODUCED: one LBS entry processed and acknowledged twice' : `not reproduced${blocked ? '' : ' (A was not blocked in XREADGROUP; run again)'}`);
@@ -74,8 +60,8 @@ const attempt = async (server: ChaosRedis, admin: ReturnType<ChaosRedis['connect
 };
 
 const main = async (): Promise<boolean> => {
-  const server = await ChaosRedis.start();
-  const admin = server.connect('repro-admin');
+  const server = await RedisServer.start();
+  const admin = server.connect({ ...RIDE_OUT, connectionName: 'repro-admin' });
   let bug = false;
   for (let i = 1; i <= 5 && !bug; i++) {
     console.log(`attempt ${i}`);

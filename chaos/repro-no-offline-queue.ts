@@ -11,10 +11,10 @@
 import Redis from 'ioredis';
 import { RedisStreamClient } from '../lib';
 import { runRepro } from './repro';
-import { ChaosRedis } from './redis';
+import { RedisServer } from '../support/redis-server';
 
 const main = async (): Promise<boolean> => {
-  const server = await ChaosRedis.start();
+  const server = await RedisServer.start();
   const redis = new Redis({ port: server.port, enableOfflineQueue: false });
   redis.on('error', () => undefined);
   await new Promise((r) => redis.once('ready', r));

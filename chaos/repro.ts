@@ -1,4 +1,4 @@
-import { installCleanupHandlers, killAll } from '../spec/helpers/processes';
+import { installCleanupHandlers, killAll } from '../support/processes';
 
 /**
  * Runs one repro script's `main` (resolves true when the bug showed): exit code 1 when it

@@ -2,18 +2,19 @@
  * The chaos suite: `npm run chaos [-- --quick] [-- --case NAME[,NAME]] [-- --runs N] [-- --logs]`.
  *
  * For each named fault (chaos/faults.ts): a private redis-server, consumers in child processes
- * (chaos/consumer.ts), a producer that keeps adding streams, the fault, then quiescence and the
- * checks (chaos/checks.ts) from Redis's own state and the consumers' event logs. Prints a progress
- * line per run, then a table, and writes chaos/results.json. Exit code 1 when a row fails.
+ * (support/consumer.ts, as chaos/consumers.ts configures it), a producer that keeps adding
+ * streams, the fault, then quiescence and the checks (chaos/checks.ts) from Redis's own state and
+ * the consumers' event logs. Prints a progress line per run, then a table, and writes
+ * chaos/results.json. Exit code 1 when a row fails.
  */
 import { cpus, loadavg } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hasRedisServer } from '../spec/helpers/redis-server';
+import { hasRedisServer } from '../support/redis-server';
 import { describeOverlap } from './checks';
 import { RunResult, runCase, settingsFor } from './driver';
 import { CASES } from './faults';
-import { installCleanupHandlers, killAll } from '../spec/helpers/processes';
+import { installCleanupHandlers, killAll } from '../support/processes';
 import { CaseSummary, summarise, table } from './report';
 
 const HELP = `npm run chaos -- [options]

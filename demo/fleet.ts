@@ -1,16 +1,10 @@
 /**
- * The consumer child processes: spawns them (demo/consumer.ts under tsx), feeds the JSON lines
- * they print into the DemoState, and kills, pauses, resumes or stops them. Every child it
- * started is killed when the runner exits, however it exits.
+ * The consumer child processes: spawns them (support/consumer.ts under tsx, configured as the
+ * demo's consumer below), feeds the JSON lines they print into the DemoState, and kills, pauses,
+ * resumes or stops them. Every child it started is killed when the runner exits, however it exits.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { parseEvent } from './protocol';
+import { ChildConsumer } from '../support/child';
 import type { ConsumerRow, DemoState } from './state';
-
-const ROOT = join(__dirname, '..');
-const CONSUMER = join(__dirname, 'consumer.ts');
 
 export interface FleetOptions {
   readonly redisUrl: string;
@@ -21,9 +15,7 @@ export interface FleetOptions {
 
 interface Child {
   readonly row: ConsumerRow;
-  readonly process: ChildProcess;
-  /** Resolves when the process has exited and its stdout is fully read. */
-  readonly closed: Promise<void>;
+  readonly consumer: ChildConsumer;
 }
 
 export class Fleet {
@@ -38,29 +30,24 @@ export class Fleet {
     for (const row of this.state.rows) this.children.push(this.spawn(row));
   }
 
+  /**
+   * A demo consumer: it "processes" every stream it is handed or claims (steps of 250 ms,
+   * `workMs` in all), then calls doneStream; it claims every StreamExpired it hears and drops the
+   * work of a stream it is told it no longer owns (StreamDisowned). SIGTERM: client.done().
+   */
   private spawn(row: ConsumerRow): Child {
-    const env = {
-      ...process.env,
-      REDIS_URL: this.options.redisUrl,
-      SERVICE: this.options.service,
-      POD_NAME: row.pod,
-      HB_INTERVAL: String(this.options.heartbeatMs),
-      WORK_MIN_MS: String(this.options.workMs.min),
-      WORK_MAX_MS: String(this.options.workMs.max),
-    };
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', CONSUMER], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    row.pid = child.pid;
-    createInterface({ input: child.stdout! }).on('line', (line) => this.onLine(row, line));
-    createInterface({ input: child.stderr! }).on('line', (line) => line.trim() && this.state.note(row.pod, `stderr: ${line}`, 'bad'));
-    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    child.once('exit', (code, signal) => this.onExit(row, code, signal));
-    return { row, process: child, closed };
-  }
-
-  private onLine(row: ConsumerRow, line: string): void {
-    const event = parseEvent(line);
-    if (event !== undefined) this.state.apply(row, event);
-    else if (line.trim()) this.state.note(row.pod, `stdout: ${line}`, 'dim');
+    const { redisUrl, service, heartbeatMs, workMs } = this.options;
+    const consumer = new ChildConsumer(
+      { redisUrl, service, pod: row.pod, hbInterval: heartbeatMs, claim: true, work: 'steps', workMinMs: workMs.min, workMaxMs: workMs.max, ticks: true, exitOnError: true },
+      {
+        onStderr: (line) => this.state.note(row.pod, `stderr: ${line}`, 'bad'),
+        onStray: (line) => this.state.note(row.pod, `stdout: ${line}`, 'dim'),
+      },
+    );
+    row.pid = consumer.pid;
+    consumer.onEvent((event) => this.state.apply(row, event));
+    consumer.process.once('exit', (code, signal) => this.onExit(row, code, signal));
+    return { row, consumer };
   }
 
   private onExit(row: ConsumerRow, code: number | null, signal: NodeJS.Signals | null): void {
@@ -70,52 +57,48 @@ export class Fleet {
     if (!expected) this.state.note(row.pod, `exited on its own (${signal ?? `code ${code}`})`, 'bad');
   }
 
-  private child(row: ConsumerRow): Child {
+  private child(row: ConsumerRow): ChildConsumer {
     const child = this.children.find((c) => c.row === row);
     if (child === undefined) throw new Error(`${row.pod} was not started`);
-    return child;
+    return child.consumer;
   }
 
   /** SIGKILL: the consumer dies at once, holding its locks until they expire. Resolves once its output is read. */
   kill(row: ConsumerRow): Promise<void> {
     row.state = 'killed';
-    this.child(row).process.kill('SIGKILL');
-    return this.child(row).closed;
+    return this.child(row).kill();
   }
 
   /** SIGSTOP: the consumer freezes (as in a long GC pause or a stopped VM); its heartbeat stops. */
   pause(row: ConsumerRow): void {
     row.state = 'paused';
-    this.child(row).process.kill('SIGSTOP');
+    this.child(row).signal('SIGSTOP');
   }
 
   resume(row: ConsumerRow): void {
     row.state = 'running';
-    this.child(row).process.kill('SIGCONT');
+    this.child(row).signal('SIGCONT');
   }
 
   /** SIGTERM to every live consumer (they call client.done() and exit); SIGKILL to any still alive after `graceMs`. */
   async stopAll(graceMs = 5000): Promise<void> {
-    const live = this.children.filter((c) => isAlive(c.process));
+    const live = this.children.filter((c) => c.consumer.alive);
     for (const c of live) {
       c.row.state = 'stopping';
-      c.process.kill('SIGCONT');
-      c.process.kill('SIGTERM');
+      c.consumer.signal('SIGCONT');
+      c.consumer.signal('SIGTERM');
     }
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-    await Promise.race([Promise.all(live.map((c) => c.closed)), timeout]);
+    await Promise.race([Promise.all(live.map((c) => c.consumer.closed)), timeout]);
     this.killAll();
   }
 
   /** Kills every child still alive, synchronously (also used on exit and Ctrl-C). */
   killAll(): void {
     for (const c of this.children) {
-      if (!isAlive(c.process)) continue;
-      c.process.kill('SIGCONT');
-      c.process.kill('SIGKILL');
+      if (!c.consumer.alive) continue;
+      void c.consumer.kill();
       if (c.row.state !== 'stopped') c.row.state = 'killed';
     }
   }
 }
-
-const isAlive = (p: ChildProcess): boolean => p.exitCode === null && p.signalCode === null;

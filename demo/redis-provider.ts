@@ -3,12 +3,9 @@
  * private `redis-server` on a free port (no persistence, removed at the end), else it explains
  * what to install. The demo uses db 0 unless REDIS_URL names another.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Redis from 'ioredis';
+import { killAll } from '../support/processes';
+import { RedisServer, hasRedisServer } from '../support/redis-server';
 
 export interface ProvidedRedis {
   readonly url: string;
@@ -30,8 +27,6 @@ and there is no redis-server binary on the PATH. Do one of:
   Debian/Ubuntu:   sudo apt-get install redis-server
   macOS:           brew install redis
   any Redis ${MIN_VERSION.join('.')}+: set REDIS_URL, e.g. REDIS_URL=redis://host:6379/0 npm run demo`;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The server's version, or an error (the socket's own, e.g. ECONNREFUSED) if it does not answer PING. */
 export const pingVersion = async (url: string): Promise<string> => {
@@ -57,61 +52,16 @@ const isTooOld = (version: string): boolean => {
   return major < MIN_VERSION[0]! || (major === MIN_VERSION[0] && minor < MIN_VERSION[1]!);
 };
 
-const hasRedisServer = (): boolean => {
-  try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-
 /** Starts `redis-server` on a free port, with no persistence, and waits until it answers. */
 const startPrivateServer = async (): Promise<ProvidedRedis> => {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'rscrx-demo-redis-'));
-  const server: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    // Its own process group: Ctrl-C reaches the demo, which stops the server after its clean-up.
-    { stdio: 'ignore', detached: true },
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  const stop = async (): Promise<void> => {
-    if (server.exitCode === null && server.signalCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  stopOnExit(server, dir);
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const version = await answers(url);
-    if (version !== undefined) return { url, how: `private redis-server ${version} on port ${port} (pid ${server.pid})`, private: true, stop };
-    await sleep(50);
-  }
-  await stop();
-  throw new NoRedisError(`redis-server did not answer on port ${port} within 10 s.`);
-};
-
-/** Last resort: if the demo exits without stopping the server (an uncaught error), kill it synchronously. */
-const stopOnExit = (server: ChildProcess, dir: string): void => {
-  process.once('exit', () => {
-    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+  // Its own process group: Ctrl-C reaches the demo, which stops the server after its clean-up.
+  const server = await RedisServer.start({ detached: true }).catch((err: Error) => {
+    throw new NoRedisError(`${err.message}.`);
   });
+  // Last resort: if the demo exits without stopping the server (an uncaught error), kill it synchronously.
+  process.once('exit', killAll);
+  const version = await pingVersion(server.url);
+  return { url: server.url, how: `private redis-server ${version} on port ${server.port} (pid ${server.pid})`, private: true, stop: () => server.stop() };
 };
 
 const checkVersion = (version: string, where: string): void => {

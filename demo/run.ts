@@ -7,14 +7,15 @@
  * Redis that nothing was lost, removes everything it created and prints a summary.
  * Exit code: 0 nothing lost, 1 something lost or no Redis, 2 bad flags, 130 interrupted.
  *
- * Files: flags.ts (CLI), redis-provider.ts (which Redis), fleet.ts + consumer.ts (the child
+ * Files: flags.ts (CLI), redis-provider.ts (which Redis), fleet.ts + support/consumer.ts (the child
  * processes), state.ts (what is known), scenario.ts (the script), view.ts (the screen),
  * redis-check.ts + summary.ts (the verdict).
  */
 import Redis from 'ioredis';
+import { cleanup } from '../support/service';
 import { DemoFlags, HELP, parseFlags } from './flags';
 import { Fleet } from './fleet';
-import { RedisCheck, deleteServiceKeys, inspectService } from './redis-check';
+import { RedisCheck, inspectService } from './redis-check';
 import { NoRedisError, ProvidedRedis, provideRedis } from './redis-provider';
 import { ScenarioReport, runScenario } from './scenario';
 import { DemoState } from './state';
@@ -52,7 +53,7 @@ const describeError = (err: unknown): string => (err instanceof Error ? err.mess
 /** After the consumers are gone: checks what is left in Redis, deletes the demo's keys, stops a private server. */
 async function cleanUp(admin: Redis, service: string, provided: ProvidedRedis): Promise<{ check?: RedisCheck; keysRemoved?: number }> {
   const check = await within(inspectService(admin, service), 3000);
-  const keysRemoved = await within(deleteServiceKeys(admin, service), 3000);
+  const keysRemoved = await within(cleanup(admin, service), 3000);
   admin.disconnect();
   await provided.stop();
   return { check, keysRemoved };

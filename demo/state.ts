@@ -3,7 +3,7 @@
  * the streams added / handed out / claimed / done, and a log of notable events. The views read it;
  * the scenario waits on it. Nothing here talks to Redis or to processes.
  */
-import type { ConsumerEvent } from './protocol';
+import type { ConsumerEvent } from '../support/protocol';
 
 export type ConsumerState = 'starting' | 'running' | 'paused' | 'killed' | 'stopping' | 'stopped' | 'exited';
 
@@ -106,30 +106,30 @@ export class DemoState {
         row.state = row.state === 'starting' ? 'running' : row.state;
         return this.note(row.pod, `started as ${e.consumer}`, 'dim');
       case 'added':
-        return this.added(row, e.stream, e.workMs, e.at);
+        return this.added(row, e.stream, e.workMs ?? 0, e.at);
       case 'expired':
         return;
       case 'claimed':
-        return this.claimed(row, e.stream, e.workMs, e.at);
+        return this.claimed(row, e.stream, e.workMs ?? 0, e.at);
       case 'claim-lost':
         row.claimsLost++;
-        return this.note(row.pod, `claim of ${this.short(e.stream)} lost the race (${e.code})`, 'dim');
+        return this.note(row.pod, `claim of ${this.short(e.stream)} lost the race (${e.code ?? 'UNKNOWN'})`, 'dim');
       case 'disowned':
         row.owned.delete(e.stream);
         row.disowned.add(e.stream);
         return this.note(row.pod, `StreamDisowned ${this.short(e.stream)}: stops working on it`, 'warn');
-      case 'done':
+      case 'finished':
         return this.done(row, e.stream);
       case 'done-refused':
         row.owned.delete(e.stream);
         row.refused.add(e.stream);
-        return this.note(row.pod, `doneStream ${this.short(e.stream)} refused (${e.code}): another consumer owns it`, 'warn');
+        return this.note(row.pod, `doneStream ${this.short(e.stream)} refused (${e.code ?? 'UNKNOWN'}): another consumer owns it`, 'warn');
       case 'tick':
         row.beats = e.beats;
         row.extended = e.extended;
         return;
       case 'error':
-        return this.note(row.pod, `error ${e.code}: ${e.message}`, 'bad');
+        return this.note(row.pod, `error ${e.code ?? 'UNKNOWN'}: ${e.message}`, 'bad');
       case 'stopped':
         row.state = 'stopped';
         return this.note(row.pod, 'client.done(): stopped', 'dim');

@@ -1,35 +1,23 @@
 import { expect } from 'chai';
-import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { addStream, deadLetterKey, groupName, lbsKey } from '../lib';
 import type { Logger, MetricsRecorder } from '../lib';
-import { Consumer, addRaw, cleanup, connect, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
+import type { Consumer } from '../support/service';
+import { addRaw, sleep, streamName, useService, waitUntil } from '../support/service';
 
 describe('bad LBS entries', () => {
-  let admin: Redis;
-  let service: string;
+  const t = useService('bad');
   let c: Consumer;
-  let redis: Redis;
   const warnings: string[] = [];
   const deadLetters: string[] = [];
   const logger: Logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (_o, msg) => void warnings.push(msg ?? '') };
   const metrics: MetricsRecorder = { recordDeadLetter: (reason) => void deadLetters.push(reason) };
 
   beforeEach(async () => {
-    admin = connect();
-    redis = connect();
-    service = uniqueService('bad');
     warnings.length = 0;
     deadLetters.length = 0;
-    c = new Consumer(redis, service, { consumerId: 'a', hbInterval: 500, maxEntryBytes: 4096, logger, metrics }).start();
+    c = t.consumer('a', { hbInterval: 500, maxEntryBytes: 4096, logger, metrics });
     await sleep(200);
-  });
-
-  afterEach(async () => {
-    c.stop();
-    redis.disconnect();
-    await cleanup(admin, service);
-    admin.disconnect();
   });
 
   const cases: [string, string[], RegExp][] = [
@@ -44,21 +32,21 @@ describe('bad LBS entries', () => {
 
   for (const [what, fields, reason] of cases) {
     it(`dead-letters ${what} with its reason, and serves the next stream`, async () => {
-      const badId = await addRaw(admin, service, ...fields);
-      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 'good'), info: { ok: true } }));
+      const badId = await addRaw(t.admin, t.service, ...fields);
+      await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, 'good'), info: { ok: true } }));
       await c.waitFor('StreamAdded', 1);
       expect(c.of('StreamAdded')[0]!.additionalInfo).to.deep.equal({ ok: true });
       expect(c.error).to.equal(undefined);
-      const dead = (await admin.xrange(deadLetterKey(service), '-', '+')) as [string, string[]][];
+      const dead = (await t.admin.xrange(deadLetterKey(t.service), '-', '+')) as [string, string[]][];
       expect(dead).to.have.length(1);
       const record = Object.fromEntries(dead[0]![1].reduce<[string, string][]>((acc, v, i, all) => (i % 2 === 0 ? [...acc, [v, all[i + 1]!]] : acc), []));
       expect(record['source-id']).to.equal(badId);
       expect(record.reason).to.match(reason);
       expect(record.consumer).to.equal('redis-consumer-a');
       expect(record[fields[0]!]).to.equal(fields[1]);
-      const lbs = (await admin.xrange(lbsKey(service), "-", "+")) as [string, string[]][];
+      const lbs = (await t.admin.xrange(lbsKey(t.service), "-", "+")) as [string, string[]][];
       expect(lbs.map(([id]) => id)).not.to.include(badId);
-      const pending = (await admin.xpending(lbsKey(service), groupName(service), '-', '+', 10)) as [string][];
+      const pending = (await t.admin.xpending(lbsKey(t.service), groupName(t.service), '-', '+', 10)) as [string][];
       expect(pending.map(([id]) => id)).not.to.include(badId);
       expect(deadLetters).to.have.length(1);
       expect(warnings).to.include('invalid LBS entry moved to the dead-letter stream');
@@ -66,59 +54,48 @@ describe('bad LBS entries', () => {
   }
 
   it('dead-letters the second of two entries for one data stream handed out in the same read', async () => {
-    const late = uniqueService('bad-batch');
+    const late = t.anotherService('bad-batch');
     const name = streamName(late, 'twice');
-    const first = await lastValueFrom(addStream(admin, late, { dataStreamName: name }));
-    const second = await lastValueFrom(addStream(admin, late, { dataStreamName: name }));
-    await lastValueFrom(addStream(admin, late, { dataStreamName: streamName(late, 'other') }));
-    const reader = new Consumer(connect(), late, { consumerId: 'batch', hbInterval: 500, readCount: 10 }).start();
-    try {
-      await reader.waitFor('StreamAdded', 2);
-      await waitUntil(async () => (await admin.xlen(deadLetterKey(late))) === 1, 3000, 'the duplicate dead-lettered');
-      const [[, fields]] = (await admin.xrange(deadLetterKey(late), '-', '+')) as [string, string[]][];
-      expect(fields.slice(0, 4)).to.deep.equal(['source-id', second, 'reason', `duplicate: data stream "${name}" is already handled by LBS entry ${first}`]);
-      await sleep(200);
-      const handed = reader.of('StreamAdded').map((n) => n.payload.idInLbs);
-      expect(handed).to.have.length(2);
-      expect(handed).to.include(first);
-      expect(handed).not.to.include(second);
-    } finally {
-      reader.stop();
-      reader.redis.disconnect();
-      await cleanup(admin, late);
-    }
+    const first = await lastValueFrom(addStream(t.admin, late, { dataStreamName: name }));
+    const second = await lastValueFrom(addStream(t.admin, late, { dataStreamName: name }));
+    await lastValueFrom(addStream(t.admin, late, { dataStreamName: streamName(late, 'other') }));
+    const reader = t.consumer('batch', { hbInterval: 500, readCount: 10 }, { service: late });
+    await reader.waitFor('StreamAdded', 2);
+    await waitUntil(async () => (await t.admin.xlen(deadLetterKey(late))) === 1, 3000, 'the duplicate dead-lettered');
+    const [[, fields]] = (await t.admin.xrange(deadLetterKey(late), '-', '+')) as [string, string[]][];
+    expect(fields.slice(0, 4)).to.deep.equal(['source-id', second, 'reason', `duplicate: data stream "${name}" is already handled by LBS entry ${first}`]);
+    await sleep(200);
+    const handed = reader.of('StreamAdded').map((n) => n.payload.idInLbs);
+    expect(handed).to.have.length(2);
+    expect(handed).to.include(first);
+    expect(handed).not.to.include(second);
   });
 
   it('gives a data stream one owner at a time: a second entry for it is dead-lettered while the first is unfinished', async () => {
-    const other = new Consumer(connect(), service, { consumerId: 'b', hbInterval: 500 }).start();
-    try {
-      await sleep(200);
-      const first = await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 'twice') }));
-      await waitUntil(() => c.of('StreamAdded').length + other.of('StreamAdded').length === 1, 3000, 'the first entry handed out');
-      const second = await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 'twice') }));
-      await waitUntil(async () => (await admin.xlen(deadLetterKey(service))) === 1, 3000, 'the duplicate dead-lettered');
-      const [[, fields]] = (await admin.xrange(deadLetterKey(service), '-', '+')) as [string, string[]][];
-      expect(fields.slice(0, 4)).to.deep.equal(['source-id', second, 'reason', `duplicate: data stream "${streamName(service, 'twice')}" is already handled by LBS entry ${first}`]);
-      expect(c.of('StreamAdded').length + other.of('StreamAdded').length).to.equal(1);
-      const holder = c.of('StreamAdded').length === 1 ? c : other;
-      await lastValueFrom(holder.client.doneStream(streamName(service, 'twice')), { defaultValue: undefined });
-      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 'twice') }));
-      await waitUntil(() => c.of('StreamAdded').length + other.of('StreamAdded').length === 2, 3000, 'the stream handed out again once finished');
-    } finally {
-      other.stop();
-      other.redis.disconnect();
-    }
+    const other = t.consumer('b', { hbInterval: 500 });
+    await sleep(200);
+    const first = await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, 'twice') }));
+    await waitUntil(() => c.of('StreamAdded').length + other.of('StreamAdded').length === 1, 3000, 'the first entry handed out');
+    const second = await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, 'twice') }));
+    await waitUntil(async () => (await t.admin.xlen(deadLetterKey(t.service))) === 1, 3000, 'the duplicate dead-lettered');
+    const [[, fields]] = (await t.admin.xrange(deadLetterKey(t.service), '-', '+')) as [string, string[]][];
+    expect(fields.slice(0, 4)).to.deep.equal(['source-id', second, 'reason', `duplicate: data stream "${streamName(t.service, 'twice')}" is already handled by LBS entry ${first}`]);
+    expect(c.of('StreamAdded').length + other.of('StreamAdded').length).to.equal(1);
+    const holder = c.of('StreamAdded').length === 1 ? c : other;
+    await lastValueFrom(holder.client.doneStream(streamName(t.service, 'twice')), { defaultValue: undefined });
+    await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, 'twice') }));
+    await waitUntil(() => c.of('StreamAdded').length + other.of('StreamAdded').length === 2, 3000, 'the stream handed out again once finished');
   });
 
   it('keeps every good entry of a batch that also holds bad ones', async () => {
-    const pipeline = admin.pipeline();
+    const pipeline = t.admin.pipeline();
     for (let i = 0; i < 20; i++) {
-      pipeline.xadd(lbsKey(service), '*', 'lbs-input', i % 3 === 0 ? 'garbage' : JSON.stringify({ DataStreamName: streamName(service, i) }));
+      pipeline.xadd(lbsKey(t.service), '*', 'lbs-input', i % 3 === 0 ? 'garbage' : JSON.stringify({ DataStreamName: streamName(t.service, i) }));
     }
     await pipeline.exec();
     await c.waitFor('StreamAdded', 13);
     await sleep(200);
     expect(c.of('StreamAdded')).to.have.length(13);
-    expect(await admin.xlen(deadLetterKey(service))).to.equal(7);
+    expect(await t.admin.xlen(deadLetterKey(t.service))).to.equal(7);
   });
 });

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { describeOverlap } from '../chaos/checks';
 import { runCase, settingsFor } from '../chaos/driver';
 import { CASES } from '../chaos/faults';
-import { killAll } from './helpers/processes';
-import { hasRedisServer } from './helpers/redis-server';
+import { killAll } from '../support/processes';
+import { hasRedisServer } from '../support/redis-server';
 
 /**
  * A short, deterministic slice of the chaos suite (`npm run chaos` runs all of it): one quick run

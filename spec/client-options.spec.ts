@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { ConsumerIdMissingError, InvalidOptionsError, RedisStreamClient, addStream } from '../lib';
 import type { ClientOptions, Logger, MetricsRecorder } from '../lib';
-import { Consumer, cleanup, connect, createGroup, readAsCrashedConsumer, sleep, streamName, uniqueService } from './helpers/fixtures';
+import { connect, createGroup, readAsCrashedConsumer, sleep, streamName, useService } from '../support/service';
 
 describe('client options, logger and metrics', () => {
   let redis: Redis;
@@ -65,11 +65,9 @@ describe('client options, logger and metrics', () => {
   });
 
   describe('injection', () => {
-    let service: string;
-    afterEach(async () => cleanup(redis, service));
+    const t = useService('inject');
 
     it('writes to the injected logger', async () => {
-      service = uniqueService('log');
       const lines: [string, string | undefined][] = [];
       const logger: Logger = {
         debug: (_o, m) => void lines.push(['debug', m]),
@@ -77,14 +75,13 @@ describe('client options, logger and metrics', () => {
         warn: (_o, m) => void lines.push(['warn', m]),
         error: (_o, m) => void lines.push(['error', m]),
       };
-      const c = new Consumer(redis, service, { consumerId: 'log', logger }).start();
+      const c = t.consumer('log', { logger });
       await sleep(200);
       c.stop();
       expect(lines).to.deep.include(['info', 'client started']);
     });
 
     it('reports the Go recorder events to the injected metrics recorder', async () => {
-      service = uniqueService('metrics');
       const events: string[] = [];
       const record = (name: string) => () => void events.push(name);
       const metrics: MetricsRecorder = {
@@ -97,23 +94,24 @@ describe('client options, logger and metrics', () => {
         recordStreamProcessingEnd: record('processingEnd'),
         recordKspNotification: record('ksp'),
       };
-      await createGroup(redis, service);
-      await lastValueFrom(addStream(redis, service, { dataStreamName: streamName(service, 'orphan') }));
-      await readAsCrashedConsumer(redis, service, 'redis-consumer-crashed', 1);
-      const owner = new Consumer(connect(), service, { consumerId: 'owner', hbInterval: 200, lbsIdleTime: 60_000, reconcileInterval: 60_000 }).start();
-      await sleep(200);
-      await lastValueFrom(addStream(redis, service, { dataStreamName: streamName(service, 'x') }));
-      await owner.waitFor('StreamAdded', 1);
+      const { admin, service } = t;
+      await createGroup(admin, service);
+      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 'orphan') }));
+      await readAsCrashedConsumer(admin, service, 'redis-consumer-crashed', 1);
       // reconcileInterval out of the way: the reconciler would take the orphan before the explicit claim.
-      const c = new Consumer(redis, service, { consumerId: 'm', hbInterval: 200, lbsIdleTime: 60_000, reconcileInterval: 60_000, metrics }).start();
+      const options = { hbInterval: 200, lbsIdleTime: 60_000, reconcileInterval: 60_000 };
+      const owner = t.consumer('owner', options);
+      await sleep(200);
+      await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 'x') }));
+      await owner.waitFor('StreamAdded', 1);
+      const c = t.consumer('m', { ...options, metrics });
       await sleep(300);
-      const [[orphanId]] = (await redis.xrange(`${service}-input`, '-', '+')) as [string, string[]][];
+      const [[orphanId]] = (await admin.xrange(`${service}-input`, '-', '+')) as [string, string[]][];
       await lastValueFrom(c.client.claim({ dataStreamName: streamName(service, 'orphan'), idInLbs: orphanId! }));
       owner.stop();
       await c.waitFor('StreamExpired', 1, 5000);
       await lastValueFrom(c.client.doneStream(streamName(service, 'orphan')), { defaultValue: undefined });
       c.stop();
-      owner.redis.disconnect();
       for (const name of ['startupRecovery', 'claimAttempt', 'lockAcquisition', 'lockExtension', 'lockRelease', 'processingStart', 'processingEnd', 'ksp']) {
         expect(events, name).to.include(name);
       }

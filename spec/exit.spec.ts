@@ -1,14 +1,14 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { cleanup, connect, uniqueService } from './helpers/fixtures';
-import { sharedRedisUrl } from './helpers/hooks';
+import { sharedRedisUrl, useService } from '../support/service';
 
 describe('shutdown', () => {
+  const t = useService('exit');
+
   it('lets the process exit by itself after done(): no timer, connection or subscription left', async () => {
-    const service = uniqueService('exit');
     const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(__dirname, 'fixtures', 'exit-after-done.ts')], {
-      env: { ...process.env, REDIS_URL: sharedRedisUrl(), SERVICE: service },
+      env: { ...process.env, REDIS_URL: sharedRedisUrl(), SERVICE: t.service },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -25,9 +25,6 @@ describe('shutdown', () => {
     });
     expect(out.trim()).to.equal('done');
     expect(code).to.equal(0);
-    const admin = connect();
-    expect(await admin.xlen(`${service}-input`)).to.equal(0);
-    await cleanup(admin, service);
-    admin.disconnect();
+    expect(await t.admin.xlen(`${t.service}-input`)).to.equal(0);
   });
 });

@@ -1,43 +1,20 @@
 import { expect } from 'chai';
-import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { addStream, lockKey } from '../lib';
 import type { Logger } from '../lib';
-import { Consumer, cleanup, connect, locksOf, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
-import { RedisServer, hasRedisServer } from './helpers/redis-server';
+import { hasRedisServer } from '../support/redis-server';
+import { Consumer, locksOf, sleep, streamName, waitUntil, useService } from '../support/service';
 
 describe('keyspace notifications', () => {
-  let admin: Redis;
-  let service: string;
-  const consumers: Consumer[] = [];
-  const connections: Redis[] = [];
   const hbInterval = 300;
-
-  const consumer = (id: string, options: object = {}, redis: Redis = connect(), svc = service): Consumer => {
-    connections.push(redis);
-    const c = new Consumer(redis, svc, { consumerId: id, hbInterval, lbsIdleTime: 60_000, ...options }).start();
-    consumers.push(c);
-    return c;
-  };
-
-  beforeEach(() => {
-    admin = connect();
-    service = uniqueService('ksp');
-  });
-
-  afterEach(async () => {
-    consumers.splice(0).forEach((c) => c.stop());
-    connections.splice(0).forEach((r) => r.disconnect());
-    await cleanup(admin, service);
-    admin.disconnect();
-  });
+  const t = useService('ksp', { defaults: { hbInterval, lbsIdleTime: 60_000 } });
 
   it('tells every other live consumer of the service when a lock expires, with the Info', async () => {
-    const owner = consumer('owner');
+    const owner = t.consumer('owner');
     await sleep(150);
-    await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1), info: { a: 1 } }));
+    await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, 1), info: { a: 1 } }));
     await owner.waitFor('StreamAdded', 1);
-    const watchers = [consumer('w1'), consumer('w2')];
+    const watchers = [t.consumer('w1'), t.consumer('w2')];
     await sleep(150);
     owner.stop();
     for (const w of watchers) await w.waitFor('StreamExpired', 1, 5000);
@@ -47,27 +24,26 @@ describe('keyspace notifications', () => {
   });
 
   it("never reports another service's expiring locks", async () => {
-    const otherService = uniqueService('ksp-other');
-    const watcher = consumer('w');
-    const foreign = consumer('foreign-owner', {}, connect(), otherService);
+    const otherService = t.anotherService('ksp-other');
+    const watcher = t.consumer('w');
+    const foreign = t.consumer('foreign-owner', {}, { service: otherService });
     await sleep(150);
-    await lastValueFrom(addStream(admin, otherService, { dataStreamName: streamName(otherService, 1) }));
+    await lastValueFrom(addStream(t.admin, otherService, { dataStreamName: streamName(otherService, 1) }));
     await foreign.waitFor('StreamAdded', 1);
-    const other = consumer('other-watcher', {}, connect(), otherService);
+    const other = t.consumer('other-watcher', {}, { service: otherService });
     await sleep(150);
     foreign.stop();
     await other.waitFor('StreamExpired', 1, 5000);
     await sleep(200);
     expect(watcher.of('StreamExpired')).to.have.length(0);
-    await cleanup(admin, otherService);
   });
 
   it('moves 2000 streams of 5 departed consumers (of 10) to the 5 survivors, each stream held by exactly one', async function () {
     this.timeout(60_000);
-    const fleet = [...Array(10).keys()].map((i) => consumer(`c${i}`, { readCount: 50, hbInterval: 1000 }));
+    const fleet = [...Array(10).keys()].map((i) => t.consumer(`c${i}`, { readCount: 50, hbInterval: 1000 }));
     await sleep(300);
-    const pipeline = admin.pipeline();
-    for (let i = 0; i < 2000; i++) pipeline.xadd(`${service}-input`, '*', 'lbs-input', JSON.stringify({ DataStreamName: streamName(service, i), Info: { i } }));
+    const pipeline = t.admin.pipeline();
+    for (let i = 0; i < 2000; i++) pipeline.xadd(`${t.service}-input`, '*', 'lbs-input', JSON.stringify({ DataStreamName: streamName(t.service, i), Info: { i } }));
     await pipeline.exec();
     await waitUntil(() => fleet.reduce((n, c) => n + c.of('StreamAdded').length, 0) >= 2000, 20_000, '2000 streams handed out');
     const handedOut = fleet.flatMap((c) => c.of('StreamAdded').map((n) => n.payload.dataStreamName));
@@ -109,7 +85,7 @@ describe('keyspace notifications', () => {
     );
     await sleep(1500);
     await claimAll();
-    const locks = await locksOf(admin, service);
+    const locks = await locksOf(t.admin, t.service);
     expect(locks.size).to.equal(2000);
     for (const [s, names] of owned()) {
       const held = [...locks].filter(([, holder]) => holder === s.client.id).map(([key]) => key.split('<MUTEX_KEY_SEP>')[0]);
@@ -118,61 +94,47 @@ describe('keyspace notifications', () => {
   });
 
   describe('notify-keyspace-events (private server)', () => {
-    let server: RedisServer;
     before(function () {
       if (!hasRedisServer()) this.skip();
     });
-    afterEach(async () => {
-      consumers.splice(0).forEach((c) => c.stop());
-      await server?.stop();
-    });
 
-    const flagsOf = async (redis: Redis): Promise<string> => ((await redis.config('GET', 'notify-keyspace-events')) as string[])[1]!;
+    const flagsOf = async (): Promise<string> => ((await t.admin.config('GET', 'notify-keyspace-events')) as string[])[1]!;
 
     it("adds K and x to the flags already set, keeping another application's flags", async () => {
-      server = await RedisServer.start(['--notify-keyspace-events', 'Eg']);
-      const redis = server.connect();
-      const c = consumer('a', {}, redis);
+      await t.privateServer(['--notify-keyspace-events', 'Eg']);
+      const c = t.consumer('a');
       await sleep(200);
-      const flags = await flagsOf(redis);
+      const flags = await flagsOf();
       for (const f of 'EgKx') expect(flags, flags).to.include(f);
       expect(c.error).to.equal(undefined);
     });
 
     it('replaces the flags with Kx when forceConfigOverride is set', async () => {
-      server = await RedisServer.start(['--notify-keyspace-events', 'Eg']);
-      const redis = server.connect();
-      consumer('a', { forceConfigOverride: true }, redis);
+      await t.privateServer(['--notify-keyspace-events', 'Eg']);
+      t.consumer('a', { forceConfigOverride: true });
       await sleep(300);
-      expect([...(await flagsOf(redis))].sort().join('')).to.equal('Kx');
+      expect([...(await flagsOf())].sort().join('')).to.equal('Kx');
     });
 
     it('warns with KEYSPACE_CONFIG_CONFLICT when CONFIG is refused, and goes on serving streams', async () => {
-      server = await RedisServer.start(['--rename-command', 'CONFIG', '']);
-      const redis = server.connect();
+      await t.privateServer(['--rename-command', 'CONFIG', '']);
       const warnings: { obj: { err?: { code?: string } }; msg?: string }[] = [];
       const logger: Logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (obj, msg) => void warnings.push({ obj, msg }) };
-      const c = consumer('a', { logger }, redis);
+      const c = t.consumer('a', { logger });
       await sleep(200);
-      await lastValueFrom(addStream(redis, service, { dataStreamName: 'still-served' }));
+      await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: 'still-served' }));
       await c.waitFor('StreamAdded', 1);
       expect(warnings.map((w) => w.obj.err?.code)).to.include('KEYSPACE_CONFIG_CONFLICT');
       expect(c.error).to.equal(undefined);
     });
 
     it("listens on the connection's own db, not db 0", async () => {
-      server = await RedisServer.start();
-      const db5 = () => {
-        const r = new Redis({ port: server.port, db: 5 });
-        r.on('error', () => undefined);
-        return r;
-      };
-      const owner = consumer('owner', {}, db5());
-      const watcher = consumer('watcher', {}, db5());
+      await t.privateServer();
+      const owner = t.consumer('owner', {}, { redis: t.connect({ db: 5 }) });
+      const watcher = t.consumer('watcher', {}, { redis: t.connect({ db: 5 }) });
       await sleep(200);
-      const redis = db5();
-      connections.push(redis);
-      await lastValueFrom(addStream(redis, service, { dataStreamName: 'in-db-5' }));
+      const redis = t.connect({ db: 5 });
+      await lastValueFrom(addStream(redis, t.service, { dataStreamName: 'in-db-5' }));
       await waitUntil(() => owner.of('StreamAdded').length + watcher.of('StreamAdded').length === 1, 3000, 'hand-out');
       const [holder, other] = owner.of('StreamAdded').length === 1 ? [owner, watcher] : [watcher, owner];
       const { payload } = holder.of('StreamAdded')[0]!;

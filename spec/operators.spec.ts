@@ -1,52 +1,36 @@
 import { expect } from 'chai';
-import Redis from 'ioredis';
-import { NEVER, Observable, Subscription, finalize, lastValueFrom, mergeMap, throwError, timer } from 'rxjs';
+import { NEVER, Observable, finalize, lastValueFrom, mergeMap, throwError, timer } from 'rxjs';
 import { RedisStreamClient, addStream, claimExpired, lbsKey, lockKey, ofType, processStreams } from '../lib';
 import type { OwnershipNotification, StreamOutcome } from '../lib';
-import { cleanup, connect, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
+import { sleep, streamName, useService, waitUntil } from '../support/service';
 
 describe('operators against a real Redis', () => {
   const hbInterval = 300;
-  let admin: Redis;
-  let service: string;
-  const subscriptions: Subscription[] = [];
-  const connections: Redis[] = [];
+  const t = useService('ops');
 
-  const client = (id: string): RedisStreamClient => {
-    const redis = connect();
-    connections.push(redis);
-    return new RedisStreamClient(redis, service, { consumerId: id, hbInterval, lbsIdleTime: 60_000 });
+  const client = (id: string): RedisStreamClient => new RedisStreamClient(t.connect(), t.service, { consumerId: id, hbInterval, lbsIdleTime: 60_000 });
+
+  /** Subscribes for the rest of the test. */
+  const keep = <T>(source: Observable<T>, next: (value: T) => void, complete?: () => void): void => {
+    const subscription = source.subscribe({ next, complete });
+    t.onTeardown(() => subscription.unsubscribe());
   };
 
   /** A consumer running `claimExpired`, recording what it emits. */
   const claiming = (c: RedisStreamClient): OwnershipNotification[] => {
     const seen: OwnershipNotification[] = [];
-    subscriptions.push(c.init().pipe(claimExpired(c)).subscribe((n) => seen.push(n)));
+    keep(c.init().pipe(claimExpired(c)), (n) => seen.push(n));
     return seen;
   };
 
   /** A consumer running `claimExpired` then `processStreams`, recording the outcomes. */
   const processing = (c: RedisStreamClient, handler: (name: string) => Observable<unknown>): StreamOutcome[] => {
     const outcomes: StreamOutcome[] = [];
-    subscriptions.push(
-      c.init().pipe(claimExpired(c), processStreams(c, (s) => handler(s.payload.dataStreamName))).subscribe((o) => outcomes.push(o)),
-    );
+    keep(c.init().pipe(claimExpired(c), processStreams(c, (s) => handler(s.payload.dataStreamName))), (o) => outcomes.push(o));
     return outcomes;
   };
 
-  const add = (i: number | string) => lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, i), info: { i } }));
-
-  beforeEach(() => {
-    admin = connect();
-    service = uniqueService('ops');
-  });
-
-  afterEach(async () => {
-    subscriptions.splice(0).forEach((s) => s.unsubscribe());
-    connections.splice(0).forEach((r) => r.disconnect());
-    await cleanup(admin, service);
-    admin.disconnect();
-  });
+  const add = (i: number | string) => lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, i), info: { i } }));
 
   it('claimExpired: exactly one survivor emits StreamClaimed for a stream whose owner left', async () => {
     const owner = client('owner');
@@ -71,7 +55,7 @@ describe('operators against a real Redis', () => {
     await add(1);
     await waitUntil(() => outcomes.length === 1, 3000, 'an outcome');
     expect(outcomes[0]!.type).to.equal('Processed');
-    expect(await admin.xlen(lbsKey(service))).to.equal(0);
+    expect(await t.admin.xlen(lbsKey(t.service))).to.equal(0);
   });
 
   it('processStreams: a failed handler hands the stream to another consumer, which finishes it', async () => {
@@ -84,7 +68,7 @@ describe('operators against a real Redis', () => {
     expect(failed[0]).to.include({ type: 'Failed' });
     expect((failed[0] as { error: { code: string } }).error.code).to.equal('HANDLER_FAILED');
     await waitUntil(() => healthy.some((o) => o.type === 'Processed'), 5000, 'the other consumer to finish it');
-    expect(await admin.xlen(lbsKey(service))).to.equal(0);
+    expect(await t.admin.xlen(lbsKey(t.service))).to.equal(0);
   });
 
   it('processStreams: stops the handler at once when the stream is disowned, and acknowledges nothing', async () => {
@@ -93,36 +77,36 @@ describe('operators against a real Redis', () => {
     await sleep(150);
     const id = await add(1);
     await sleep(200);
-    await admin.set(lockKey(streamName(service, 1), id), 'redis-consumer-thief', 'PX', 10_000);
+    await t.admin.set(lockKey(streamName(t.service, 1), id), 'redis-consumer-thief', 'PX', 10_000);
     await waitUntil(() => outcomes.length === 1, hbInterval * 4, 'the outcome');
     expect(outcomes[0]!.type).to.equal('Abandoned');
     expect(stopped).to.equal(true);
-    expect(await admin.xlen(lbsKey(service))).to.equal(1);
+    expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
   });
 
   it('release(): another consumer claims the stream at once, and the releaser does not take it back', async () => {
     const releaser = client('releaser');
     const mine: OwnershipNotification[] = [];
-    subscriptions.push(releaser.init().pipe(claimExpired(releaser)).subscribe((n) => mine.push(n)));
+    keep(releaser.init().pipe(claimExpired(releaser)), (n) => mine.push(n));
     await sleep(150);
     await add(1);
     await waitUntil(() => mine.length === 1, 3000, 'hand-out');
     const other = claiming(client('other'));
     await sleep(hbInterval + 50);
     const releasedAt = Date.now();
-    await lastValueFrom(releaser.release(streamName(service, 1)), { defaultValue: undefined });
+    await lastValueFrom(releaser.release(streamName(t.service, 1)), { defaultValue: undefined });
     await waitUntil(() => other.some((n) => n.type === 'StreamClaimed'), 3000, 'the claim');
     const handoffMs = Date.now() - releasedAt;
     expect(handoffMs).to.be.lessThan(1000);
     expect(mine.filter((n) => n.type !== 'StreamAdded')).to.deep.equal([]);
-    expect(await admin.xlen(lbsKey(service))).to.equal(1);
+    expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
   });
 
   it('shutdown(): hands every unfinished stream to the fleet, unacknowledged, and completes', async () => {
     const leaving = client('leaving');
     const seen: OwnershipNotification[] = [];
     let completed = false;
-    subscriptions.push(leaving.init().subscribe({ next: (n) => seen.push(n), complete: () => (completed = true) }));
+    keep(leaving.init(), (n) => seen.push(n), () => (completed = true));
     await sleep(150);
     for (let i = 0; i < 3; i++) await add(i);
     await waitUntil(() => seen.length === 3, 3000, 'hand-out');
@@ -131,16 +115,16 @@ describe('operators against a real Redis', () => {
     await lastValueFrom(leaving.shutdown(), { defaultValue: undefined });
     expect(completed).to.equal(true);
     await waitUntil(() => staying.filter((n) => n.type === 'StreamClaimed').length === 3, 3000, 'three claims');
-    expect(await admin.xlen(lbsKey(service))).to.equal(3);
+    expect(await t.admin.xlen(lbsKey(t.service))).to.equal(3);
   });
 
   it('ofType narrows a live notification stream', async () => {
     const c = client('typed');
     const names: string[] = [];
-    subscriptions.push(c.init().pipe(ofType('StreamAdded')).subscribe((n) => names.push(n.payload.dataStreamName)));
+    keep(c.init().pipe(ofType('StreamAdded')), (n) => names.push(n.payload.dataStreamName));
     await sleep(150);
     await add(7);
     await waitUntil(() => names.length === 1, 3000, 'a StreamAdded');
-    expect(names).to.deep.equal([streamName(service, 7)]);
+    expect(names).to.deep.equal([streamName(t.service, 7)]);
   });
 });

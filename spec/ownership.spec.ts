@@ -1,31 +1,20 @@
 import { expect } from 'chai';
-import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { AlreadyClaimedError, NotOwnerError, StreamNotFoundError, addStream, lbsKey, lockKey, groupName } from '../lib';
 import type { LbsInfo } from '../lib';
-import { Consumer, cleanup, connect, createGroup, readAsCrashedConsumer, sleep, streamName, uniqueService, waitUntil } from './helpers/fixtures';
+import type { Consumer } from '../support/service';
+import { readAsCrashedConsumer, sleep, streamName, useService, waitUntil } from '../support/service';
 
 describe('claim, heartbeat and done', () => {
-  let admin: Redis;
-  let service: string;
-  const consumers: Consumer[] = [];
-  const connections: Redis[] = [];
   const hbInterval = 300;
-
-  const consumer = (id: string, options: object = {}): Consumer => {
-    const redis = connect();
-    connections.push(redis);
-    const c = new Consumer(redis, service, { consumerId: id, hbInterval, lbsIdleTime: 60_000, ...options });
-    consumers.push(c);
-    return c;
-  };
+  const t = useService('own', { group: true, start: false, defaults: { hbInterval, lbsIdleTime: 60_000 } });
 
   const outcome = <T>(p: Promise<T>): Promise<T | Error> => p.catch((e: Error) => e);
 
   /** An entry delivered to a consumer that crashed before locking it, delivered long enough ago to be claimed. */
   const orphan = async (name: string, info: Record<string, unknown> = {}): Promise<LbsInfo> => {
-    const idInLbs = await lastValueFrom(addStream(admin, service, { dataStreamName: name, info }));
-    await readAsCrashedConsumer(admin, service, 'redis-consumer-crashed', 1);
+    const idInLbs = await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: name, info }));
+    await readAsCrashedConsumer(t.admin, t.service, 'redis-consumer-crashed', 1);
     await sleep(hbInterval + 50);
     return { dataStreamName: name, idInLbs };
   };
@@ -33,28 +22,15 @@ describe('claim, heartbeat and done', () => {
   /** Adds one stream and waits until `c` (started) is handed it; its payload. */
   const handOne = async (c: Consumer, info: Record<string, unknown> = {}): Promise<LbsInfo> => {
     await sleep(100);
-    await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, 1), info }));
+    await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, 1), info }));
     await c.waitFor('StreamAdded', 1);
     return c.of('StreamAdded')[0]!.payload;
   };
 
-  beforeEach(async () => {
-    admin = connect();
-    service = uniqueService('own');
-    await createGroup(admin, service);
-  });
-
-  afterEach(async () => {
-    consumers.splice(0).forEach((c) => c.stop());
-    connections.splice(0).forEach((r) => r.disconnect());
-    await cleanup(admin, service);
-    admin.disconnect();
-  });
-
   describe('claim()', () => {
     it('lets exactly one of several racing consumers claim a stream, and returns its Info', async () => {
-      const info = await orphan(streamName(service, 1), { priority: 'high' });
-      const racers = [consumer('a'), consumer('b'), consumer('c'), consumer('d')];
+      const info = await orphan(streamName(t.service, 1), { priority: 'high' });
+      const racers = [t.consumer('a'), t.consumer('b'), t.consumer('c'), t.consumer('d')];
       const results = await Promise.all(racers.map((c) => outcome(lastValueFrom(c.client.claim(info)))));
       const winners = results.filter((r) => !(r instanceof Error));
       expect(winners).to.have.length(1);
@@ -63,133 +39,133 @@ describe('claim, heartbeat and done', () => {
       expect(losers).to.have.length(3);
       losers.forEach((e) => expect(e).to.be.instanceOf(AlreadyClaimedError).with.property('code', 'ALREADY_CLAIMED'));
       const winner = racers[results.findIndex((r) => !(r instanceof Error))]!;
-      expect(await admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(winner.client.id);
-      const [[, owner]] = (await admin.xpending(lbsKey(service), groupName(service), '-', '+', 1)) as [string, string][];
+      expect(await t.admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(winner.client.id);
+      const [[, owner]] = (await t.admin.xpending(lbsKey(t.service), groupName(t.service), '-', '+', 1)) as [string, string][];
       expect(owner).to.equal(winner.client.id);
     });
 
     it('claims asked for in the same tick share one script call, each with its own outcome', async () => {
       const infos: LbsInfo[] = [];
       for (let i = 0; i < 20; i++) {
-        const idInLbs = await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, i), info: { i } }));
-        infos.push({ dataStreamName: streamName(service, i), idInLbs });
+        const idInLbs = await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, i), info: { i } }));
+        infos.push({ dataStreamName: streamName(t.service, i), idInLbs });
       }
-      await readAsCrashedConsumer(admin, service, 'redis-consumer-crashed', 20);
+      await readAsCrashedConsumer(t.admin, t.service, 'redis-consumer-crashed', 20);
       await sleep(hbInterval + 50);
       const held = infos[3]!;
-      await admin.set(lockKey(held.dataStreamName, held.idInLbs), 'redis-consumer-other', 'PX', 60_000);
-      const c = consumer('a');
-      const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      await t.admin.set(lockKey(held.dataStreamName, held.idInLbs), 'redis-consumer-other', 'PX', 60_000);
+      const c = t.consumer('a');
+      const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await t.admin.info('commandstats'))?.[1] ?? 0);
       const before = await calls();
       const results = await Promise.all(infos.map((info) => outcome(lastValueFrom(c.client.claim(info)))));
       expect((await calls()) - before, 'script calls for 20 claims').to.be.at.most(2);
       expect(results[3]).to.be.instanceOf(AlreadyClaimedError);
       const won = results.filter((r): r is Exclude<typeof r, Error> => !(r instanceof Error));
       expect(won.map((r) => r.additionalInfo)).to.deep.equal(infos.flatMap((_, i) => (i === 3 ? [] : [{ i }])));
-      for (const info of infos.filter((_, i) => i !== 3)) expect(await admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(c.client.id);
+      for (const info of infos.filter((_, i) => i !== 3)) expect(await t.admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(c.client.id);
     });
 
     it('refuses a stream whose lock another consumer holds', async () => {
-      const info = await orphan(streamName(service, 1));
-      await admin.set(lockKey(info.dataStreamName, info.idInLbs), 'redis-consumer-alive', 'PX', 10_000);
-      const err = await outcome(lastValueFrom(consumer('a').client.claim(info)));
+      const info = await orphan(streamName(t.service, 1));
+      await t.admin.set(lockKey(info.dataStreamName, info.idInLbs), 'redis-consumer-alive', 'PX', 10_000);
+      const err = await outcome(lastValueFrom(t.consumer('a').client.claim(info)));
       expect(err).to.be.instanceOf(AlreadyClaimedError);
-      expect(await admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal('redis-consumer-alive');
+      expect(await t.admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal('redis-consumer-alive');
     });
 
     it('keeps a claimed stream alive with the heartbeat', async () => {
-      const info = await orphan(streamName(service, 1));
-      const c = consumer('a').start();
+      const info = await orphan(streamName(t.service, 1));
+      const c = t.consumer('a').start();
       await lastValueFrom(c.client.claim(info));
       await sleep(hbInterval * 4);
-      expect(await admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(c.client.id);
-      expect(await admin.pttl(lockKey(info.dataStreamName, info.idInLbs))).to.be.greaterThan(0);
+      expect(await t.admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(c.client.id);
+      expect(await t.admin.pttl(lockKey(info.dataStreamName, info.idInLbs))).to.be.greaterThan(0);
     });
   });
 
   describe('heartbeat', () => {
     it('re-takes a lock that vanished, and keeps the stream', async () => {
-      const c = consumer('a').start();
+      const c = t.consumer('a').start();
       const payload = await handOne(c);
       const key = lockKey(payload.dataStreamName, payload.idInLbs);
-      await admin.del(key);
-      await waitUntil(async () => (await admin.get(key)) === c.client.id, hbInterval * 3, 'the lock to be re-taken');
+      await t.admin.del(key);
+      await waitUntil(async () => (await t.admin.get(key)) === c.client.id, hbInterval * 3, 'the lock to be re-taken');
       expect(c.of('StreamDisowned')).to.have.length(0);
     });
 
     it('tells the owner with StreamDisowned when another consumer holds its lock, and forgets the stream', async () => {
-      const c = consumer('a').start();
+      const c = t.consumer('a').start();
       const payload = await handOne(c, { k: 1 });
-      await admin.set(lockKey(payload.dataStreamName, payload.idInLbs), 'redis-consumer-thief', 'PX', 10_000);
+      await t.admin.set(lockKey(payload.dataStreamName, payload.idInLbs), 'redis-consumer-thief', 'PX', 10_000);
       await c.waitFor('StreamDisowned', 1, hbInterval * 4);
       expect(c.of('StreamDisowned')[0]).to.deep.equal({ type: 'StreamDisowned', payload, additionalInfo: { k: 1 } });
       const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
       expect(err).to.be.instanceOf(StreamNotFoundError);
-      expect(await admin.xlen(lbsKey(service))).to.equal(1);
+      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
     });
   });
 
   describe('heartbeat after a stream was taken over and finished elsewhere', () => {
     it('reports StreamDisowned instead of re-taking the vanished lock, and doneStream acknowledges nothing', async () => {
-      const c = consumer('a', { hbInterval: 2000, lbsIdleTime: 60_000 }).start();
+      const c = t.consumer('a', { hbInterval: 2000, lbsIdleTime: 60_000 }).start();
       const payload = await handOne(c);
       const key = lockKey(payload.dataStreamName, payload.idInLbs);
       // What another consumer does while this one is paused: its lock expired, it claims and finishes the stream.
-      await admin.del(key);
-      await admin.xclaim(lbsKey(service), groupName(service), 'redis-consumer-b', 0, payload.idInLbs);
-      await admin.xack(lbsKey(service), groupName(service), payload.idInLbs);
+      await t.admin.del(key);
+      await t.admin.xclaim(lbsKey(t.service), groupName(t.service), 'redis-consumer-b', 0, payload.idInLbs);
+      await t.admin.xack(lbsKey(t.service), groupName(t.service), payload.idInLbs);
       await c.waitFor('StreamDisowned', 1, 3000);
-      expect(await admin.exists(key)).to.equal(0);
+      expect(await t.admin.exists(key)).to.equal(0);
       const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
       expect(err).to.be.instanceOf(StreamNotFoundError);
     });
 
     it('doneStream refuses (NOT_OWNER) an entry another consumer took over, even with no lock left', async () => {
-      const c = consumer('a', { hbInterval: 5000, lbsIdleTime: 60_000 }).start();
+      const c = t.consumer('a', { hbInterval: 5000, lbsIdleTime: 60_000 }).start();
       const payload = await handOne(c);
-      await admin.del(lockKey(payload.dataStreamName, payload.idInLbs));
-      await admin.xclaim(lbsKey(service), groupName(service), 'redis-consumer-b', 0, payload.idInLbs);
+      await t.admin.del(lockKey(payload.dataStreamName, payload.idInLbs));
+      await t.admin.xclaim(lbsKey(t.service), groupName(t.service), 'redis-consumer-b', 0, payload.idInLbs);
       const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
       expect(err).to.be.instanceOf(NotOwnerError).with.property('owner', 'redis-consumer-b');
-      const [[, owner]] = (await admin.xpending(lbsKey(service), groupName(service), '-', '+', 1)) as [string, string][];
+      const [[, owner]] = (await t.admin.xpending(lbsKey(t.service), groupName(t.service), '-', '+', 1)) as [string, string][];
       expect(owner).to.equal('redis-consumer-b');
-      expect(await admin.xlen(lbsKey(service))).to.equal(1);
+      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
     });
   });
 
   describe('doneStream() and done()', () => {
     it('releases the lock, acknowledges and deletes the entry of one stream', async () => {
-      const c = consumer('a').start();
+      const c = t.consumer('a').start();
       const payload = await handOne(c);
       await lastValueFrom(c.client.doneStream(payload.dataStreamName), { defaultValue: undefined });
-      expect(await admin.exists(lockKey(payload.dataStreamName, payload.idInLbs))).to.equal(0);
-      expect(await admin.xlen(lbsKey(service))).to.equal(0);
-      expect(await admin.xpending(lbsKey(service), groupName(service))).to.deep.equal([0, null, null, null]);
+      expect(await t.admin.exists(lockKey(payload.dataStreamName, payload.idInLbs))).to.equal(0);
+      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(0);
+      expect(await t.admin.xpending(lbsKey(t.service), groupName(t.service))).to.deep.equal([0, null, null, null]);
     });
 
     it('finishes several streams, leaving the others owned', async () => {
-      const c = consumer('a').start();
+      const c = t.consumer('a').start();
       await sleep(100);
-      for (let i = 0; i < 5; i++) await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, i) }));
+      for (let i = 0; i < 5; i++) await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, i) }));
       await c.waitFor('StreamAdded', 5);
-      for (const i of [0, 2, 4]) await lastValueFrom(c.client.doneStream(streamName(service, i)), { defaultValue: undefined });
-      expect(await admin.xlen(lbsKey(service))).to.equal(2);
-      const pending = (await admin.xpending(lbsKey(service), groupName(service), '-', '+', 10)) as [string][];
+      for (const i of [0, 2, 4]) await lastValueFrom(c.client.doneStream(streamName(t.service, i)), { defaultValue: undefined });
+      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(2);
+      const pending = (await t.admin.xpending(lbsKey(t.service), groupName(t.service), '-', '+', 10)) as [string][];
       expect(pending).to.have.length(2);
       await sleep(hbInterval * 2);
-      const left = c.of('StreamAdded').filter((n) => [1, 3].some((i) => n.payload.dataStreamName === streamName(service, i)));
-      for (const n of left) expect(await admin.get(lockKey(n.payload.dataStreamName, n.payload.idInLbs))).to.equal(c.client.id);
+      const left = c.of('StreamAdded').filter((n) => [1, 3].some((i) => n.payload.dataStreamName === streamName(t.service, i)));
+      for (const n of left) expect(await t.admin.get(lockKey(n.payload.dataStreamName, n.payload.idInLbs))).to.equal(c.client.id);
     });
 
     it('finishes streams asked for in the same tick in one script call, each with its own outcome', async () => {
-      const c = consumer('a', { readCount: 100 }).start();
+      const c = t.consumer('a', { readCount: 100 }).start();
       await sleep(100);
-      for (let i = 0; i < 60; i++) await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, i) }));
+      for (let i = 0; i < 60; i++) await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, i) }));
       await c.waitFor('StreamAdded', 60);
       const taken = c.of('StreamAdded')[7]!.payload;
-      await admin.set(lockKey(taken.dataStreamName, taken.idInLbs), 'redis-consumer-new-owner');
+      await t.admin.set(lockKey(taken.dataStreamName, taken.idInLbs), 'redis-consumer-new-owner');
       const calls = async (): Promise<number> => {
-        const stats = await admin.info('commandstats');
+        const stats = await t.admin.info('commandstats');
         return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
       };
       const before = await calls();
@@ -201,34 +177,34 @@ describe('claim, heartbeat and done', () => {
       expect(scriptCalls, 'script calls for 60 doneStream').to.be.at.most(3);
       expect(outcomes.filter((o) => o === 'done')).to.have.length(59);
       expect(outcomes[7]).to.be.instanceOf(NotOwnerError);
-      expect(await admin.xlen(lbsKey(service))).to.equal(1);
-      expect(await admin.get(lockKey(taken.dataStreamName, taken.idInLbs))).to.equal('redis-consumer-new-owner');
+      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
+      expect(await t.admin.get(lockKey(taken.dataStreamName, taken.idInLbs))).to.equal('redis-consumer-new-owner');
     });
 
     it('fails with STREAM_NOT_FOUND for a stream this consumer does not own', async () => {
-      const err = await outcome(lastValueFrom(consumer('a').client.doneStream('never-seen')));
+      const err = await outcome(lastValueFrom(t.consumer('a').client.doneStream('never-seen')));
       expect(err).to.be.instanceOf(StreamNotFoundError).with.property('code', 'STREAM_NOT_FOUND');
     });
 
     it('never acknowledges an entry whose lock another consumer took: NOT_OWNER, entry left pending', async () => {
-      const c = consumer('a', { hbInterval: 5000, lbsIdleTime: 60_000 }).start();
+      const c = t.consumer('a', { hbInterval: 5000, lbsIdleTime: 60_000 }).start();
       const payload = await handOne(c);
-      await admin.set(lockKey(payload.dataStreamName, payload.idInLbs), 'redis-consumer-new-owner');
+      await t.admin.set(lockKey(payload.dataStreamName, payload.idInLbs), 'redis-consumer-new-owner');
       const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
       expect(err).to.be.instanceOf(NotOwnerError).with.property('code', 'NOT_OWNER');
-      expect(await admin.xlen(lbsKey(service))).to.equal(1);
-      expect(await admin.get(lockKey(payload.dataStreamName, payload.idInLbs))).to.equal('redis-consumer-new-owner');
+      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
+      expect(await t.admin.get(lockKey(payload.dataStreamName, payload.idInLbs))).to.equal('redis-consumer-new-owner');
     });
 
     it('done() finishes every owned stream and completes the notification stream', async () => {
-      const c = consumer('a').start();
+      const c = t.consumer('a').start();
       await sleep(100);
-      for (let i = 0; i < 3; i++) await lastValueFrom(addStream(admin, service, { dataStreamName: streamName(service, i) }));
+      for (let i = 0; i < 3; i++) await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, i) }));
       await c.waitFor('StreamAdded', 3);
       await lastValueFrom(c.client.done(), { defaultValue: undefined });
       await waitUntil(() => c.completed, 2000, 'notifications$ to complete');
-      expect(await admin.xlen(lbsKey(service))).to.equal(0);
-      expect(await admin.xpending(lbsKey(service), groupName(service))).to.deep.equal([0, null, null, null]);
+      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(0);
+      expect(await t.admin.xpending(lbsKey(t.service), groupName(t.service))).to.deep.equal([0, null, null, null]);
       const err = await outcome(lastValueFrom(c.client.init()));
       expect(err).to.have.property('code', 'CLIENT_CLOSED');
     });

@@ -1,16 +1,9 @@
 import type Redis from 'ioredis';
-import { LBS_FIELD, groupName, lbsKey } from '../../lib';
+import { LBS_FIELD, lbsKey } from '../../lib';
 
 /** The LBS entry value the library and the Go library read: `{"DataStreamName": ..., "Info": {...}}`. */
 export const lbsJson = (dataStreamName: string, info: Record<string, unknown> = {}): string =>
   JSON.stringify({ DataStreamName: dataStreamName, Info: info });
-
-/** XGROUP CREATE ... $ MKSTREAM, as the client does (so entries added now are handed out). */
-export const createGroup = async (redis: Redis, service: string): Promise<void> => {
-  await redis.xgroup('CREATE', lbsKey(service), groupName(service), '$', 'MKSTREAM').catch((err: Error) => {
-    if (!err.message.startsWith('BUSYGROUP')) throw err;
-  });
-};
 
 export const streamName = (service: string, i: number): string => `${service}:stream-${String(i).padStart(6, '0')}`;
 

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+import { waitFor as poll, waitUntil } from '../../support/service';
 
 export const median = (xs: readonly number[]): number => {
   if (xs.length === 0) return NaN;
@@ -19,20 +18,14 @@ export const percentile = (xs: readonly number[], p: number): number => {
 /** High-resolution now, in ms. */
 export const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-/** Waits until `condition()` holds, polling every `everyMs`; false after `timeoutMs`. */
-export const waitFor = async (condition: () => boolean, timeoutMs: number, everyMs = 5): Promise<boolean> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(everyMs);
-  }
-  return true;
-};
+/**
+ * Waits until `condition()` holds, polling every `everyMs`; false after `timeoutMs`. The benchmark
+ * polls every 5 ms by default: a clock stopped when the wait returns is late by at most that.
+ */
+export const waitFor = (condition: () => boolean, timeoutMs: number, everyMs = 5): Promise<boolean> => poll(condition, timeoutMs, everyMs);
 
-/** Like `waitFor`, but throws with `what` on timeout. */
-export const waitOrThrow = async (condition: () => boolean, timeoutMs: number, what: string): Promise<void> => {
-  if (!(await waitFor(condition, timeoutMs))) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-};
+/** Like `waitFor` (every 5 ms), but throws with `what` on timeout. */
+export const waitOrThrow = (condition: () => boolean, timeoutMs: number, what: string): Promise<void> => waitUntil(condition, timeoutMs, what, 5);
 
 export const fmt = (n: number, digits = 1): string => {
   if (!Number.isFinite(n)) return n > 0 ? '∞' : 'n/a';

@@ -7,7 +7,7 @@
  *    alive (heartbeat every hbInterval/2 = 1 s, default hbInterval 2000), as a fraction of one
  *    core. Everything the idle client does in that window counts (heartbeat, the reader's empty
  *    blocking reads, any periodic sweep), so the figure is an upper bound of the heartbeat's share.
- *    redis-server's CPU and the heartbeat's ticks (bench/lib/heartbeat-probe.ts) over the same
+ *    redis-server's CPU and the heartbeat's ticks (support/heartbeat-probe.ts) over the same
  *    window are reported too;
  *  - (information) a survivor takes over all 100k: a second client (in this process, `claimExpired`)
  *    runs while the holder gets SIGKILL; timed from the holder's deadline (read from
@@ -17,44 +17,44 @@
 import Redis from 'ioredis';
 import { Subscription, tap } from 'rxjs';
 import { RedisStreamClient, claimExpired } from '../../lib';
-import type { ChildEvent } from '../lib/child';
-import { ChildConsumer } from '../lib/child';
-import { createGroup, fillLbs } from '../lib/lbs';
-import type { BenchRedis } from '../lib/redis-server';
+import { ChildConsumer } from '../../support/child';
+import type { RedisServer } from '../../support/redis-server';
+import { createGroup, sleep } from '../../support/service';
+import { fillLbs } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
-import { fmt, median, progress, sleep, waitFor } from '../lib/stats';
+import { fmt, median, progress, waitFor } from '../lib/stats';
 
 const STREAMS = 100_000;
 
-export const cpuMemoryScenario = async (server: BenchRedis, config: BenchConfig): Promise<Row[]> => {
+export const cpuMemoryScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const service = 'bench-mem';
   const redis = server.connect();
   const windowMs = config.quick ? 5000 : 10_000;
   await createGroup(redis, service);
   const holder = new ChildConsumer(
-    { REDIS_URL: server.url, SERVICE: service, POD_NAME: 'bench-holder', ROLE: 'holder', READ_COUNT: '1000', TARGET: String(STREAMS) },
-    ['--expose-gc'],
+    { redisUrl: server.url, service, pod: 'bench-holder', readCount: 1000, report: 'counts', target: STREAMS },
+    { nodeFlags: ['--expose-gc'] },
   );
   holder.onEvent((e) => {
     if (e.event === 'progress') progress('cpu-memory', `  the client owns ${e.count} streams`);
     if (e.event === 'disowned') progress('cpu-memory', `  the client reported StreamDisowned (${e.count} so far)`);
-    if (e.event === 'error') progress('cpu-memory', `  the client failed: ${String(e.code)} ${String(e.message)}`);
+    if (e.event === 'error') progress('cpu-memory', `  the client failed: ${String(e.code)} ${e.message}`);
   });
   try {
-    await holder.waitFor('ready', 30_000);
+    await holder.waitFor('ready', { timeoutMs: 30_000 });
     await sleep(1000); // start-up: keyspace flags, group, reader connection, first (empty) recovery sweep
-    const before = await holder.ask({ cmd: 'heap' }, 'heap', 30_000);
-    if (before.gc !== true) throw new Error('the holder runs without --expose-gc');
+    const before = await holder.ask({ cmd: 'heap' }, 30_000);
+    if (!before.gc) throw new Error('the holder runs without --expose-gc');
     progress('cpu-memory', `client running with 0 streams: heapUsed ${fmt(Number(before.heapUsed) / 2 ** 20, 1)} MiB; adding ${STREAMS} LBS entries`);
     const t0 = Date.now();
     await fillLbs(redis, service, STREAMS);
     const handOutCapMs = config.quick ? 15_000 : 60_000;
-    const reached = await waitFor(() => holder.exited || holder.of('owned').length > 0, handOutCapMs, 50);
+    const reached = await waitFor(() => !holder.alive || holder.of('owned').length > 0, handOutCapMs, 50);
     const handOutSeconds = reached ? (holder.of('owned')[0]!.at - t0) / 1000 : NaN;
     if (reached) progress('cpu-memory', `the client owns ${STREAMS} streams after ${handOutSeconds.toFixed(1)} s (XADD and hand-out overlapping)`);
     else progress('cpu-memory', `the client did not get to ${STREAMS} streams within ${handOutCapMs / 1000} s; measuring at what it owns`);
     await sleep(2500); // a couple of heartbeat ticks over all the locks
-    const after = await holder.ask({ cmd: 'heap' }, 'heap', 120_000);
+    const after = await holder.ask({ cmd: 'heap' }, 120_000);
     const owned = Number(after.owned);
     const perStream = (Number(after.heapUsed) - Number(before.heapUsed)) / owned;
     progress(
@@ -63,12 +63,12 @@ export const cpuMemoryScenario = async (server: BenchRedis, config: BenchConfig)
     );
 
     const redisCpu0 = server.cpuMs();
-    const cpu: ChildEvent = await holder.ask({ cmd: 'cpu', ms: windowMs }, 'cpu', windowMs + 120_000);
+    const cpu = await holder.ask({ cmd: 'cpu', ms: windowMs }, windowMs + 120_000);
     const redisCpu1 = server.cpuMs();
     const fraction = Number(cpu.cpuMs) / Number(cpu.wallMs);
     const redisFraction = redisCpu0 !== undefined && redisCpu1 !== undefined ? (redisCpu1 - redisCpu0) / Number(cpu.wallMs) : NaN;
     const lost = Number(cpu.disowned);
-    const ticks = (cpu.heartbeatTicksMs as number[] | undefined) ?? [];
+    const ticks = cpu.heartbeatTicksMs;
     progress(
       'cpu-memory',
       `client CPU ${fmt(fraction * 100, 1)}% of one core over ${fmt(Number(cpu.wallMs) / 1000, 1)} s (max event-loop delay ${fmt(Number(cpu.maxLoopDelayMs), 0)} ms); redis-server ${fmt(redisFraction * 100, 1)}%; disowned ${lost}; heartbeat ticks ${ticks.map((t) => fmt(t, 0)).join(', ')} ms`,
@@ -153,7 +153,7 @@ export const cpuMemoryScenario = async (server: BenchRedis, config: BenchConfig)
 };
 
 /** SIGKILL of the holder while a survivor claims every expired stream; times relative to the holder's deadline. */
-const takeOver = async (server: BenchRedis, service: string, holder: ChildConsumer, owned: number, capMs: number) => {
+const takeOver = async (server: RedisServer, service: string, holder: ChildConsumer, owned: number, capMs: number) => {
   const conn: Redis = server.connect();
   const survivor = new RedisStreamClient(conn, service, { consumerId: 'bench-survivor', readCount: 1000 });
   let expired = 0;

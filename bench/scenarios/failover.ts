@@ -19,11 +19,12 @@
  */
 import type Redis from 'ioredis';
 import { MUTEX_KEY_SEP, lbsKey, LBS_FIELD, lockKey } from '../../lib';
-import { ChildConsumer } from '../lib/child';
-import { callScript, createGroup, lbsJson } from '../lib/lbs';
-import type { BenchRedis } from '../lib/redis-server';
+import { ChildConsumer } from '../../support/child';
+import type { RedisServer } from '../../support/redis-server';
+import { createGroup, sleep } from '../../support/service';
+import { callScript, lbsJson } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
-import { fmt, median, percentile, progress, sleep, waitFor, waitOrThrow } from '../lib/stats';
+import { fmt, median, percentile, progress, waitFor, waitOrThrow } from '../lib/stats';
 
 const TTL = 2000;
 const STREAMS_PER_VICTIM = 5;
@@ -95,7 +96,7 @@ interface Sample {
   readonly viaStreamAdded: boolean;
 }
 
-export const failoverScenario = async (server: BenchRedis, config: BenchConfig): Promise<Row[]> => {
+export const failoverScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const service = 'bench-fo';
   const levels = config.quick ? [10, 10_000] : [10, 10_000, 100_000];
   const kills = config.quick ? 3 : 8;
@@ -103,30 +104,30 @@ export const failoverScenario = async (server: BenchRedis, config: BenchConfig):
   const loadConn = server.connect();
   await createGroup(redis, service);
   const load = new LoadLocks(loadConn);
-  const survivor = new ChildConsumer({ REDIS_URL: server.url, SERVICE: service, POD_NAME: 'bench-survivor', ROLE: 'claimer' });
+  const survivor = new ChildConsumer({ redisUrl: server.url, service, pod: 'bench-survivor', claim: true });
   /** stream name -> who got it from the LBS, and its LBS id. */
   const handedTo = new Map<string, { who: string; id: string }>();
   survivor.onEvent((e) => {
-    if (e.event === 'StreamAdded') handedTo.set(e.stream!, { who: 'survivor', id: e.id! });
+    if (e.event === 'added') handedTo.set(e.stream, { who: 'survivor', id: e.id });
     if (process.env.BENCH_DEBUG) progress('failover', `  survivor: ${JSON.stringify(e)}`);
-    if (e.event === 'error' || e.event === 'StreamDisowned') progress('failover', `  survivor: ${e.event} ${JSON.stringify(e)}`);
+    if (e.event === 'error' || e.event === 'disowned') progress('failover', `  survivor: ${e.event} ${JSON.stringify(e)}`);
   });
   const samples: Sample[] = [];
   let entryCounter = 0;
   try {
-    await survivor.waitFor('ready', 30_000);
+    await survivor.waitFor('ready', { timeoutMs: 30_000 });
     await sleep(500);
     for (const level of levels) {
       await load.grow(level);
       await sleep(2000);
       progress('failover', `${level} other live locks in the db; ${kills} kills of a consumer holding ${STREAMS_PER_VICTIM} streams (cap ${config.failoverCapMs} ms)`);
       for (let k = 1; k <= kills; k++) {
-        const victim = new ChildConsumer({ REDIS_URL: server.url, SERVICE: service, POD_NAME: `bench-victim-${level}-${k}`, ROLE: 'claimer' });
+        const victim = new ChildConsumer({ redisUrl: server.url, service, pod: `bench-victim-${level}-${k}`, claim: true });
         victim.onEvent((e) => {
-          if (e.event === 'StreamAdded') handedTo.set(e.stream!, { who: 'victim', id: e.id! });
+          if (e.event === 'added') handedTo.set(e.stream, { who: 'victim', id: e.id });
         });
         try {
-          await victim.waitFor('ready', 30_000);
+          await victim.waitFor('ready', { timeoutMs: 30_000 });
           const mine: { stream: string; id: string }[] = [];
           for (let attempts = 0; mine.length < STREAMS_PER_VICTIM; attempts++) {
             if (attempts > 20 * STREAMS_PER_VICTIM) throw new Error('could not hand streams to the victim');
@@ -145,9 +146,9 @@ export const failoverScenario = async (server: BenchRedis, config: BenchConfig):
           // Owned again by the survivor: a won claim after StreamExpired, or StreamAdded when its
           // periodic recovery/reconciliation took the lockless entry first (both are a failover).
           const claimedAt = (stream: string) =>
-            survivor.events.find((e) => (e.event === 'claimed' || (e.event === 'StreamAdded' && e.at >= killAt)) && e.stream === stream)?.at;
-          const viaAdded = (stream: string) => survivor.events.find((e) => (e.event === 'claimed' || (e.event === 'StreamAdded' && e.at >= killAt)) && e.stream === stream)?.event === 'StreamAdded';
-          const expiredAt = (stream: string) => survivor.events.find((e) => e.event === 'StreamExpired' && e.stream === stream)?.at;
+            survivor.events.find((e) => (e.event === 'claimed' || (e.event === 'added' && e.at >= killAt)) && e.stream === stream)?.at;
+          const viaAdded = (stream: string) => survivor.events.find((e) => (e.event === 'claimed' || (e.event === 'added' && e.at >= killAt)) && e.stream === stream)?.event === 'added';
+          const expiredAt = (stream: string) => survivor.events.find((e) => e.event === 'expired' && e.stream === stream)?.at;
           await waitFor(() => mine.every((m) => claimedAt(m.stream) !== undefined), config.failoverCapMs - (Date.now() - killAt), 5);
           mine.forEach((m, i) => {
             const claimed = claimedAt(m.stream);

@@ -12,15 +12,16 @@
  */
 import { Subscription, filter, lastValueFrom, tap } from 'rxjs';
 import { RedisStreamClient, claimExpired } from '../../lib';
-import { createGroup, fillLbs } from '../lib/lbs';
-import type { BenchRedis } from '../lib/redis-server';
+import type { RedisServer } from '../../support/redis-server';
+import { createGroup, sleep } from '../../support/service';
+import { fillLbs } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
-import { fmt, nowMs, percentile, progress, sleep, waitFor, waitOrThrow } from '../lib/stats';
+import { fmt, nowMs, percentile, progress, waitFor, waitOrThrow } from '../lib/stats';
 
 const HB = 2000;
 const WARMUP = 5;
 
-export const handoffScenario = async (server: BenchRedis, config: BenchConfig): Promise<Row[]> => {
+export const handoffScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const service = 'bench-handoff';
   const m = (config.quick ? 100 : 300) + WARMUP;
   const setup = server.connect();

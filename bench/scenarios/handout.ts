@@ -19,8 +19,9 @@ import { Queue, Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import { Subscription } from 'rxjs';
 import { RedisStreamClient, groupName, lbsKey, lockKey } from '../../lib';
-import { createGroup, fillLbs } from '../lib/lbs';
-import type { BenchRedis } from '../lib/redis-server';
+import type { RedisServer } from '../../support/redis-server';
+import { createGroup } from '../../support/service';
+import { fillLbs } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, median, nowMs, progress, waitOrThrow } from '../lib/stats';
 
@@ -39,7 +40,7 @@ export interface Measured {
 }
 
 /** Starts the clock and the CPU meters; `stop(n)` reads them. */
-const meter = (server: BenchRedis) => {
+const meter = (server: RedisServer) => {
   const t0 = nowMs();
   const cpu0 = process.cpuUsage();
   const redis0 = server.cpuMs() ?? NaN;
@@ -57,7 +58,7 @@ const meter = (server: BenchRedis) => {
 };
 
 /** Entries per second of one run of `system` over `n` entries. */
-export const runOnce = async (system: System, server: BenchRedis, n: number, readCount: number, concurrency: number): Promise<Measured> => {
+export const runOnce = async (system: System, server: RedisServer, n: number, readCount: number, concurrency: number): Promise<Measured> => {
   const service = `bench-ho-${system}-${++serviceCounter}`;
   const redis = server.connect();
   try {
@@ -72,7 +73,7 @@ export const runOnce = async (system: System, server: BenchRedis, n: number, rea
   }
 };
 
-const runOurs = async (server: BenchRedis, redis: Redis, service: string, n: number, readCount: number, withDone: boolean): Promise<Measured> => {
+const runOurs = async (server: RedisServer, redis: Redis, service: string, n: number, readCount: number, withDone: boolean): Promise<Measured> => {
   const conn = redis.duplicate();
   conn.on('error', () => undefined);
   await conn.ping();
@@ -106,7 +107,7 @@ const runOurs = async (server: BenchRedis, redis: Redis, service: string, n: num
 
 type XReply = [string, [string, string[]][]][] | null;
 
-const runRaw = async (server: BenchRedis, redis: Redis, service: string, n: number, count: number, full: boolean): Promise<Measured> => {
+const runRaw = async (server: RedisServer, redis: Redis, service: string, n: number, count: number, full: boolean): Promise<Measured> => {
   const conn = redis.duplicate();
   conn.on('error', () => undefined);
   await conn.ping();
@@ -137,7 +138,7 @@ const runRaw = async (server: BenchRedis, redis: Redis, service: string, n: numb
   return measured;
 };
 
-const runBullmq = async (server: BenchRedis, name: string, n: number, concurrency: number): Promise<Measured> => {
+const runBullmq = async (server: RedisServer, name: string, n: number, concurrency: number): Promise<Measured> => {
   const connection = { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null };
   const queue = new Queue(name, { connection });
   for (let i = 0; i < n; i += 1000) {
@@ -169,7 +170,7 @@ const runBullmq = async (server: BenchRedis, name: string, n: number, concurrenc
   }
 };
 
-export const handoutScenario = async (server: BenchRedis, config: BenchConfig): Promise<Row[]> => {
+export const handoutScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const n = config.quick ? 20_000 : 50_000;
   const runs = config.quick ? 2 : 5;
   const systems: System[] = ['ours-done', 'raw-full', 'bullmq', 'ours-added', 'raw-lock'];

@@ -4,7 +4,7 @@
  *    its heartbeat ticks every hbInterval/2 and extends all its locks with the batch script
  *    (`Scripts.extendLocks`, one call per 1000 locks, all calls sent at once). A tick is timed on
  *    the client's connection, from its first script call sent to its last one answered
- *    (bench/lib/heartbeat-probe.ts); the first ticks (2, quick: 1) are a warm-up;
+ *    (support/heartbeat-probe.ts); the first ticks (2, quick: 1) are a warm-up;
  *  - baseline (the Go design): one compare-and-PEXPIRE script call per lock, each awaited before
  *    the next (one round trip per lock, as a per-stream timer does), over 10k plain lock keys;
  *  - information: the same per-lock script calls, all in one pipeline.
@@ -13,9 +13,10 @@
 import type Redis from 'ioredis';
 import { Subscription } from 'rxjs';
 import { MUTEX_KEY_SEP, RedisStreamClient } from '../../lib';
-import { HeartbeatProbe } from '../lib/heartbeat-probe';
-import { callScript, createGroup, fillLbs } from '../lib/lbs';
-import type { BenchRedis } from '../lib/redis-server';
+import { HeartbeatProbe } from '../../support/heartbeat-probe';
+import type { RedisServer } from '../../support/redis-server';
+import { createGroup } from '../../support/service';
+import { callScript, fillLbs } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, median, nowMs, progress, waitOrThrow } from '../lib/stats';
 
@@ -30,7 +31,7 @@ const lockKeys = (service: string, n: number): string[] =>
   Array.from({ length: n }, (_, i) => `${service}:stream-${i}${MUTEX_KEY_SEP}1700000000000-${i}`);
 
 /** Ticks of a real client's heartbeat with `LOCKS` owned streams. */
-const clientTicks = async (server: BenchRedis, warmups: number, runs: number): Promise<number[]> => {
+const clientTicks = async (server: RedisServer, warmups: number, runs: number): Promise<number[]> => {
   const service = 'bench-hb-client';
   const setup = server.connect();
   const conn = server.connect();
@@ -83,7 +84,7 @@ const timeTicks = async (label: string, warmups: number, runs: number, tick: () 
   return samples;
 };
 
-export const heartbeatScenario = async (server: BenchRedis, config: BenchConfig): Promise<Row[]> => {
+export const heartbeatScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const ours = await clientTicks(server, config.quick ? 1 : 2, config.quick ? 4 : 11);
 
   const redis = server.connect();

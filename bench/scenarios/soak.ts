@@ -6,32 +6,24 @@
  * if shorter); the first minute (a fifth of the run if shorter) is a warm-up. Pass: the heap at the end is within max(5%, 2 MiB) of the heap after the warm-up.
  */
 import { LBS_FIELD, lbsKey } from '../../lib';
-import { ChildConsumer } from '../lib/child';
-import { createGroup, fillLbs, lbsJson } from '../lib/lbs';
-import type { BenchRedis } from '../lib/redis-server';
+import { ChildConsumer } from '../../support/child';
+import type { RedisServer } from '../../support/redis-server';
+import { createGroup, sleep } from '../../support/service';
+import { fillLbs, lbsJson } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
-import { fmt, progress, sleep } from '../lib/stats';
+import { fmt, progress } from '../lib/stats';
 
 const BASE = 10_000;
 const CHURN_PER_SECOND = 200;
 
-export const soakScenario = async (server: BenchRedis, config: BenchConfig): Promise<Row[]> => {
+export const soakScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const service = 'bench-soak';
   const churnPrefix = `${service}:churn-`;
   const redis = server.connect();
   await createGroup(redis, service);
   const child = new ChildConsumer(
-    {
-      REDIS_URL: server.url,
-      SERVICE: service,
-      POD_NAME: 'bench-soak',
-      ROLE: 'churn',
-      READ_COUNT: '1000',
-      TARGET: String(BASE),
-      CHURN_PREFIX: churnPrefix,
-      CHURN_HOLD_MS: '4000',
-    },
-    ['--expose-gc'],
+    { redisUrl: server.url, service, pod: 'bench-soak', readCount: 1000, report: 'counts', target: BASE, work: 'churn', churnPrefix, churnHoldMs: 4000 },
+    { nodeFlags: ['--expose-gc'] },
   );
   let producing = true;
   let produced = 0;
@@ -46,26 +38,26 @@ export const soakScenario = async (server: BenchRedis, config: BenchConfig): Pro
   })();
   producer.catch(() => undefined);
   try {
-    await child.waitFor('ready', 30_000);
+    await child.waitFor('ready', { timeoutMs: 30_000 });
     await fillLbs(redis, service, BASE);
-    await child.waitFor('owned', 120_000);
+    await child.waitFor('owned', { timeoutMs: 120_000 });
     const durationMs = config.soakSeconds * 1000;
     const sampleEveryMs = Math.min(30_000, durationMs / 10);
     const warmupMs = Math.min(60_000, durationMs / 5);
     progress('soak', `base of ${BASE} streams owned; ${CHURN_PER_SECOND} streams/s coming and going for ${config.soakSeconds} s`);
     const t0 = Date.now();
-    const heap: { atS: number; heapUsed: number; finished: number }[] = [];
+    const heap: { atS: number; heapUsed: number; finished: number; disowned: number }[] = [];
     while (Date.now() - t0 < durationMs) {
       await sleep(Math.min(sampleEveryMs, durationMs - (Date.now() - t0)));
-      const h = await child.ask({ cmd: 'heap' }, 'heap', 60_000);
-      heap.push({ atS: (Date.now() - t0) / 1000, heapUsed: Number(h.heapUsed), finished: Number(h.finished) });
-      progress('soak', `t=${fmt((Date.now() - t0) / 1000, 0)} s heapUsed ${fmt(Number(h.heapUsed) / 2 ** 20, 2)} MiB, ${h.finished} streams finished, ${h.failedDone} doneStream errors`);
+      const h = await child.ask({ cmd: 'heap' }, 60_000);
+      heap.push({ atS: (Date.now() - t0) / 1000, heapUsed: h.heapUsed, finished: h.finished, disowned: h.disowned });
+      progress('soak', `t=${fmt((Date.now() - t0) / 1000, 0)} s heapUsed ${fmt(h.heapUsed / 2 ** 20, 2)} MiB, ${h.finished} streams finished, ${h.failedDone} doneStream errors`);
     }
     const afterWarmup = heap.find((s) => s.atS * 1000 >= warmupMs) ?? heap[0]!;
     const last = heap[heap.length - 1]!;
     const growth = last.heapUsed - afterWarmup.heapUsed;
     const allowed = Math.max(0.05 * afterWarmup.heapUsed, 2 * 2 ** 20);
-    const disowned = child.of('StreamDisowned').length;
+    const disowned = last.disowned;
     return [
       {
         id: 'soak',

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { RedisServer, hasRedisServer } from './redis-server';
+import { RedisServer, hasRedisServer } from '../../support/redis-server';
 
 /** How the suite reaches Redis: REDIS_URL, else a private redis-server, else a testcontainers redis:7. */
 export interface ProvisionedRedis {
@@ -21,7 +21,8 @@ export const provisionRedis = async (): Promise<ProvisionedRedis> => {
   const fromEnv = process.env.REDIS_URL;
   if (fromEnv) return { url: fromEnv, how: `REDIS_URL=${fromEnv}`, stop: async () => undefined };
   if (hasRedisServer()) {
-    const server = await RedisServer.start();
+    // Not tracked: it serves the whole run, also after a spec's `killAll`.
+    const server = await RedisServer.start({ tracked: false });
     return { url: server.url, how: `private redis-server on port ${server.port}`, stop: () => server.stop() };
   }
   if (hasDocker()) {

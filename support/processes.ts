@@ -4,8 +4,9 @@ import { rmSync } from 'node:fs';
 /**
  * Every process, temp dir and closable thing a tool starts (redis-server, child consumers,
  * proxies), so that they go away however the run ends: normally, on an error, on Ctrl-C (SIGINT),
- * SIGTERM or SIGHUP, or at process exit. The chaos suite and the benchmark use it; their child
- * consumers also exit by themselves when their stdin closes (the parent died).
+ * SIGTERM or SIGHUP, or at process exit. The tests, the chaos suite, the benchmark and the demo
+ * use it; their child consumers (support/consumer.ts) also exit by themselves when their stdin
+ * closes (the parent died).
  */
 const running = new Set<ChildProcess>();
 const cleanups = new Set<() => void>();
@@ -73,7 +74,7 @@ export const installCleanupHandlers = (tool: string, what: string): void => {
   }
 };
 
-/** Calls `onLine` with each non-empty line a child writes to `stream` (its stdout: one JSON event per line). */
+/** Calls `onLine` with each non-empty line written to `stream` (a child's stdout or stdin). */
 export const onLines = (stream: NodeJS.ReadableStream, onLine: (line: string) => void): void => {
   let buffer = '';
   stream.on('data', (chunk: Buffer) => {
@@ -83,3 +84,19 @@ export const onLines = (stream: NodeJS.ReadableStream, onLine: (line: string) =>
     for (const line of lines) if (line.trim()) onLine(line);
   });
 };
+
+/**
+ * The one JSON-lines reader: calls `onValue` with each line of `stream` that parses as a JSON
+ * object, and `onStray` (if given) with every other line.
+ */
+export const onJsonLines = (stream: NodeJS.ReadableStream, onValue: (value: Record<string, unknown>, line: string) => void, onStray?: (line: string) => void): void =>
+  onLines(stream, (line) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      value = undefined;
+    }
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) onValue(value as Record<string, unknown>, line);
+    else onStray?.(line);
+  });

@@ -1,0 +1,260 @@
+/**
+ * The one consumer in a child process, for the crash tests, the chaos suite, the benchmark and
+ * the demo (support/child.ts spawns it). A real `RedisStreamClient`, configured by environment
+ * variables (support/protocol.ts, `ConsumerConfig`):
+ *
+ *   PROCESS=manual     (default) its own mergeMap over the notifications: CLAIM=1 claims every
+ *                      StreamExpired; a stream handed out or claimed gets its WORK, then doneStream;
+ *                      a StreamDisowned stops that work
+ *   PROCESS=operators  client.init().pipe(claimExpired(client) (CLAIM=1), processStreams(client, WORK))
+ *   WORK=none | timer | steps | churn   what it does with a stream it owns (see ConsumerConfig.work)
+ *   REPORT=events      (default) one JSON line per event, and the library's info+ log lines (`lib`)
+ *   REPORT=counts      quiet counting for 100k streams: `owned` at TARGET, `progress` every 10k,
+ *                      `disowned` at the first and every 10k
+ *   TICKS=1            `tick` every hbInterval/2 with the lock extensions the library reported
+ *   START_ON_SIGNAL=1  prints `loaded` and starts the client only on SIGUSR1
+ *
+ * Events: JSON lines on stdout (support/protocol.ts). Commands: JSON lines on stdin (heap, cpu,
+ * block, stop). SIGUSR2 blocks the event loop for BLOCK_MS in a timer callback. SIGTERM: done()
+ * (ON_SIGTERM=done, default) or shutdown() (ON_SIGTERM=shutdown), `stopped`, exit. It exits when
+ * its stdin closes (the parent died).
+ */
+import Redis from 'ioredis';
+import { EMPTY, NEVER, Observable, Subscription, catchError, defer, identity, ignoreElements, mergeMap, tap } from 'rxjs';
+import { RedisStreamClient, claimExpired, processStreams } from '../lib';
+import type { Claimed, ClientOptions, Logger, MetricsRecorder, Notification, OwnedStreamInfo, StreamExpired, StreamOutcome } from '../lib';
+import { cpuReport, heapReport } from './consumer-probes';
+import { workOf } from './consumer-work';
+import { onJsonLines } from './processes';
+import { Command, EventBody, about, asCommand, consumerName, fromEnv, shortName } from './protocol';
+
+const config = fromEnv();
+const consumer = consumerName(config);
+const events = (config.report ?? 'events') === 'events';
+const work = workOf(config);
+const counts = { added: 0, disowned: 0, finished: 0, failedDone: 0 };
+
+const emit = (body: EventBody): void => void process.stdout.write(`${JSON.stringify({ ...body, at: Date.now(), consumer, pid: process.pid })}\n`);
+
+const describeErr = (err: unknown): { code?: string; message: string } => {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  return { code: typeof e?.code === 'string' ? e.code : undefined, message: typeof e?.message === 'string' ? e.message.slice(0, 300) : String(err).slice(0, 300) };
+};
+
+/** The library's logger: `ready` when the client started; info and above as `lib` lines (the evidence when a check fails). */
+const line =
+  (level: string) =>
+  (obj: object, msg?: string): void => {
+    if (msg === 'client started') emit({ event: 'ready' });
+    if (!events) return;
+    const o = obj as Record<string, unknown>;
+    const stream = typeof o.stream === 'string' ? shortName(o.stream) : undefined;
+    const detail = o.err === undefined ? undefined : describeErr(o.err).message;
+    const extra = Object.entries(o)
+      .filter(([k, v]) => !['stream', 'err', 'id'].includes(k) && (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean'))
+      .map(([k, v]) => `${k}=${String(v).slice(0, 80)}`)
+      .join(' ');
+    emit({ event: 'lib', level, message: [msg, extra, detail].filter(Boolean).join(' | '), stream, id: typeof o.id === 'string' ? o.id : undefined });
+  };
+const logger: Logger = { debug: () => undefined, info: line('info'), warn: line('warn'), error: line('error') };
+
+/** TICKS=1: the lock extensions the library reports, printed every hbInterval/2. */
+const ticks = { beats: 0, extended: 0, extendFailed: 0 };
+const metrics: MetricsRecorder = { recordLockExtensionAttempt: (_stream, ok) => void (ok ? ticks.extended++ : ticks.extendFailed++) };
+const ticker = config.ticks ? setInterval(() => emit({ event: 'tick', ...ticks, beats: ++ticks.beats }), (config.hbInterval ?? 2000) / 2) : undefined;
+
+const redis = new Redis(config.redisUrl, { connectionName: `consumer-${config.pod}` });
+redis.on('error', () => undefined);
+
+const options: ClientOptions = {
+  consumerId: config.pod,
+  ...(config.hbInterval === undefined ? {} : { hbInterval: config.hbInterval }),
+  ...(config.lbsIdleTime === undefined ? {} : { lbsIdleTime: config.lbsIdleTime }),
+  ...(config.readCount === undefined ? {} : { readCount: config.readCount }),
+  retry: { maxRetries: -1, initialDelay: 50, maxDelay: 500 },
+  logger,
+  ...(config.ticks ? { metrics } : {}),
+};
+
+/** Prints (events) or counts (counts) one notification; `workMs`: the work planned for it. */
+const report = (n: Notification, workMs?: number): void => {
+  if (n.type === 'StreamAdded') {
+    counts.added++;
+    if (events) emit({ event: 'added', ...about(n.payload), info: n.additionalInfo, workMs: workMs === undefined ? undefined : Math.round(workMs) });
+    else if (config.target && counts.added === config.target) emit({ event: 'owned', count: counts.added });
+    else if (counts.added % 10_000 === 0) emit({ event: 'progress', count: counts.added });
+  } else if (n.type === 'StreamDisowned') {
+    counts.disowned++;
+    if (events) emit({ event: 'disowned', ...about(n.payload) });
+    else if (counts.disowned === 1 || counts.disowned % 10_000 === 0) emit({ event: 'disowned', ...about(n.payload), count: counts.disowned });
+  } else if (events) emit({ event: 'expired', ...about(n.payload) });
+};
+
+/** PROCESS=manual: the work on each owned stream, by name. */
+const working = new Map<string, Subscription>();
+
+const stopWork = (name: string): void => {
+  working.get(name)?.unsubscribe();
+  working.delete(name);
+};
+
+const finish = (client: RedisStreamClient, payload: Claimed['payload'], startedAt: number): void => {
+  working.delete(payload.dataStreamName);
+  client.doneStream(payload.dataStreamName).subscribe({
+    complete: () => {
+      counts.finished++;
+      if (events) emit({ event: 'finished', ...about(payload), startedAt });
+    },
+    error: (err: unknown) => {
+      counts.failedDone++;
+      if (events) emit({ event: 'done-refused', ...about(payload), code: describeErr(err).code });
+    },
+  });
+};
+
+const startWork = (client: RedisStreamClient, owned: Claimed, workMs: number | undefined): void => {
+  const name = owned.payload.dataStreamName;
+  stopWork(name);
+  if (workMs === undefined) return;
+  const startedAt = Date.now();
+  working.set(name, work.run(workMs).subscribe({ complete: () => finish(client, owned.payload, startedAt) }));
+};
+
+/** Claims a stream that lost its owner; losing the race to another consumer is normal. */
+const claim = (client: RedisStreamClient, n: StreamExpired): Observable<never> =>
+  client.claim(n.payload).pipe(
+    tap((claimed) => {
+      const workMs = work.plan(claimed);
+      if (events) emit({ event: 'claimed', ...about(claimed.payload), info: claimed.additionalInfo, workMs: workMs === undefined ? undefined : Math.round(workMs) });
+      startWork(client, claimed, workMs);
+    }),
+    ignoreElements(),
+    catchError((err: unknown) => {
+      if (events) emit({ event: 'claim-lost', ...about(n.payload), code: describeErr(err).code });
+      return EMPTY;
+    }),
+  );
+
+const manual = (client: RedisStreamClient): Observable<unknown> =>
+  client.init().pipe(
+    mergeMap((n) => {
+      if (n.type === 'StreamExpired') {
+        report(n);
+        return config.claim ? claim(client, n) : EMPTY;
+      }
+      if (n.type === 'StreamDisowned') {
+        stopWork(n.payload.dataStreamName);
+        report(n);
+        return EMPTY;
+      }
+      const workMs = work.plan(n);
+      report(n, workMs);
+      startWork(client, n, workMs);
+      return EMPTY;
+    }),
+  );
+
+/** PROCESS=operators: when each entry's processing window opened (by LBS id). */
+const openedAt = new Map<string, number>();
+
+/** The processStreams handler: the planned work, with `started` and `work-done` (doneStream follows). */
+const handler = (stream: OwnedStreamInfo): Observable<unknown> =>
+  defer(() => {
+    const workMs = work.plan(stream);
+    openedAt.set(stream.payload.idInLbs, Date.now());
+    if (events) emit({ event: 'started', ...about(stream.payload), workMs: Math.round(workMs ?? 0) });
+    if (workMs === undefined) return NEVER;
+    return work.run(workMs).pipe(tap({ complete: () => events && emit({ event: 'work-done', ...about(stream.payload) }) }));
+  });
+
+const outcome = (o: StreamOutcome): void => {
+  const startedAt = openedAt.get(o.payload.idInLbs);
+  openedAt.delete(o.payload.idInLbs);
+  if (o.type === 'Processed') counts.finished++;
+  if (!events) return;
+  if (o.type === 'Processed') emit({ event: 'finished', ...about(o.payload), startedAt });
+  else if (o.type === 'Abandoned') emit({ event: 'abandoned', ...about(o.payload), startedAt });
+  else emit({ event: 'failed', ...about(o.payload), startedAt, ...describeErr((o.error as { cause?: unknown }).cause ?? o.error) });
+};
+
+const operators = (client: RedisStreamClient): Observable<unknown> =>
+  client.init().pipe(
+    tap((n) => report(n)),
+    config.claim
+      ? claimExpired(client, { onError: (err, info) => emit({ event: 'error', ...about(info), code: describeErr(err).code, message: `claim: ${describeErr(err).message}` }) })
+      : identity,
+    tap((n) => {
+      if (n.type === 'StreamClaimed' && events) emit({ event: 'claimed', ...about(n.payload), info: n.additionalInfo });
+    }),
+    processStreams(client, handler),
+    tap(outcome),
+  );
+
+let client: RedisStreamClient | undefined;
+let subscription: Subscription | undefined;
+
+const start = (): void => {
+  if (client !== undefined) return;
+  const c = (client = new RedisStreamClient(redis, config.service, options));
+  subscription = (config.process === 'operators' ? operators(c) : manual(c)).subscribe({
+    error: (err: unknown) => {
+      emit({ event: 'error', code: describeErr(err).code, message: `notifications$: ${describeErr(err).message}` });
+      if (config.exitOnError) process.exit(1);
+    },
+    complete: () => emit({ event: 'completed' }),
+  });
+};
+
+if (config.startOnSignal) {
+  process.once('SIGUSR1', start);
+  emit({ event: 'loaded' });
+} else {
+  start();
+}
+
+const exit = (code: number): void => {
+  subscription?.unsubscribe();
+  redis.disconnect();
+  process.exit(code);
+};
+
+// The busy-wait runs in a timer callback, as a CPU-bound step of a job would (a signal handler
+// runs in the I/O phase of the event loop, after which Node runs due timers before reading sockets).
+const block = (ms = config.blockMs ?? 2500): void => {
+  setTimeout(() => {
+    emit({ event: 'block-start', ms });
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      // busy-wait: no timer, no I/O, no heartbeat runs
+    }
+    emit({ event: 'block-end' });
+  }, 0);
+};
+process.on('SIGUSR2', () => block());
+
+let stopping = false;
+process.on('SIGTERM', () => {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(ticker);
+  for (const name of [...working.keys()]) stopWork(name);
+  if (client === undefined) return exit(0);
+  const end = (err?: unknown) => (): void => {
+    emit({ event: 'stopped', code: err === undefined ? undefined : (describeErr(err).code ?? 'UNKNOWN') });
+    exit(err === undefined ? 0 : 1);
+  };
+  (config.onSigterm === 'shutdown' ? client.shutdown() : client.done()).subscribe({ complete: end(), error: (err: unknown) => end(err)() });
+  setTimeout(() => exit(1), 3000).unref();
+});
+
+const handle = (command: Command): void => {
+  if (command.cmd === 'heap') emit(heapReport(counts));
+  else if (command.cmd === 'cpu') void cpuReport(redis, command.ms, counts).then(emit);
+  else if (command.cmd === 'block') block(command.ms);
+  else exit(0);
+};
+onJsonLines(process.stdin, (value) => {
+  const command = asCommand(value);
+  if (command !== undefined) handle(command);
+});
+process.stdin.on('end', () => exit(0));
