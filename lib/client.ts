@@ -6,6 +6,7 @@ import type { ClientDeps } from './deps';
 import { InvalidOptionsError } from './errors';
 import { consumerName, lockKey, serviceKeys } from './keys';
 import { claim, doneStream, finishAll, release } from './lease/commands';
+import { ExpiryClock } from './lease/expiry-clock';
 import { LeaseLedger } from './lease/ledger';
 import { LockManager } from './lease/lock-manager';
 import { notifications$ } from './notifications';
@@ -62,7 +63,8 @@ export class RedisStreamClient {
       dropped: (lease) => metrics.recordStreamProcessingEnd?.(lease.payload.dataStreamName, lease.since),
     });
     const locks = new LockManager({ ledger, port, ttl: hbInterval, scheduler, log, metrics });
-    this.deps = { service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey };
+    const expiries = new ExpiryClock(() => scheduler.now(), resolved.lbsIdleTime);
+    this.deps = { service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey, expiries };
     this.notifications$ = notifications$(this.deps, { stop$: this.stop$, isClosed: () => this.closed });
   }
 

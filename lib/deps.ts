@@ -1,4 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
+import type { ExpiryClock } from './lease/expiry-clock';
 import type { LeaseLedger } from './lease/ledger';
 import type { LockManager } from './lease/lock-manager';
 import type { ServiceKeys } from './keys';
@@ -23,4 +24,6 @@ export interface ClientDeps {
   readonly metrics: MetricsRecorder;
   /** The lock key of an LBS entry. */
   readonly lockKeyOf: (dataStreamName: string, idInLbs: string) => string;
+  /** When the expiries of other consumers' locks were heard (for `metrics.recordTakeover`). */
+  readonly expiries?: ExpiryClock;
 }

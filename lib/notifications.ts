@@ -1,4 +1,4 @@
-import { Observable, Unsubscribable, concat, merge, share, takeUntil, using } from 'rxjs';
+import { Observable, Unsubscribable, concat, merge, share, takeUntil, tap, using } from 'rxjs';
 import type { ClientDeps } from './deps';
 import type { LbsSession } from './port';
 import { heartbeat$ } from './sources/heartbeat';
@@ -36,7 +36,7 @@ export interface Lifecycle {
  * stopped, connections closed, so the process can exit); the next subscriber starts a new session.
  */
 export const notifications$ = (deps: ClientDeps, { stop$, isClosed }: Lifecycle): Observable<Notification> => {
-  const { port, options, log } = deps;
+  const { port, options, log, metrics } = deps;
   const flags = keyspaceFlags(deps);
   const recreateGroup = concat(ensureGroup(deps), flags);
   const openSession = (): LbsSession & Unsubscribable => port.openSession((role, err) => log.debug({ err, role }, 'connection error'));
@@ -53,5 +53,9 @@ export const notifications$ = (deps: ClientDeps, { stop$, isClosed }: Lifecycle)
         heartbeat$({ ...deps, periodMs: options.hbInterval / 2 }),
       ),
     );
-  }).pipe(takeUntil(stop$), share());
+  }).pipe(
+    takeUntil(stop$),
+    tap((n) => metrics.recordNotification?.(n.type, n.payload.dataStreamName)),
+    share(),
+  );
 };

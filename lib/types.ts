@@ -68,12 +68,19 @@ export interface MetricsRecorder {
   recordClaimAttempt?(streamName: string, success: boolean, durationMs: number): void;
   recordLockAcquisitionAttempt?(streamName: string, success: boolean, durationMs: number): void;
   recordLockExtensionAttempt?(streamName: string, success: boolean): void;
-  recordLockReleaseAttempt?(streamName: string, success: boolean): void;
+  /** `kind`: `done` for `doneStream` (also in `done()`), `release` for `release` (also in `shutdown()`). */
+  recordLockReleaseAttempt?(streamName: string, success: boolean, kind?: 'done' | 'release'): void;
   recordStreamProcessingStart?(streamName: string, startTime: Date): void;
   recordStreamProcessingEnd?(streamName: string, startTime: Date): void;
   recordKspNotification?(streamName: string): void;
   recordKspNotificationDropped?(): void;
   recordDeadLetter?(reason: string): void;
+  /** A notification the client emitted: `StreamAdded` (handed out from the LBS, or recovered), `StreamExpired`, `StreamDisowned`. */
+  recordNotification?(type: NotificationType, streamName: string): void;
+  /** One heartbeat tick that extended `locks` locks in `durationMs`; `success` false when Redis failed or did not answer within the TTL. */
+  recordHeartbeat?(locks: number, success: boolean, durationMs: number): void;
+  /** A claim won of a stream whose expiry this consumer heard: `durationMs` from the `expired` event to the claim won. */
+  recordTakeover?(streamName: string, durationMs: number): void;
 }
 
 /** Backoff of the LBS reader after a failed read. */

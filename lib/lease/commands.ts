@@ -12,11 +12,11 @@ const STOP_CONCURRENCY = 1000;
 const EXPIRE_READS = 5;
 const EXPIRE_READ_MS = 2;
 
-type Deps = Pick<ClientDeps, 'port' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'>;
+type Deps = Pick<ClientDeps, 'port' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf' | 'expiries'>;
 
 /** `client.claim(info)`: takes over a stream that lost its owner; one value, or `AlreadyClaimedError`. */
 export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
-  const { port, ledger, options, scheduler, log, metrics, lockKeyOf } = deps;
+  const { port, ledger, options, scheduler, log, metrics, lockKeyOf, expiries } = deps;
   const name = info.dataStreamName;
   return defer(() => {
     if (ledger.holds(name, info.idInLbs)) return throwError(() => new AlreadyClaimedError(name, info.idInLbs));
@@ -27,6 +27,8 @@ export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
         const won = result.kind === 'claimed';
         metrics.recordClaimAttempt?.(name, won, scheduler.now() - started);
         metrics.recordLockAcquisitionAttempt?.(name, won, scheduler.now() - started);
+        const sinceExpiry = expiries?.since(info);
+        if (won && sinceExpiry !== undefined) metrics.recordTakeover?.(name, sinceExpiry);
         if (result.kind !== 'claimed') throw new AlreadyClaimedError(name, info.idInLbs);
         const additionalInfo = pipe(
           decodeLbsEntry({ id: info.idInLbs, fields: result.fields }, Infinity),
@@ -53,7 +55,7 @@ export const doneStream = (deps: Deps, name: string): Observable<void> => {
       catchError((err: unknown) => throwError(() => asRedisError(`Finishing stream "${name}"`)(err))),
       map((result) => {
         ledger.drop(lease);
-        metrics.recordLockReleaseAttempt?.(name, result.kind === 'finished');
+        metrics.recordLockReleaseAttempt?.(name, result.kind === 'finished', 'done');
         if (result.kind === 'held') throw new NotOwnerError(name, result.holder);
         if (result.kind === 'not-pending') throw new NotOwnerError(name, result.holder ?? 'nobody (the entry was finished by another consumer)');
         log.debug({ stream: name, id: lease.payload.idInLbs }, 'stream done');
@@ -90,7 +92,7 @@ export const release = (deps: Deps, name: string): Observable<void> => {
       }),
       map((ours) => {
         if (!ours) ledger.forgetHandBack(lease.lockKey);
-        metrics.recordLockReleaseAttempt?.(name, ours);
+        metrics.recordLockReleaseAttempt?.(name, ours, 'release');
         log.info({ stream: name, id: lease.payload.idInLbs, handedBack: ours }, 'released stream');
       }),
     );

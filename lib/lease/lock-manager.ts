@@ -1,4 +1,4 @@
-import { Observable, SchedulerLike, catchError, defer, map, of, timeout } from 'rxjs';
+import { Observable, SchedulerLike, catchError, defer, map, of, tap, timeout } from 'rxjs';
 import type { LbsPort } from '../port';
 import { LockStatus } from '../port';
 import { assumeLost } from '../rules/assume-lost';
@@ -42,17 +42,23 @@ export class LockManager {
    * and its late answer ignored (`judge` decides meanwhile); a failed one is logged. Never errors.
    */
   extend(): Observable<Extended> {
-    const { ledger, port, ttl, scheduler, log } = this.deps;
+    const { ledger, port, ttl, scheduler, log, metrics } = this.deps;
+    let tick = { locks: 0, at: 0 };
     return defer(() => {
       const sent = ledger.all();
       const sentAt = scheduler.now();
+      tick = { locks: sent.length, at: sentAt };
       if (sent.length === 0) return of({ sent, sentAt, statuses: [] as readonly LockStatus[], epoch: ledger.epoch });
       this.failingSince ??= sentAt;
       return port.extendLocks(sent.map((l) => l.lockKey), ledger.epoch).pipe(map(({ statuses, epoch }) => ({ sent, sentAt, statuses, epoch })));
     }).pipe(
       timeout({ first: ttl, scheduler }),
+      tap(() => {
+        if (tick.locks > 0) metrics.recordHeartbeat?.(tick.locks, true, scheduler.now() - tick.at);
+      }),
       map(({ sent, sentAt, statuses, epoch }) => this.apply(sent, statuses, sentAt, epoch)),
       catchError((err: unknown) => {
+        if (tick.locks > 0) metrics.recordHeartbeat?.(tick.locks, false, scheduler.now() - tick.at);
         log.warn({ err, owned: ledger.size }, 'heartbeat failed; retrying at the next tick');
         return of(NOTHING);
       }),

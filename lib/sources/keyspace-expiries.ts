@@ -8,7 +8,7 @@ import { parseLockKey } from '../keys';
 import type { LbsSession } from '../port';
 import type { LbsInfo, StreamExpired } from '../types';
 
-export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'log' | 'metrics'> {
+export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'log' | 'metrics' | 'expiries'> {
   readonly session: Pick<LbsSession, 'expiredLockKeys$'>;
 }
 
@@ -26,7 +26,7 @@ type Expiry =
  * pipeline): only an entry of this service's LBS with the same name is reported, with its `Info`.
  * Errors with `RedisCommandError` when the subscription is refused.
  */
-export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
+export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, expiries }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
   const classify = (lockKey: string): Expiry => {
     const key = parseLockKey(lockKey);
     if (key === undefined) return { kind: 'ignored' };
@@ -44,6 +44,7 @@ export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics }: Keysp
             (entry) => {
               if (entry.payload.dataStreamName !== key.dataStreamName) return EMPTY;
               metrics.recordKspNotification?.(key.dataStreamName);
+              expiries?.heard(entry.payload);
               return of<StreamExpired>({ type: 'StreamExpired', payload: entry.payload, additionalInfo: entry.additionalInfo });
             },
           ),
