@@ -67,7 +67,10 @@ export class LeaseLedger {
       confirmedAt: at,
     };
     const previous = this.byName.get(payload.dataStreamName);
-    if (previous !== undefined) this.ids.delete(previous.payload.idInLbs);
+    if (previous !== undefined) {
+      this.ids.delete(previous.payload.idInLbs);
+      this.listener.dropped?.(previous);
+    }
     this.byName.set(payload.dataStreamName, lease);
     this.ids.add(payload.idInLbs);
     this.listener.taken?.(lease);
