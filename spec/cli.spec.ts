@@ -16,15 +16,22 @@ interface Ran {
   readonly stderr: string;
 }
 
-/** Runs the CLI as a user would (`node --require tsx/cjs lib/cli/main.ts ...`); with `lines`, sends SIGINT once that many lines came out. */
-const cli = (args: readonly string[], { lines }: { lines?: number } = {}): Promise<Ran> =>
+/**
+ * Runs the CLI as a user would (`node --require tsx/cjs lib/cli/main.ts ...`); with `lines`, sends
+ * SIGINT once that many lines came out; `onLine` sees every line as it comes.
+ */
+const cli = (args: readonly string[], { lines, onLine }: { lines?: number; onLine?: (line: string, interrupt: () => void) => void } = {}): Promise<Ran> =>
   new Promise((done, fail) => {
     const child = spawn(process.execPath, ['--require', 'tsx/cjs', MAIN, ...args], { env: { ...process.env, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    let partial = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
+      const parts = (partial + d).split('\n');
+      partial = parts.pop()!;
+      for (const line of parts) onLine?.(line, () => child.kill('SIGINT'));
       if (lines !== undefined && stdout.split('\n').filter(Boolean).length >= lines) child.kill('SIGINT');
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -183,6 +190,30 @@ describe('inspect CLI', () => {
     expect(docs.length).to.be.at.least(2);
     expect(new Date(docs[1]!.at).getTime() - new Date(docs[0]!.at).getTime()).to.be.within(900, 3000);
     expect(Date.now() - started).to.be.below(10_000);
+  });
+
+  it('--watch shows Redis going away and comes back with it', async () => {
+    const server = await t.privateServer();
+    await createGroup(t.admin, t.service);
+    const seen: string[] = [];
+    let phase: 'up' | 'down' | 'back' = 'up';
+    const ran = await cli(['inspect', t.service, '--url', server.url, '--json', '--watch'], {
+      onLine: (line, interrupt) => {
+        const doc = JSON.parse(line) as { error?: string; service?: string };
+        seen.push(doc.error === undefined ? `${phase}:ok` : `${phase}:error`);
+        if (phase === 'up' && doc.error === undefined) {
+          phase = 'down';
+          void server.kill();
+        } else if (phase === 'down' && doc.error !== undefined) {
+          phase = 'back';
+          void server.boot().then(() => createGroup(t.admin, t.service));
+        } else if (phase === 'back' && doc.error === undefined) interrupt();
+      },
+    });
+    expect(ran.code, ran.stderr).to.equal(0);
+    expect(seen[0]).to.equal('up:ok');
+    expect(seen).to.include('down:error');
+    expect(seen[seen.length - 1]).to.equal('back:ok');
   });
 
   it('exits with a clear message: no Redis (1), bad arguments (2), unknown service (3)', async () => {
