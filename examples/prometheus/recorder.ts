@@ -65,13 +65,12 @@ export class PrometheusRecorder implements MetricsRecorder {
   /** Locks given up: by `doneStream` (also in `done()` and `processStreams`) and by `release` / `shutdown()`; `failure` = the lock was no longer this consumer's. */
   readonly lockReleases: Counter<'result'>;
   /**
-   * Streams this consumer owns and has not finished: up when one is handed out or claimed
-   * (`recordStreamProcessingStart`), down when `doneStream` finishes it (`recordStreamProcessingEnd`).
-   * The client reports no end for a stream it hands back (`release`, `shutdown()`, a failed
-   * `processStreams` handler) or is disowned of, so such a stream stays counted here.
+   * Streams this consumer owns: up when one is handed out or claimed (`recordStreamProcessingStart`),
+   * down when it no longer owns it (`recordStreamProcessingEnd`): finished with `doneStream`, handed
+   * back (`release`, `shutdown()`, a failed `processStreams` handler), or disowned.
    */
   readonly streamsInProgress: Gauge;
-  /** From owning a stream (handed out or claimed) to finishing it with `doneStream`, in seconds. */
+  /** From owning a stream (handed out or claimed) to no longer owning it (finished, handed back or disowned), in seconds. */
   readonly streamProcessingDuration: Histogram;
   /** Lock expiries of other consumers' streams heard through keyspace notifications (each becomes a `StreamExpired`). */
   readonly keyspaceNotifications: Counter;
