@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { type Extension, LockStatus } from '../lib/port';
+import { LockManager } from '../lib/lease/lock-manager';
 import { heartbeat$ } from '../lib/sources/heartbeat';
 import type { StreamDisowned } from '../lib/types';
 import { fakePort, info, messages, specDeps } from './support/deps';
@@ -97,6 +98,26 @@ describe('heartbeat$ (hbInterval 10: a tick every 5, lock TTL 10)', () => {
       testScheduler.schedule(() => deps.ledger.handBack(lease), 6);
       expectObservable(heartbeat$({ ...deps, periodMs: 5 }), '^--------!').toBe('----------');
       expectSubscriptions(extension.subscriptions).toBe('-----^-!');
+    });
+  });
+
+  it('records each tick that sent extensions: how many locks, whether Redis answered, and how long it took', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const answers = [cold('--(a|)', { a: answer(LockStatus.Extended, LockStatus.Extended) }), cold<Extension>('-')];
+      const port = fakePort({ extendLocks: () => answers.shift()! });
+      const deps = specDeps(testScheduler, port);
+      const ticks: [number, boolean, number][] = [];
+      const locks = new LockManager({ ledger: deps.ledger, port, ttl: 10, scheduler: testScheduler, log: deps.log, metrics: { recordHeartbeat: (n, ok, ms) => void ticks.push([n, ok, ms]) } });
+      deps.ledger.take(info('s1'), {});
+      deps.ledger.take(info('s2', '2-0'), {});
+      // tick 5: answered after 2; tick 10: hangs until its timeout (one TTL) at 20, when the verdict
+      // also gives both streams up (13 ms unconfirmed); tick 15 skipped.
+      expectObservable(heartbeat$({ ...deps, locks, periodMs: 5 }), '^--------------------!').toBe('--------------------(dD)', { d: disowned('s1'), D: { ...disowned('s2'), payload: info('s2', '2-0') } });
+      testScheduler.flush();
+      expect(ticks).to.deep.equal([
+        [2, true, 2],
+        [2, false, 10],
+      ]);
     });
   });
 
