@@ -6,6 +6,7 @@ import { LBS_FIELD, addStream, deadLetterKey, groupName, lbsKey, lockKey } from 
 import { EXIT, failure, parseCommand } from '../lib/cli/main';
 import type { Snapshot } from '../lib/cli/snapshot';
 import { streamStateKeys } from '../lib/cli/stream-state';
+import { ChildConsumer } from '../support/child';
 import { createGroup, readAsCrashedConsumer, sharedRedisUrl, sleep, streamName, useService, waitUntil } from '../support/service';
 
 const MAIN = resolve(__dirname, '../lib/cli/main.ts');
@@ -142,6 +143,33 @@ describe('inspect CLI', () => {
     ]);
     expect(s.streams[0]!.lockTtlMs).to.be.within(1, 2000);
     expect(s.streams[2]!.lockTtlMs).to.equal(null);
+  });
+
+  it('shows a consumer in a child process stalled with SIGSTOP as overdue, its streams unlocked, and live again after SIGCONT', async function () {
+    this.timeout(40_000);
+    const a = new ChildConsumer({ redisUrl: sharedRedisUrl(), service: t.service, pod: 'a', hbInterval, lbsIdleTime: 60_000 });
+    t.onTeardown(() => a.kill());
+    await a.waitFor('ready');
+    for (let i = 0; i < 2; i++) await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, i) }));
+    await waitUntil(() => a.owned().size === 2, 10_000, 'a owns both streams');
+    const inspect = async () => json<Snapshot>(await cli(['inspect', t.service, '--url', url(), '--json', '--hb-interval', String(hbInterval)]));
+    const view = (s: Snapshot) => ({ status: s.consumers[0]!.status, owned: s.consumers[0]!.streamsOwned, states: s.streams.map((x) => x.state) });
+
+    const live = await inspect();
+    expect(view(live)).to.deep.equal({ status: 'live', owned: 2, states: ['owned', 'owned'] });
+    const locks = live.streams.map((x) => lockKey(x.dataStreamName!, x.idInLbs));
+    a.signal('SIGSTOP');
+    try {
+      await waitUntil(async () => (await t.admin.exists(...locks)) === 0, 5000, 'the stalled locks expired');
+      const stalled = await inspect();
+      expect(view(stalled)).to.deep.equal({ status: 'overdue', owned: 0, states: ['unlocked', 'unlocked'] });
+      expect(stalled.consumers[0]!.deadline).to.be.a('string');
+      expect(new Date(stalled.consumers[0]!.deadline!).getTime()).to.be.below(new Date(stalled.at).getTime());
+    } finally {
+      a.signal('SIGCONT');
+    }
+    await waitUntil(async () => (await t.admin.exists(...locks)) === 2, 10_000, 'a re-took its locks');
+    expect(view(await inspect())).to.deep.equal({ status: 'live', owned: 2, states: ['owned', 'owned'] });
   });
 
   it('requeues a dead letter whose cause is gone: the fleet is handed it again', async () => {
