@@ -46,7 +46,7 @@ const config = fromEnv();
 const me = consumerName(config);
 const hb = config.hbInterval ?? 2000;
 const lbsIdleTime = config.lbsIdleTime ?? 40_000;
-const recoveryCount = Number(process.env.GO_RECOVERY_COUNT ?? 1000);
+const recoveryCount = Number(process.env.GO_RECOVERY_COUNT || 1000);
 const force = process.env.GO_FORCE_CONFIG_OVERRIDE === '1';
 const lbs = `${config.service}-input`;
 const group = `${config.service}-group`;
