@@ -190,6 +190,7 @@ export class Scripts {
       },
       (code, detail): ClaimResult => {
         if (code === Code.Ok) return { kind: 'claimed', fields: detail as string[] };
+        if (code === Code.Retaken) return { kind: 'claimed', fields: detail as string[], takenBack: true };
         if (code === Code.Held) return { kind: 'held', holder: String(detail) };
         return NOT_PENDING;
       },
