@@ -197,7 +197,7 @@ export class Scripts {
     );
   }
 
-  /** Makes a lock this consumer holds expire in 1 ms (see lua/expireLock-2.lua); false if it was not ours. */
+  /** Makes a lock this consumer holds expire in 2 ms, always with an `expired` event (see lua/expireLock-2.lua); false if it was not ours. */
   async expireLock(lock: string): Promise<boolean> {
     return (await this.call.expireLock(lock, this.ctx.ownLocks, this.ctx.owner)) === Code.Ok;
   }
