@@ -102,8 +102,11 @@ export type TakeResult =
   | { readonly kind: 'duplicate'; readonly of: string };
 
 export type ClaimResult =
-  /** Claimed; `fields` is the entry's flat field/value list. */
-  | { readonly kind: 'claimed'; readonly fields: readonly string[] }
+  /**
+   * Claimed; `fields` is the entry's flat field/value list. `takenBack`: the lock was already this
+   * consumer's, and the entry came back from another consumer's pending list (a Go consumer moved it).
+   */
+  | { readonly kind: 'claimed'; readonly fields: readonly string[]; readonly takenBack?: boolean }
   | { readonly kind: 'held'; readonly holder: string }
   /** XCLAIM took nothing: not pending, deleted, or delivered too recently. */
   | { readonly kind: 'not-pending' };

@@ -60,6 +60,22 @@ describe('recoverySweep$ (lbsIdleTime 100, pages of 2)', () => {
     });
   });
 
+  it('takes back quietly the entry of an owned stream that another consumer moved (the lock was ours), and announces one the ledger does not hold', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const takenBack = (name: string): ClaimResult => ({ kind: 'claimed', fields: raw('0-0', name).fields, takenBack: true });
+      const { calls, deps } = redis(
+        { '-': cold('-(p|)', { p: [row('1-0', 'redis-consumer-g1'), row('2-0', 'redis-consumer-g1')] }) },
+        { '1-0': raw('1-0', 'mine'), '2-0': raw('2-0', 'before-restart') },
+        { '1-0': cold('-(c|)', { c: takenBack('mine') }), '2-0': cold('-(c|)', { c: takenBack('before-restart') }) },
+      );
+      deps.ledger.take(info('mine', '1-0'), {});
+      expectObservable(recoverySweep$(deps), '^---!').toBe('--a--', { a: added('before-restart', '2-0') });
+      testScheduler.flush();
+      expect(calls.claimed.map(([, id]) => id)).to.deep.equal(['1-0', '2-0']);
+      expect(deps.ledger.holds('mine', '1-0')).to.equal(true);
+    });
+  });
+
   it('records the start-up sweep, logs a failed sweep, and sweeps again every lbsIdleTime', () => {
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const pages = [cold<readonly PendingEntry[]>('-#'), cold('-(p|)', { p: [] })];

@@ -14,6 +14,10 @@ export interface ChildOptions {
   readonly onStderr?: (line: string) => void;
   /** each line on its stdout that is not an event */
   readonly onStray?: (line: string) => void;
+  /** the program to run instead of support/consumer.ts (e.g. support/go-twin.ts), speaking the same protocol */
+  readonly program?: string;
+  /** environment variables beside those of `config` */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -34,8 +38,8 @@ export class ChildConsumer {
 
   constructor(readonly config: ConsumerConfig, options: ChildOptions = {}) {
     this.process = track(
-      spawn(process.execPath, [...(options.nodeFlags ?? []), '--require', 'tsx/cjs', PROGRAM], {
-        env: toEnv(config),
+      spawn(process.execPath, [...(options.nodeFlags ?? []), '--require', 'tsx/cjs', options.program ?? PROGRAM], {
+        env: { ...toEnv(config), ...options.env },
         stdio: ['pipe', 'pipe', options.onStderr === undefined ? 'inherit' : 'pipe'],
         cwd: ROOT,
       }),

@@ -190,13 +190,14 @@ export class Scripts {
       },
       (code, detail): ClaimResult => {
         if (code === Code.Ok) return { kind: 'claimed', fields: detail as string[] };
+        if (code === Code.Retaken) return { kind: 'claimed', fields: detail as string[], takenBack: true };
         if (code === Code.Held) return { kind: 'held', holder: String(detail) };
         return NOT_PENDING;
       },
     );
   }
 
-  /** Makes a lock this consumer holds expire in 1 ms (see lua/expireLock-2.lua); false if it was not ours. */
+  /** Makes a lock this consumer holds expire in 2 ms, always with an `expired` event (see lua/expireLock-2.lua); false if it was not ours. */
   async expireLock(lock: string): Promise<boolean> {
     return (await this.call.expireLock(lock, this.ctx.ownLocks, this.ctx.owner)) === Code.Ok;
   }

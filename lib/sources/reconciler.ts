@@ -26,6 +26,7 @@ export const reconciler$ = (deps: ReconcilerDeps): Observable<StreamAdded> => {
         cursor = page.next;
         for (const err of page.failures) log.warn({ err }, 'reconciling one LBS entry failed');
         if (page.recovered.length > 0) log.info({ recovered: page.recovered.length }, 'took pending entries that had no lock');
+        if (page.takenBack > 0) log.info({ takenBack: page.takenBack }, 'took back the entries of owned streams that another consumer had moved');
       }),
       mergeMap((page) => from(announce(deps, page.recovered))),
       catchError((err: unknown) => {

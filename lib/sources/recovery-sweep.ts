@@ -13,17 +13,27 @@ export interface SweepPage {
   readonly recovered: readonly LbsEntry[];
   readonly deadLettered: readonly BadEntry[];
   readonly failures: readonly unknown[];
+  /**
+   * Entries of streams this consumer already owns, taken back from another consumer's pending
+   * list (a Go consumer moved them without looking at the lock): not announced again.
+   */
+  readonly takenBack: number;
   /** Where the following page starts ('-' again after the last page). */
   readonly next: string;
 }
+
+/** What one claim of a sweep page gave: a new stream, an owned stream's entry taken back, or nothing. */
+type Won = 'claimed' | 'taken-back' | false;
 
 /**
  * Recovers one page of the pending list: skips the entries this consumer keeps (held, or handed
  * back recently), acknowledges the ones whose LBS entry is gone, dead-letters the ones that do
  * not decode, and claims the others **whose lock is gone** (the claim script: lock absent, then
  * XCLAIM with `minIdleMs`, then lock). A live owner keeps its lock alive, so its entries stay
- * with it, although extending a lock never refreshes an entry's idle time. A failed claim is
- * collected in `failures`; the other claims of the page go on.
+ * with it, although extending a lock never refreshes an entry's idle time. An entry of a stream
+ * this consumer owns that sits in another consumer's pending list (a Go consumer's XCLAIM or
+ * XAUTOCLAIM moved it; the lock is still ours) is taken back quietly: owned streams are never
+ * announced twice. A failed claim is collected in `failures`; the other claims of the page go on.
  */
 export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string): Observable<SweepPage> => {
   const { port, ledger, options, lockKeyOf } = deps;
@@ -38,21 +48,33 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
           const failures: unknown[] = [];
           const claims$ = defer(() =>
             good.length === 0
-              ? of([] as boolean[])
+              ? of([] as Won[])
               : forkJoin(
                   good.map((entry) =>
                     port.claim(lockKeyOf(entry.payload.dataStreamName, entry.payload.idInLbs), entry.payload.idInLbs, minIdleMs).pipe(
-                      map((result) => result.kind === 'claimed'),
+                      map((result): Won => {
+                        if (result.kind !== 'claimed') return false;
+                        return result.takenBack === true && ledger.holds(entry.payload.dataStreamName, entry.payload.idInLbs) ? 'taken-back' : 'claimed';
+                      }),
                       catchError((err: unknown) => {
                         failures.push(err);
-                        return of(false);
+                        return of<Won>(false);
                       }),
                     ),
                   ),
                 ),
           );
           return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), claims$).pipe(
-            map((won): SweepPage => ({ examined: rows.length, recovered: good.filter((_, i) => won[i]), deadLettered: bad, failures, next })),
+            map(
+              (won): SweepPage => ({
+                examined: rows.length,
+                recovered: good.filter((_, i) => won[i] === 'claimed'),
+                deadLettered: bad,
+                failures,
+                takenBack: won.filter((w) => w === 'taken-back').length,
+                next,
+              }),
+            ),
           );
         }),
       );

@@ -12,6 +12,9 @@
               recently than this), for each lock key in order
   Returns     {codes, details}, one per entry:
                 OK           claimed; details[i] = the entry's flat field/value list
+                RETAKEN      claimed, and the lock was already the claimer's: the entry came back
+                             from another consumer's pending list (a Go consumer's XCLAIM or
+                             XAUTOCLAIM moves entries without looking at locks); details as OK
                 HELD         the lock is held by another consumer; details[i] = the holder
                 NOT_PENDING  XCLAIM took nothing (not pending, deleted, or delivered too recently)
 ]]
@@ -34,7 +37,7 @@ for i = 4, #KEYS do
     else
       redis.call('SET', lock, claimer, 'PX', ttl)
       taken[#taken + 1] = lock
-      codes[j] = OK
+      codes[j] = holder and RETAKEN or OK
       details[j] = entry[2]
     end
   end

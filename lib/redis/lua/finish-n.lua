@@ -15,9 +15,11 @@
                 HELD         the lock belongs to another consumer (details[i]): nothing changed
                 NOT_PENDING  the entry went to another consumer (details[i]), or was finished
                              (false): nothing acknowledged; our lock released
-  A lock this consumer holds means its entry is pending for it: only this library's claim moves
-  an entry to another consumer, and only once the lock is gone. The pending list is looked up
-  only for entries whose lock is gone.
+  A lock this consumer holds means the stream is its own, wherever the entry is pending: this
+  library's claim moves an entry only once the lock is gone, but a Go consumer's XCLAIM (before
+  its lock check) or start-up XAUTOCLAIM (which ignores locks) can move an entry whose lock is
+  ours into its own pending list. XACK is group-wide, so such an entry is finished all the same.
+  The pending list is looked up only for entries whose lock is gone.
 ]]
 --!include codes
 --!include pending
