@@ -3,10 +3,17 @@ import { Observable, catchError, defer, from, fromEvent, map, of, switchMap, tak
 import type { RawEntry } from '../codecs/lbs-message';
 import { ServiceKeys, keyspacePattern, keyspacePrefix } from '../keys';
 import type { LbsSession } from '../port';
-import { XEntries, classifyReplyError, toEntries } from './replies';
+import type { RedisLike } from './redis-like';
+import { classifyReplyError, firstStreamEntries, toEntries } from './replies';
 
-/** The connection type users hand to the client. */
-export type RedisConnection = Redis;
+/** The connection type users hand to the client: what the library uses of an ioredis 5 or 6 `Redis`. */
+export type RedisConnection = RedisLike;
+
+/**
+ * The user's connection as the ioredis class the library is compiled against. Every major the
+ * package supports has these members with the same behaviour (the specs run under ioredis 5 and 6).
+ */
+export const asIoredis = (redis: RedisConnection): Redis => redis as unknown as Redis;
 
 /** The db number of a connection, for the keyspace channel (`__keyspace@<db>__`). */
 export const dbOf = (redis: Redis): number => redis.options.db ?? 0;
@@ -99,8 +106,8 @@ export class RedisSession implements LbsSession {
 
   readNew(count: number, blockMs: number): Observable<readonly RawEntry[]> {
     return defer(() => whenReady(this.reader!, blockMs)).pipe(
-      switchMap(() => from(this.reader!.xreadgroup('GROUP', this.keys.group, this.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.lbs, '>') as Promise<[string, XEntries][] | null>)),
-      map((reply) => (reply === null ? [] : toEntries(reply[0]?.[1] ?? []))),
+      switchMap(() => from(this.reader!.xreadgroup('GROUP', this.keys.group, this.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.lbs, '>') as Promise<unknown>)),
+      map((reply) => toEntries(firstStreamEntries(reply))),
       catchError(classifyReplyError),
     );
   }
