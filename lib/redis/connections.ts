@@ -19,26 +19,36 @@ export const asIoredis = (redis: RedisConnection): Redis => redis as unknown as 
 export const dbOf = (redis: Redis): number => redis.options.db ?? 0;
 
 /**
+ * The client's own connections skip ioredis' ready check (INFO until the server has loaded its
+ * data). Closed during that check (a `done()` right after `init()`), ioredis ends the socket, the
+ * check then fails on the closed socket and ioredis ends it a second time, arming its 2 s
+ * `disconnectTimeout` timer on a socket that never closes again: the process stayed up 2 s
+ * longer. Without the check nothing is lost: a read sent while Redis still loads fails with
+ * LOADING and the reader's backoff retries it; PSUBSCRIBE is served while loading.
+ */
+const WITHOUT_READY_CHECK = { enableReadyCheck: false } as const;
+
+/**
  * The blocking reader: a connection of its own, so a blocked XREADGROUP never delays other
  * commands. Commands fail at once while it is disconnected (no offline queue) so that the reader's
  * own backoff decides, and `blockingTimeout` abandons a read the server never answers.
  */
-const openReader = async (redis: Redis, blockMs: number): Promise<Redis> => {
+const newReader = (redis: Redis, blockMs: number): Redis => {
   const reader = redis.duplicate({
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     blockingTimeout: blockMs + 1000,
+    ...WITHOUT_READY_CHECK,
   });
   reader.on('error', () => undefined);
   // Named at every 'ready': without an offline queue, ioredis' own connectionName is refused while connecting.
   reader.on('ready', () => void reader.client('SETNAME', 'rscrx-reader').catch(() => undefined));
-  await reader.connect();
   return reader;
 };
 
 /** The subscriber for keyspace events: a connection of its own (a subscribed connection takes no other command), with an offline queue even if the caller's has none, so PSUBSCRIBE can be sent while it connects. */
-const openSubscriber = (redis: Redis): Redis => redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, connectionName: 'rscrx-subscriber' });
+const openSubscriber = (redis: Redis): Redis => redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, connectionName: 'rscrx-subscriber', ...WITHOUT_READY_CHECK });
 
 /** Closes a connection the client opened, without waiting and without throwing. */
 const closeQuietly = (conn: Redis | undefined): void => {
@@ -87,6 +97,7 @@ export const expiredKeys$ = (subscriber: Redis, db: number): Observable<string> 
  */
 export class RedisSession implements LbsSession {
   private reader: Redis | undefined;
+  private closed = false;
   private readonly subscriber: Redis;
   readonly expiredLockKeys$: Observable<string>;
 
@@ -96,11 +107,18 @@ export class RedisSession implements LbsSession {
     this.expiredLockKeys$ = expiredKeys$(this.subscriber, dbOf(redis));
   }
 
+  /**
+   * Opens the reader. The session holds it from before the connection starts, so an
+   * `unsubscribe()` that comes while it connects or runs its ready check (a `done()` right after
+   * `init()`) closes it too, instead of leaving it connected behind.
+   */
   openReader(blockMs: number): Observable<void> {
     return defer(async () => {
-      const reader = await openReader(this.redis, blockMs);
+      if (this.closed) return;
+      const reader = newReader(this.redis, blockMs);
       reader.on('error', (err: unknown) => this.onError('reader', err));
       this.reader = reader;
+      await reader.connect();
     });
   }
 
@@ -113,6 +131,7 @@ export class RedisSession implements LbsSession {
   }
 
   unsubscribe(): void {
+    this.closed = true;
     closeQuietly(this.reader);
     closeQuietly(this.subscriber);
   }
