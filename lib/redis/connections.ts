@@ -19,16 +19,6 @@ export const asIoredis = (redis: RedisConnection): Redis => redis as unknown as 
 export const dbOf = (redis: Redis): number => redis.options.db ?? 0;
 
 /**
- * The client's own connections skip ioredis' ready check (INFO until the server has loaded its
- * data). Closed during that check (a `done()` right after `init()`), ioredis ends the socket, the
- * check then fails on the closed socket and ioredis ends it a second time, arming its 2 s
- * `disconnectTimeout` timer on a socket that never closes again: the process stayed up 2 s
- * longer. Without the check nothing is lost: a read sent while Redis still loads fails with
- * LOADING and the reader's backoff retries it; PSUBSCRIBE is served while loading.
- */
-const WITHOUT_READY_CHECK = { enableReadyCheck: false } as const;
-
-/**
  * The blocking reader: a connection of its own, so a blocked XREADGROUP never delays other
  * commands. Commands fail at once while it is disconnected (no offline queue) so that the reader's
  * own backoff decides, and `blockingTimeout` abandons a read the server never answers.
@@ -39,7 +29,6 @@ const newReader = (redis: Redis, blockMs: number): Redis => {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     blockingTimeout: blockMs + 1000,
-    ...WITHOUT_READY_CHECK,
   });
   reader.on('error', () => undefined);
   // Named at every 'ready': without an offline queue, ioredis' own connectionName is refused while connecting.
@@ -48,13 +37,29 @@ const newReader = (redis: Redis, blockMs: number): Redis => {
 };
 
 /** The subscriber for keyspace events: a connection of its own (a subscribed connection takes no other command), with an offline queue even if the caller's has none, so PSUBSCRIBE can be sent while it connects. */
-const openSubscriber = (redis: Redis): Redis => redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, connectionName: 'rscrx-subscriber', ...WITHOUT_READY_CHECK });
+const openSubscriber = (redis: Redis): Redis => redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, connectionName: 'rscrx-subscriber' });
 
-/** Closes a connection the client opened, without waiting and without throwing. */
+/**
+ * Closes a connection the client opened, without waiting and without throwing. One still
+ * connecting or in its ready check (a `done()` right after `init()`) is closed once it is ready
+ * or has failed: closed during the check, ioredis ends the socket, the check then fails on it and
+ * ioredis ends it a second time, arming its 2 s `disconnectTimeout` timer on a socket that never
+ * closes again, which kept the process up 2 s longer.
+ */
 const closeQuietly = (conn: Redis | undefined): void => {
   if (conn === undefined) return;
   conn.removeAllListeners('error');
   conn.on('error', () => undefined);
+  if (conn.status === 'connecting' || conn.status === 'connect') {
+    const close = (): void => {
+      conn.off('ready', close);
+      conn.off('close', close);
+      conn.disconnect(false);
+    };
+    conn.once('ready', close);
+    conn.once('close', close);
+    return;
+  }
   conn.disconnect(false);
 };
 
