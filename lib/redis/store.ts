@@ -124,6 +124,10 @@ export class RedisPort implements LbsPort {
     return defer(() => this.scripts.touchLocks(consumer, this.keys.locksOf(consumer)));
   }
 
+  leave() {
+    return defer(() => this.scripts.leave());
+  }
+
   winReconcilerTurn(intervalMs: number) {
     return defer(async () => (await this.redis.set(this.keys.reconcilerGuard, this.consumer, 'PX', intervalMs, 'NX')) === 'OK');
   }
