@@ -25,16 +25,28 @@ export interface RedisLike {
   duplicate(override?: Record<string, unknown>): RedisLike;
   /** Registers a Lua script as a command (EVALSHA, falling back to EVAL). */
   defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
+  /** A pipeline (hand-out lookups, `addStream`'s XGROUP CREATE + XADD). */
   pipeline(): unknown;
+  /** A transaction (dead-lettering: XADD to `<service>-dead`, XACK, XDEL). */
   multi(): unknown;
+  /** CONFIG GET/SET `notify-keyspace-events`, `maxmemory-policy`. */
   config(...args: any[]): Promise<unknown>;
+  /** GET of the epoch key. */
   get(...args: any[]): Promise<unknown>;
+  /** SET NX of the epoch and of the reconciler's guard key. */
   set(...args: any[]): Promise<unknown>;
+  /** PTTL of a handed-back lock (makes Redis delete it at once once past its TTL). */
   pttl(...args: any[]): Promise<unknown>;
+  /** XADD of an LBS entry or a dead letter. */
   xadd(...args: any[]): Promise<unknown>;
+  /** XACK of pending entries whose LBS entry is gone. */
   xack(...args: any[]): Promise<unknown>;
+  /** XGROUP CREATE of the consumer group. */
   xgroup(...args: any[]): Promise<unknown>;
+  /** XPENDING pages of the recovery sweep and the reconciler. */
   xpending(...args: any[]): Promise<unknown>;
+  /** XRANGE of single LBS entries. */
   xrange(...args: any[]): Promise<unknown>;
+  /** XREADGROUP, on the client's own duplicate (the blocking reader). */
   xreadgroup(...args: any[]): Promise<unknown>;
 }
