@@ -3,7 +3,7 @@
  * claims, and a producer that adds a few streams. Run it with `npm run example:basic`
  * (REDIS_URL, default redis://127.0.0.1:6379); stop it with Ctrl-C.
  */
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import { concatMap, from, lastValueFrom, timer } from 'rxjs';
 import { RedisStreamClient, addStream, claimExpired, processStreams } from '../lib';
 

@@ -35,7 +35,8 @@ export class RedisStreamClient {
   private readonly deps: ClientDeps;
   private readonly stop$ = new Subject<void>();
   private readonly notifications$: Observable<Notification>;
-  private closed = false;
+  /** The call that stopped this client, once it is stopped. */
+  private closed: false | 'done()' | 'shutdown()' = false;
 
   /**
    * @param redis an ioredis connection; the client uses it for commands and `duplicate()`s it for
@@ -115,7 +116,7 @@ export class RedisStreamClient {
    * (after stopping); streams another consumer took meanwhile are only logged.
    */
   done(): Observable<void> {
-    return finishAll(this.deps, (name) => this.doneStream(name), () => this.stop());
+    return finishAll(this.deps, (name) => this.doneStream(name), () => this.stop('done()'));
   }
 
   /**
@@ -125,11 +126,11 @@ export class RedisStreamClient {
    * finished.
    */
   shutdown(): Observable<void> {
-    return finishAll(this.deps, (name) => this.release(name), () => this.stop());
+    return finishAll(this.deps, (name) => this.release(name), () => this.stop('shutdown()'));
   }
 
-  private stop(): void {
-    this.closed = true;
+  private stop(by: 'done()' | 'shutdown()'): void {
+    this.closed = by;
     this.stop$.next();
     this.deps.log.info({}, 'client stopped');
   }

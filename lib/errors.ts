@@ -89,8 +89,9 @@ export class StreamTerminatedError extends RedisStreamClientError {
 /** The client was stopped with `done()` or `shutdown()`; create a new client to consume again. */
 export class ClientClosedError extends RedisStreamClientError {
   readonly code = 'CLIENT_CLOSED';
-  constructor() {
-    super('This client was stopped with done() or shutdown(); create a new RedisStreamClient.');
+  /** @param stoppedBy the call that stopped the client: `'done()'` or `'shutdown()'` */
+  constructor(readonly stoppedBy?: 'done()' | 'shutdown()') {
+    super(`This client was stopped with ${stoppedBy ?? 'done() or shutdown()'}; a stopped client does not start again: create a new RedisStreamClient.`);
   }
 }
 

@@ -10,3 +10,4 @@ export type { RetryWithBackoffConfig } from './operators/retry-with-backoff';
 export { MUTEX_KEY_SEP, LBS_FIELD, lbsKey, groupName, deadLetterKey, lockKey } from './keys';
 export * from './errors';
 export type * from './types';
+export type { RedisLike } from './redis/redis-like';

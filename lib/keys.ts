@@ -9,10 +9,45 @@ export const MUTEX_KEY_SEP = '<MUTEX_KEY_SEP>';
 /** The single field of an LBS entry; its value is the JSON `{"DataStreamName": ..., "Info": {...}}`. */
 export const LBS_FIELD = 'lbs-input';
 
+/**
+ * The service's load-balancer stream (LBS), where producers add streams: `<service>-input`.
+ *
+ * ## Example
+ * ```ts
+ * await redis.xlen(lbsKey('my-service')); // entries not yet done
+ * ```
+ */
 export const lbsKey = (service: string): string => `${service}-input`;
+
+/**
+ * The consumer group on the LBS: `<service>-group`.
+ *
+ * ## Example
+ * ```ts
+ * await redis.xpending(lbsKey('my-service'), groupName('my-service')); // streams handed out, not done
+ * ```
+ */
 export const groupName = (service: string): string => `${service}-group`;
+
+/**
+ * The stream of dead letters (LBS entries refused, with their reason): `<service>-dead`.
+ *
+ * ## Example
+ * ```ts
+ * await redis.xrange(deadLetterKey('my-service'), '-', '+');
+ * ```
+ */
 export const deadLetterKey = (service: string): string => `${service}-dead`;
 export const consumerName = (id: string): string => `redis-consumer-${id}`;
+/**
+ * The ownership lock of one handed-out stream: `<DataStreamName><MUTEX_KEY_SEP><LBS entry id>`,
+ * with `<MUTEX_KEY_SEP>` the literal text (the Go library's wire format); its value is the owner.
+ *
+ * ## Example
+ * ```ts
+ * const owner = await redis.get(lockKey(n.payload.dataStreamName, n.payload.idInLbs)); // 'redis-consumer-<id>'
+ * ```
+ */
 export const lockKey = (dataStreamName: string, idInLbs: string): string => `${dataStreamName}${MUTEX_KEY_SEP}${idInLbs}`;
 
 /** Splits a lock key back into its data-stream name and LBS entry id (the id never holds the separator). */

@@ -13,7 +13,7 @@ import type { Notification } from './types';
 /** How the client ends its notifications: `stop$` emits at `done()` / `shutdown()`; `isClosed` refuses a new session after. */
 export interface Lifecycle {
   readonly stop$: Observable<unknown>;
-  readonly isClosed: () => boolean;
+  readonly isClosed: () => boolean | 'done()' | 'shutdown()';
 }
 
 /**

@@ -45,6 +45,8 @@ export interface LbsPort {
   overdueConsumers(intervalMs: number, limit: number): Observable<readonly string[]>;
   /** Touches every lock of an overdue consumer, so that those past their TTL expire now; emits how many were gone. */
   touchLocksOf(consumer: string): Observable<number>;
+  /** After done()/shutdown(): removes this consumer's deadline and lock set unless it still holds locks; emits whether it left. */
+  leave(): Observable<boolean>;
   /** True if this consumer runs the reconciler this interval (a guard key). */
   winReconcilerTurn(intervalMs: number): Observable<boolean>;
 

@@ -38,7 +38,28 @@ export interface StreamDisowned {
   readonly additionalInfo?: AdditionalInfo;
 }
 
+/**
+ * What `client.init()` emits: a stream handed to this consumer, a stream of the service that lost
+ * its owner, or a stream this consumer lost.
+ *
+ * ## Example
+ * ```ts
+ * client.init().subscribe((n: Notification) => {
+ *   if (n.type === 'StreamExpired') client.claim(n.payload).subscribe({ error: () => undefined });
+ * });
+ * ```
+ */
 export type Notification = StreamAdded | StreamExpired | StreamDisowned;
+
+/**
+ * The `type` of a notification, for `ofType(...)`.
+ *
+ * ## Example
+ * ```ts
+ * const wanted: NotificationType[] = ['StreamAdded', 'StreamDisowned'];
+ * client.init().pipe(ofType(...wanted)).subscribe(console.log);
+ * ```
+ */
 export type NotificationType = Notification['type'];
 
 /** This consumer won the claim of an expired stream (emitted by the `claimExpired` operator); it owns it now. */
@@ -53,9 +74,13 @@ export type OwnershipNotification = Notification | StreamClaimed;
 
 /** The subset of a pino logger the client writes to. Every method is called as `(object, message)`. */
 export interface Logger {
+  /** Details: connection errors of the client's own connections, each stream done. */
   debug(obj: object, msg?: string): void;
+  /** Start, stop, streams claimed and released. */
   info(obj: object, msg?: string): void;
+  /** Something the operator should know: a refused CONFIG, a disowned stream, a failed heartbeat. */
   warn(obj: object, msg?: string): void;
+  /** An LBS entry dead-lettered (`err` is an `InvalidLbsMessageError`). */
   error(obj: object, msg?: string): void;
 }
 
@@ -64,16 +89,25 @@ export interface Logger {
  * plus `recordDeadLetter` for LBS entries that could not be decoded. Every method is optional.
  */
 export interface MetricsRecorder {
+  /** The start-up recovery of pending entries ended: how many it found, how long it took. */
   recordStartupRecovery?(success: boolean, unackedCount: number, durationMs: number): void;
+  /** A `claim` of an expired stream: won or lost, and its duration. */
   recordClaimAttempt?(streamName: string, success: boolean, durationMs: number): void;
+  /** A lock taken (or not) for a stream handed out or claimed. */
   recordLockAcquisitionAttempt?(streamName: string, success: boolean, durationMs: number): void;
+  /** One lock in a heartbeat: extended, or lost. */
   recordLockExtensionAttempt?(streamName: string, success: boolean): void;
   /** `kind`: `done` for `doneStream` (also in `done()`), `release` for `release` (also in `shutdown()`). */
   recordLockReleaseAttempt?(streamName: string, success: boolean, kind?: 'done' | 'release'): void;
+  /** This consumer began to own a stream. */
   recordStreamProcessingStart?(streamName: string, startTime: Date): void;
+  /** This consumer stopped owning a stream (done, released or lost); `startTime` is when it began. */
   recordStreamProcessingEnd?(streamName: string, startTime: Date): void;
+  /** A keyspace `expired` event of a lock of this service. */
   recordKspNotification?(streamName: string): void;
+  /** A keyspace event that could not be used. */
   recordKspNotificationDropped?(): void;
+  /** An LBS entry moved to `<service>-dead`, with the reason. */
   recordDeadLetter?(reason: string): void;
   /** A notification the client emitted: `StreamAdded` (handed out from the LBS, or recovered), `StreamExpired`, `StreamDisowned`. */
   recordNotification?(type: NotificationType, streamName: string): void;

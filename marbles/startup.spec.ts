@@ -53,6 +53,17 @@ describe('start-up', () => {
     });
   });
 
+  it('names the call that stopped the client: init() after shutdown() says shutdown(), after done() says done()', () => {
+    for (const by of ['shutdown()', 'done()'] as const) {
+      testScheduler.run(({ expectObservable }) => {
+        const { deps } = server({});
+        const start$ = startup$({ ...deps, flags: keyspaceFlags(deps), session: { openReader: () => of() }, isClosed: () => by });
+        expectObservable(start$).toBe('#', undefined, new ClientClosedError(by));
+      });
+      expect(new ClientClosedError(by).message).to.contain(`stopped with ${by};`);
+    }
+  });
+
   it('wraps a failure to create the group in a RedisCommandError naming the group', () => {
     testScheduler.run(({ cold, expectObservable }) => {
       const { deps } = server({ 'notify-keyspace-events': 'Kx' }, { createGroup: () => cold<string>('-#', undefined, new Error('READONLY')) });

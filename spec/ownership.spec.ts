@@ -207,6 +207,7 @@ describe('claim, heartbeat and done', () => {
       expect(await t.admin.xpending(lbsKey(t.service), groupName(t.service))).to.deep.equal([0, null, null, null]);
       const err = await outcome(lastValueFrom(c.client.init()));
       expect(err).to.have.property('code', 'CLIENT_CLOSED');
+      expect((err as Error).message).to.contain('stopped with done()');
     });
   });
 });

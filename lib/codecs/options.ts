@@ -2,6 +2,7 @@ import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
 import * as t from 'io-ts';
 import { ConsumerIdMissingError, InvalidOptionsError, RedisStreamClientError } from '../errors';
+import { explainUnknown, knownOptions, unknownOptions } from './unknown-options';
 import type { ClientOptions, Logger, MetricsRecorder, ResolvedOptions } from '../types';
 
 export const DEFAULTS = {
@@ -42,6 +43,8 @@ export const ClientOptionsCodec = t.partial({
   metrics: optional(Methods),
 });
 
+const KNOWN = knownOptions(ClientOptionsCodec);
+
 const explain = (errors: t.Errors): string =>
   errors
     .map((e) => {
@@ -51,6 +54,16 @@ const explain = (errors: t.Errors): string =>
     })
     .filter((m, i, all) => all.indexOf(m) === i && !m.includes('must be left out'))
     .join('; ');
+
+/**
+ * Left: an `InvalidOptionsError` naming each key the options codec does not know and the closest
+ * known one (a typo like `hbIntervall`, or an option of another version), instead of ignoring it.
+ */
+const refuseUnknownKeys = (input: unknown): E.Either<RedisStreamClientError, unknown> => {
+  const unknown = unknownOptions(input, KNOWN);
+  if (unknown.length === 0) return E.right(input);
+  return E.left(new InvalidOptionsError(`Invalid options: ${explainUnknown(unknown)}. Known options: ${Object.keys(KNOWN).join(', ')}.`));
+};
 
 const check = (ok: boolean, message: string) => (o: ResolvedOptions): E.Either<RedisStreamClientError, ResolvedOptions> =>
   ok ? E.right(o) : E.left(new InvalidOptionsError(message));
@@ -67,8 +80,8 @@ export const resolveOptions = (
   env: NodeJS.ProcessEnv,
 ): E.Either<RedisStreamClientError, ResolvedOptions> =>
   pipe(
-    ClientOptionsCodec.decode(input ?? {}),
-    E.mapLeft((errors): RedisStreamClientError => new InvalidOptionsError(`Invalid options: ${explain(errors)}.`)),
+    refuseUnknownKeys(input ?? {}),
+    E.chain((o) => pipe(ClientOptionsCodec.decode(o), E.mapLeft((errors): RedisStreamClientError => new InvalidOptionsError(`Invalid options: ${explain(errors)}.`)))),
     E.map((o) => o as ClientOptions),
     E.chain((o) => {
       const consumerId = [o.consumerId, env.POD_NAME, env.POD_IP].find((id) => id !== undefined && id !== '');

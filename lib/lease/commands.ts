@@ -103,7 +103,7 @@ export const release = (deps: Deps, name: string): Observable<void> => {
  * `done()` and `shutdown()`: `finish` (doneStream or release) every owned stream, then `stop()`;
  * errors with the first failure other than a stream another consumer took meanwhile (logged only).
  */
-export const finishAll = (deps: Pick<ClientDeps, 'ledger' | 'log'>, finish: (name: string) => Observable<void>, stop: () => void): Observable<void> =>
+export const finishAll = (deps: Pick<ClientDeps, 'ledger' | 'log' | 'port'>, finish: (name: string) => Observable<void>, stop: () => void): Observable<void> =>
   defer(() =>
     from(deps.ledger.all()).pipe(
       mergeMap(
@@ -118,6 +118,16 @@ export const finishAll = (deps: Pick<ClientDeps, 'ledger' | 'log'>, finish: (nam
         STOP_CONCURRENCY,
       ),
       reduce((first: unknown, err: unknown) => first ?? err, undefined as unknown),
+      // The consumer's deadline and lock set go too, unless a stream could not be finished.
+      concatMap((failure) =>
+        deps.port.leave().pipe(
+          catchError((err: unknown) => {
+            deps.log.warn({ err }, 'could not remove this consumer from the reaper\'s deadlines while stopping');
+            return of(false);
+          }),
+          map(() => failure),
+        ),
+      ),
       tap(() => stop()),
       map((failure) => {
         if (failure !== undefined) throw failure;

@@ -4,9 +4,18 @@ import type { Claimed, LbsInfo, Notification, OwnershipNotification, StreamClaim
 
 /** What `claimExpired` needs of a client (a `RedisStreamClient` fits; tests pass a stub of cold Observables). */
 export interface Claimer {
+  /** As `RedisStreamClient.claim`: one value, or `AlreadyClaimedError`. */
   claim(info: LbsInfo): Observable<Claimed>;
 }
 
+/**
+ * Options of `claimExpired`.
+ *
+ * ## Example
+ * ```ts
+ * client.init().pipe(claimExpired(client, { onError: (err, s) => log.warn({ err, stream: s.dataStreamName }, 'claim failed') }));
+ * ```
+ */
 export interface ClaimExpiredConfig {
   /** Told of claims that failed for another reason than a lost race (Redis down...). Default: ignored; the recovery sweep takes the stream later. */
   readonly onError?: (error: unknown, expired: LbsInfo) => void;

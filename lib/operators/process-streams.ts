@@ -21,7 +21,9 @@ import type { AdditionalInfo, LbsInfo, OwnershipNotification } from '../types';
 
 /** What `processStreams` needs of a client (a `RedisStreamClient` fits; tests pass stubs). */
 export interface StreamFinisher {
+  /** As `RedisStreamClient.doneStream`. */
   doneStream(name: string): Observable<void>;
+  /** As `RedisStreamClient.release`. */
   release(name: string): Observable<void>;
 }
 
@@ -37,6 +39,14 @@ export type StreamOutcome =
   | { readonly type: 'Abandoned'; readonly payload: LbsInfo }
   | { readonly type: 'Failed'; readonly payload: LbsInfo; readonly error: StreamHandlerError | Error };
 
+/**
+ * Options of `processStreams`.
+ *
+ * ## Example
+ * ```ts
+ * client.init().pipe(claimExpired(client), processStreams(client, work, { concurrency: 10 }));
+ * ```
+ */
 export interface ProcessStreamsConfig {
   /** Streams processed at once; the others wait (their locks stay alive). Default: unbounded. */
   readonly concurrency?: number;

@@ -3,10 +3,17 @@ import { Observable, catchError, defer, from, fromEvent, map, of, switchMap, tak
 import type { RawEntry } from '../codecs/lbs-message';
 import { ServiceKeys, keyspacePattern, keyspacePrefix } from '../keys';
 import type { LbsSession } from '../port';
-import { XEntries, classifyReplyError, toEntries } from './replies';
+import type { RedisLike } from './redis-like';
+import { classifyReplyError, firstStreamEntries, toEntries } from './replies';
 
-/** The connection type users hand to the client. */
-export type RedisConnection = Redis;
+/** The connection type users hand to the client: what the library uses of an ioredis 5 or 6 `Redis`. */
+export type RedisConnection = RedisLike;
+
+/**
+ * The user's connection as the ioredis class the library is compiled against. Every major the
+ * package supports has these members with the same behaviour (the specs run under ioredis 5 and 6).
+ */
+export const asIoredis = (redis: RedisConnection): Redis => redis as unknown as Redis;
 
 /** The db number of a connection, for the keyspace channel (`__keyspace@<db>__`). */
 export const dbOf = (redis: Redis): number => redis.options.db ?? 0;
@@ -16,7 +23,7 @@ export const dbOf = (redis: Redis): number => redis.options.db ?? 0;
  * commands. Commands fail at once while it is disconnected (no offline queue) so that the reader's
  * own backoff decides, and `blockingTimeout` abandons a read the server never answers.
  */
-const openReader = async (redis: Redis, blockMs: number): Promise<Redis> => {
+const newReader = (redis: Redis, blockMs: number): Redis => {
   const reader = redis.duplicate({
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -26,18 +33,33 @@ const openReader = async (redis: Redis, blockMs: number): Promise<Redis> => {
   reader.on('error', () => undefined);
   // Named at every 'ready': without an offline queue, ioredis' own connectionName is refused while connecting.
   reader.on('ready', () => void reader.client('SETNAME', 'rscrx-reader').catch(() => undefined));
-  await reader.connect();
   return reader;
 };
 
 /** The subscriber for keyspace events: a connection of its own (a subscribed connection takes no other command), with an offline queue even if the caller's has none, so PSUBSCRIBE can be sent while it connects. */
 const openSubscriber = (redis: Redis): Redis => redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, connectionName: 'rscrx-subscriber' });
 
-/** Closes a connection the client opened, without waiting and without throwing. */
+/**
+ * Closes a connection the client opened, without waiting and without throwing. One still
+ * connecting or in its ready check (a `done()` right after `init()`) is closed once it is ready
+ * or has failed: closed during the check, ioredis ends the socket, the check then fails on it and
+ * ioredis ends it a second time, arming its 2 s `disconnectTimeout` timer on a socket that never
+ * closes again, which kept the process up 2 s longer.
+ */
 const closeQuietly = (conn: Redis | undefined): void => {
   if (conn === undefined) return;
   conn.removeAllListeners('error');
   conn.on('error', () => undefined);
+  if (conn.status === 'connecting' || conn.status === 'connect') {
+    const close = (): void => {
+      conn.off('ready', close);
+      conn.off('close', close);
+      conn.disconnect(false);
+    };
+    conn.once('ready', close);
+    conn.once('close', close);
+    return;
+  }
   conn.disconnect(false);
 };
 
@@ -80,6 +102,7 @@ export const expiredKeys$ = (subscriber: Redis, db: number): Observable<string> 
  */
 export class RedisSession implements LbsSession {
   private reader: Redis | undefined;
+  private closed = false;
   private readonly subscriber: Redis;
   readonly expiredLockKeys$: Observable<string>;
 
@@ -89,23 +112,31 @@ export class RedisSession implements LbsSession {
     this.expiredLockKeys$ = expiredKeys$(this.subscriber, dbOf(redis));
   }
 
+  /**
+   * Opens the reader. The session holds it from before the connection starts, so an
+   * `unsubscribe()` that comes while it connects or runs its ready check (a `done()` right after
+   * `init()`) closes it too, instead of leaving it connected behind.
+   */
   openReader(blockMs: number): Observable<void> {
     return defer(async () => {
-      const reader = await openReader(this.redis, blockMs);
+      if (this.closed) return;
+      const reader = newReader(this.redis, blockMs);
       reader.on('error', (err: unknown) => this.onError('reader', err));
       this.reader = reader;
+      await reader.connect();
     });
   }
 
   readNew(count: number, blockMs: number): Observable<readonly RawEntry[]> {
     return defer(() => whenReady(this.reader!, blockMs)).pipe(
-      switchMap(() => from(this.reader!.xreadgroup('GROUP', this.keys.group, this.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.lbs, '>') as Promise<[string, XEntries][] | null>)),
-      map((reply) => (reply === null ? [] : toEntries(reply[0]?.[1] ?? []))),
+      switchMap(() => from(this.reader!.xreadgroup('GROUP', this.keys.group, this.consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.lbs, '>') as Promise<unknown>)),
+      map((reply) => toEntries(firstStreamEntries(reply))),
       catchError(classifyReplyError),
     );
   }
 
   unsubscribe(): void {
+    this.closed = true;
     closeQuietly(this.reader);
     closeQuietly(this.subscriber);
   }

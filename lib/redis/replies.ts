@@ -5,6 +5,23 @@ import { GroupMissingError } from '../errors';
 /** Stream entries as ioredis returns them (XRANGE, XREADGROUP): `[id, fields]`, fields null for a deleted entry. */
 export type XEntries = [string, string[] | null][];
 
+/**
+ * The entries of the first stream in an XREAD/XREADGROUP reply: `[[key, entries]]` under RESP2 and
+ * ioredis 6's default `replyMapping: 'legacy'`, `{ key: entries }` under `replyMapping: 'resp3'`.
+ */
+export const firstStreamEntries = (reply: unknown): XEntries => {
+  if (reply === null || reply === undefined) return [];
+  if (Array.isArray(reply)) return (reply[0]?.[1] as XEntries | undefined) ?? [];
+  return (Object.values(reply as Record<string, XEntries>)[0] as XEntries | undefined) ?? [];
+};
+
+/** The value in a `CONFIG GET <name>` reply: `[name, value]`, or `{ name: value }` under `replyMapping: 'resp3'`. */
+export const configValue = (reply: unknown, name: string): string => {
+  if (Array.isArray(reply)) return String(reply[1] ?? '');
+  const value = (reply as Record<string, unknown> | null)?.[name];
+  return value === undefined || value === null ? '' : String(value);
+};
+
 export const toEntries = (raw: XEntries): RawEntry[] =>
   raw.filter((e): e is [string, string[]] => e[1] !== null).map(([id, fields]) => ({ id, fields }));
 

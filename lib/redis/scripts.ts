@@ -59,7 +59,7 @@ export const withIncludes = (source: string, read: (name: string) => string, see
     return withIncludes(read(name), read, seen).trimEnd();
   });
 
-type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks';
+type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks' | 'leave';
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 /** What every `-n` script returns: one code per entry and, beside it, its detail (false when none). */
 type PerEntry = [readonly number[], readonly unknown[], ...unknown[]];
@@ -73,6 +73,7 @@ const FILES: Record<ScriptName, string> = {
   expireLock: 'expireLock-2.lua',
   overdueConsumers: 'overdueConsumers-2.lua',
   touchLocks: 'touchLocks-2.lua',
+  leave: 'leave-2.lua',
 };
 const LUA = join(__dirname, 'lua');
 const source = (file: string): string =>
@@ -200,6 +201,11 @@ export class Scripts {
   /** Makes a lock this consumer holds expire in 2 ms, always with an `expired` event (see lua/expireLock-2.lua); false if it was not ours. */
   async expireLock(lock: string): Promise<boolean> {
     return (await this.call.expireLock(lock, this.ctx.ownLocks, this.ctx.owner)) === Code.Ok;
+  }
+
+  /** Removes this consumer's deadline and lock set unless it still holds locks (see lua/leave-2.lua); false if it holds some. */
+  async leave(): Promise<boolean> {
+    return (await this.call.leave(this.ctx.deadlines, this.ctx.ownLocks, this.ctx.owner)) === Code.Ok;
   }
 
   /** Consumers past their deadline, if this consumer won the interval's guard (else []). */

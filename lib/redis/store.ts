@@ -5,8 +5,8 @@ import type { BadEntry, RawEntry } from '../codecs/lbs-message';
 import type { ServiceKeys } from '../keys';
 import type { ClaimResult, FinishResult, LbsPort, LbsSession, NewEntry, PendingEntry } from '../port';
 import { Batcher } from './batcher';
-import { RedisSession } from './connections';
-import { ensureGroup, toEntries, XEntries } from './replies';
+import { RedisConnection, RedisSession, asIoredis } from './connections';
+import { configValue, ensureGroup, toEntries, XEntries } from './replies';
 import { KEYS_PER_CALL, Scripts } from './scripts';
 
 /**
@@ -22,7 +22,11 @@ export class RedisPort implements LbsPort {
   /** `entry` lookups made in the same turn of the event loop go to Redis as one pipeline. */
   private readonly lookups: Batcher<string, RawEntry | null>;
 
-  constructor(private readonly redis: Redis, private readonly keys: ServiceKeys, readonly consumer: string, ttl: number) {
+  private readonly redis: Redis;
+
+  constructor(connection: RedisConnection, private readonly keys: ServiceKeys, readonly consumer: string, ttl: number) {
+    const redis = asIoredis(connection);
+    this.redis = redis;
     this.scripts = new Scripts(redis, {
       lbs: keys.lbs,
       group: keys.group,
@@ -39,7 +43,7 @@ export class RedisPort implements LbsPort {
   }
 
   getConfig(name: string): Observable<string> {
-    return defer(async () => ((await this.redis.config('GET', name)) as string[])[1] ?? '');
+    return defer(async () => configValue(await this.redis.config('GET', name), name));
   }
 
   setConfig(name: string, value: string): Observable<void> {
@@ -118,6 +122,10 @@ export class RedisPort implements LbsPort {
 
   touchLocksOf(consumer: string) {
     return defer(() => this.scripts.touchLocks(consumer, this.keys.locksOf(consumer)));
+  }
+
+  leave() {
+    return defer(() => this.scripts.leave());
   }
 
   winReconcilerTurn(intervalMs: number) {

@@ -67,17 +67,18 @@ const warnIfLocksCanBeEvicted = ({ port, log }: Deps): Observable<never> =>
  * epoch, then the reader's connection. Completes empty when ready; errors with a typed error
  * (`ClientClosedError` after `done()`/`shutdown()`, `RedisCommandError`).
  */
-export const startup$ = (deps: Deps & { readonly session: Pick<LbsSession, 'openReader'>; readonly flags: Observable<never>; readonly isClosed: () => boolean }): Observable<never> => {
+export const startup$ = (deps: Deps & { readonly session: Pick<LbsSession, 'openReader'>; readonly flags: Observable<never>; readonly isClosed: () => boolean | 'done()' | 'shutdown()' }): Observable<never> => {
   const { service, keys, port, options, log, session } = deps;
-  return defer(() =>
-    deps.isClosed()
-      ? throwError(() => new ClientClosedError())
+  return defer(() => {
+    const closed = deps.isClosed();
+    return closed
+      ? throwError(() => new ClientClosedError(closed === true ? undefined : closed))
       : concat(
           deps.flags,
           warnIfLocksCanBeEvicted(deps),
           ensureGroup(deps).pipe(catchError((err: unknown) => throwError(() => asRedisError(`Creating consumer group ${keys.group}`)(err)))),
           session.openReader(options.hbInterval).pipe(catchError((err: unknown) => throwError(() => asRedisError('Opening the LBS reader connection')(err)))),
           of(undefined).pipe(tap(() => log.info({ consumer: port.consumer, service, hbInterval: options.hbInterval }, 'client started'))),
-        ).pipe(ignoreElements()),
-  );
+        ).pipe(ignoreElements());
+  });
 };

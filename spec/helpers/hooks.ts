@@ -1,5 +1,8 @@
 import { setSharedRedisUrl } from '../../support/service';
-import { ProvisionedRedis, provisionRedis } from './provision';
+import { hasRedisServer } from '../../support/redis-server';
+import { PRIVATE_SERVER_SKIPS, ProvisionedRedis, provisionRedis } from './provision';
+
+const ioredisVersion = (): string => (require('ioredis/package.json') as { version: string }).version;
 
 let shared: ProvisionedRedis | undefined;
 
@@ -9,7 +12,10 @@ export const mochaHooks = {
     this.timeout(120_000);
     shared = await provisionRedis();
     setSharedRedisUrl(shared.url);
-    if (process.env.RSCRX_QUIET === undefined) console.log(`  Redis for the tests: ${shared.how}`);
+    if (process.env.RSCRX_QUIET === undefined) {
+      console.log(`  Redis for the tests: ${shared.how}; ioredis ${ioredisVersion()}`);
+      if (!hasRedisServer()) console.log(`  No redis-server binary: ${PRIVATE_SERVER_SKIPS}`);
+    }
   },
   async afterAll(): Promise<void> {
     setSharedRedisUrl(undefined);

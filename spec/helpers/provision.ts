@@ -1,7 +1,34 @@
 import { execFileSync } from 'node:child_process';
+import Redis from 'ioredis';
 import { RedisServer, hasRedisServer } from '../../support/redis-server';
 
-/** How the suite reaches Redis: REDIS_URL, else a private redis-server, else a testcontainers redis:7. */
+/**
+ * What a run without a `redis-server` binary leaves out: the specs that start a Redis of their
+ * own (to kill, pause, restart or reconfigure it) are skipped, each with this reason.
+ */
+export const PRIVATE_SERVER_SKIPS =
+  'the specs that kill, pause, restart or reconfigure a private Redis are skipped (shown as pending); install redis-server (apt-get install redis-server) to run them.';
+
+/** The Redis a developer runs anyway, used when nothing else is there. */
+const LOCAL_URL = 'redis://127.0.0.1:6379';
+
+const answersPing = async (url: string): Promise<boolean> => {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+};
+
+/**
+ * How the suite reaches Redis: REDIS_URL, else a private redis-server, else a Redis already
+ * answering on 127.0.0.1:6379, else a testcontainers redis:7.
+ */
 export interface ProvisionedRedis {
   readonly url: string;
   readonly how: string;
@@ -25,6 +52,7 @@ export const provisionRedis = async (): Promise<ProvisionedRedis> => {
     const server = await RedisServer.start({ tracked: false });
     return { url: server.url, how: `private redis-server on port ${server.port}`, stop: () => server.stop() };
   }
+  if (await answersPing(LOCAL_URL)) return { url: LOCAL_URL, how: `the Redis on ${LOCAL_URL} (no redis-server binary)`, stop: async () => undefined };
   if (hasDocker()) {
     const { GenericContainer } = await import('testcontainers');
     const container = await new GenericContainer('redis:7').withExposedPorts(6379).start();
@@ -32,6 +60,6 @@ export const provisionRedis = async (): Promise<ProvisionedRedis> => {
     return { url, how: `testcontainers redis:7 at ${url}`, stop: async () => void (await container.stop()) };
   }
   throw new Error(
-    'No Redis for the tests: set REDIS_URL=redis://host:port, or install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), or run a Docker engine for testcontainers.',
+    'No Redis for the tests: set REDIS_URL=redis://host:port, start one on 127.0.0.1:6379, or install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), or run a Docker engine for testcontainers.',
   );
 };

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// `npm test`: type-checks everything, then runs three passes at once, each in its own mocha
+// process with its own Redis (see spec/helpers/provision.ts), and prints each pass's output
+// when it ends:
+//   ioredis 5   unit and marble specs, and the specs against real Redis (the lock file's ioredis)
+//   ioredis 6   the specs against real Redis again, with `ioredis` resolved to ioredis 6
+//               (the `ioredis6` dev dependency, npm:ioredis@6; support/ioredis-major.js)
+//   packaging   npm pack, the tarball installed into a temporary app (packaging/)
+// Flags: --only <pass>[,<pass>] runs those passes; extra arguments go to every mocha.
+const { spawn, spawnSync } = require('node:child_process');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const mocha = path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
+const realRedisSpecs = 'spec/**/*.spec.ts';
+
+const PASSES = [
+  { name: 'ioredis 5', args: ['unit/**/*.spec.ts', 'marbles/**/*.spec.ts', realRedisSpecs], env: { RSCRX_IOREDIS: '5' } },
+  { name: 'ioredis 6', args: [realRedisSpecs], env: { RSCRX_IOREDIS: '6' } },
+  { name: 'packaging', args: ['packaging/**/*.spec.ts'], env: {} },
+];
+
+const argv = process.argv.slice(2);
+const onlyAt = argv.indexOf('--only');
+const only = onlyAt >= 0 ? argv.splice(onlyAt, 2)[1].split(',') : undefined;
+const passes = PASSES.filter((p) => only === undefined || only.some((o) => p.name.replace(' ', '').includes(o.replace(' ', ''))));
+
+const typecheck = spawnSync('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], { cwd: root, stdio: 'inherit' });
+if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+
+const started = Date.now();
+const run = (pass) =>
+  new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [mocha, ...pass.args, ...argv], {
+      cwd: root,
+      env: { ...process.env, ...pass.env, FORCE_COLOR: process.stdout.isTTY ? '1' : '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => out.push(d));
+    child.on('close', (code, signal) => {
+      const text = Buffer.concat(out).toString();
+      const totals = /(\d+) passed, (\d+) failed, (\d+) skipped\s*$/.exec(text)?.[0] ?? `no totals (exit ${signal ?? code})`;
+      process.stdout.write(`\n===== ${pass.name} =====\n${text}`);
+      resolve({ name: pass.name, ok: code === 0, totals, seconds: ((Date.now() - t0) / 1000).toFixed(0) });
+    });
+  });
+
+Promise.all(passes.map(run)).then((results) => {
+  console.log(`\n===== summary (${((Date.now() - started) / 1000).toFixed(0)} s) =====`);
+  for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(10)} ${r.totals.trim()} (${r.seconds} s)`);
+  process.exit(results.every((r) => r.ok) ? 0 : 1);
+});
