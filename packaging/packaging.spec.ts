@@ -75,12 +75,13 @@ describe('the packed package, installed into a new app', function () {
       }
     });
 
-    it('has no install script, and ioredis and rxjs as peer dependencies only', () => {
+    it('has no install script; ioredis and rxjs as peer dependencies, @opentelemetry/api an optional one', () => {
       const shipped = JSON.parse(readFileSync(join(app, 'node_modules', 'redis-stream-client-rx', 'package.json'), 'utf8')) as Record<string, any>;
       expect(Object.keys(shipped.scripts ?? {}).filter((s) => /^(pre|post)?(install|prepare)$/.test(s))).to.deep.equal([]);
       expect(shipped.license).to.equal('Apache-2.0');
       expect(shipped.dependencies).not.to.have.any.keys('ioredis', 'rxjs');
-      expect(shipped.peerDependencies).to.have.all.keys('ioredis', 'rxjs');
+      expect(shipped.peerDependencies).to.have.all.keys('ioredis', 'rxjs', '@opentelemetry/api');
+      expect(shipped.peerDependenciesMeta).to.deep.equal({ '@opentelemetry/api': { optional: true } });
       // One copy of each in the app: the app's.
       expect(() => require.resolve('ioredis', { paths: [join(app, 'node_modules', 'redis-stream-client-rx')] })).not.to.throw();
       expect(require.resolve('ioredis', { paths: [join(app, 'node_modules', 'redis-stream-client-rx')] })).to.equal(join(app, 'node_modules', 'ioredis', 'built', 'index.js'));
