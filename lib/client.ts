@@ -67,6 +67,7 @@ export class RedisStreamClient {
       index,
       keys: layout.keysOf(index),
       port: tagged.partition(index),
+      belongsHere: (name: string) => layout.partitionOf(name) === index,
       sessionOf: (session) => (session as TaggedSession).partition(index),
     }));
     const lockKey = layout.lockKeyOf;

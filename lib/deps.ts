@@ -31,6 +31,8 @@ export interface ClientDeps {
    * one in front of them all (heartbeat, lease commands, configuration, groups).
    */
   readonly partitions?: readonly PartitionDeps[];
+  /** In one partition's sources: whether a data stream belongs to this partition (an entry that does not is dead-lettered). */
+  readonly belongsHere?: (dataStreamName: string) => boolean;
   /** The classes `notify-keyspace-events` must include ('Kx'; 'Kxt' for the tagged layout's woken reads). */
   readonly keyspaceEvents?: string;
 }
@@ -40,6 +42,7 @@ export interface PartitionDeps {
   readonly index: number;
   readonly keys: ServiceKeys;
   readonly port: LbsPort;
+  readonly belongsHere?: (dataStreamName: string) => boolean;
   /** Its share of the session: its reads and its locks' expiries. */
   readonly sessionOf: (session: LbsSession) => LbsSession;
 }

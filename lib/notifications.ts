@@ -53,7 +53,7 @@ export const notifications$ = (deps: ClientDeps, { stop$, isClosed }: Lifecycle)
       startup$({ ...deps, session, flags, isClosed }),
       merge(
         ...partitionsOf(deps).map((part) => {
-          const local = { ...deps, keys: part.keys, port: part.port };
+          const local = { ...deps, keys: part.keys, port: part.port, belongsHere: part.belongsHere };
           const own = part.sessionOf(session);
           const recreate = partitionsOf(deps).length === 1 ? recreateGroup : concat(ensureGroup(local), flags);
           return merge(

@@ -41,6 +41,8 @@ export interface LocalClusterOptions {
   readonly nodeTimeoutMs?: number;
   /** More redis-server arguments for every node. */
   readonly args?: readonly string[];
+  /** Killed by `killAll` and the cleanup handlers (default true); the Cluster the whole test run shares is not. */
+  readonly tracked?: boolean;
 }
 
 /** Every node: cluster mode, a short node timeout, and a first full sync that starts at once (Redis 7.0 waits 5 s by default). */
@@ -73,11 +75,11 @@ export class LocalCluster {
   private constructor(readonly nodes: readonly RedisServer[], private readonly nodeTimeoutMs: number) {}
 
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
-    const { primaries = 3, replicas = 1, nodeTimeoutMs = 1000, args = [] } = options;
+    const { primaries = 3, replicas = 1, nodeTimeoutMs = 1000, args = [], tracked = true } = options;
     const count = primaries * (1 + replicas);
     const nodes: RedisServer[] = [];
     try {
-      for (let i = 0; i < count; i++) nodes.push(await RedisServer.start({ args: nodeArgs(nodeTimeoutMs, args) }));
+      for (let i = 0; i < count; i++) nodes.push(await RedisServer.start({ args: nodeArgs(nodeTimeoutMs, args), tracked }));
       const cluster = new LocalCluster(nodes, nodeTimeoutMs);
       await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 });
       await cluster.waitForHealthy(30_000);

@@ -1,11 +1,14 @@
 import type Redis from 'ioredis';
-import { Observable, Subject, catchError, defer, filter, from, map, of, race, switchMap, take, timer } from 'rxjs';
+import { Observable, Subject, catchError, defer, filter, from, map, of, race, switchMap, take, tap, timer } from 'rxjs';
 import type { RawEntry } from '../codecs/lbs-message';
 import { keyspacePrefix, taggedKeyspacePattern } from '../keys';
 import type { Layout } from '../layout';
 import type { LbsSession } from '../port';
 import { RedisConnection, dbOf, isCluster } from './connections';
 import { XEntries, classifyReplyError, toEntries } from './replies';
+
+/** How long a consumer that got entries at its last woken read of a partition lets the others read first, ms. */
+const WAKE_YIELD_MS = 3;
 
 /** A keyspace event of one key of the service. */
 interface KeyEvent {
@@ -43,6 +46,8 @@ export class TaggedSession implements LbsSession {
   private readonly events$ = new Subject<KeyEvent & { readonly event: string }>();
   /** Bumped at every `xadd` event of a partition's LBS: a read that began before it may have missed an entry. */
   private readonly woken: number[];
+  /** Whether this consumer's last woken read of each partition got entries. */
+  private readonly wonLast: boolean[];
   private readonly pattern: string;
   private readonly prefix: string;
   private readonly onTopology = (): void => void this.resync().catch((err: unknown) => this.onError('subscriber', err));
@@ -60,6 +65,7 @@ export class TaggedSession implements LbsSession {
     this.pattern = taggedKeyspacePattern(service, db);
     this.prefix = keyspacePrefix(db);
     this.woken = new Array(layout.partitions).fill(0);
+    this.wonLast = new Array(layout.partitions).fill(false);
     this.expiredLockKeys$ = this.events$.pipe(
       filter((e) => e.event === 'expired' && layout.parseLockKey(e.key) !== undefined),
       map((e) => e.key),
@@ -133,11 +139,15 @@ export class TaggedSession implements LbsSession {
       );
     };
     const woken$ = this.events$.pipe(filter((e) => e.partition === p && e.event === 'xadd'));
+    // After a woken read that got entries, the next woken read of the partition waits WAKE_YIELD_MS,
+    // so that the consumers that got nothing read first: the hand-out stays round-robin.
+    const afterWake = (): Observable<readonly RawEntry[]> =>
+      (this.wonLast[p] ? timer(WAKE_YIELD_MS).pipe(switchMap(read)) : read()).pipe(tap((entries) => (this.wonLast[p] = entries.length > 0)));
     return defer(() => {
       const seen = this.woken[p];
       return read().pipe(
         switchMap((entries) =>
-          entries.length > 0 || this.woken[p] !== seen ? of(entries) : race(woken$.pipe(take(1)), timer(blockMs)).pipe(switchMap(read)),
+          entries.length > 0 || this.woken[p] !== seen ? of(entries) : race(woken$.pipe(take(1)), timer(blockMs)).pipe(switchMap(afterWake)),
         ),
       );
     }).pipe(catchError(classifyReplyError));

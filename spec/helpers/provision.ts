@@ -35,3 +35,11 @@ export const provisionRedis = async (): Promise<ProvisionedRedis> => {
     'No Redis for the tests: set REDIS_URL=redis://host:port, or install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), or run a Docker engine for testcontainers.',
   );
 };
+
+/** RSCRX_CLUSTER=1: a local Redis Cluster of 3 primaries and 3 replicas (support/cluster.ts); its URL is `cluster:<seeds>`. */
+export const provisionCluster = async (): Promise<ProvisionedRedis> => {
+  const { LocalCluster } = await import('../../support/cluster');
+  const { clusterUrl } = await import('../../support/redis-url');
+  const cluster = await LocalCluster.start({ tracked: false });
+  return { url: clusterUrl(cluster.seeds), how: `local Redis Cluster on ports ${cluster.nodes.map((n) => n.port).join(', ')}`, stop: () => cluster.stop() };
+};
