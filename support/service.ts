@@ -312,3 +312,29 @@ export const useService = (label: string, options: ServiceOptions = {}): Service
 
   return fixture;
 };
+
+/** Entries in every LBS partition of `service` (XLEN summed). */
+export const lbsLength = async (redis: Redis, service: string): Promise<number> =>
+  (await Promise.all(lbsKeysOf(service).map((lbs) => redis.xlen(lbs)))).reduce((a, b) => a + b, 0);
+
+/** The LBS entries of `service`, every partition, as `[id, fields]` (partition by partition). */
+export const lbsEntriesOf = async (redis: Redis, service: string): Promise<[string, string[]][]> =>
+  (await Promise.all(lbsKeysOf(service).map((lbs) => redis.xrange(lbs, '-', '+') as Promise<[string, string[]][]>))).flat();
+
+/** Up to `count` rows `[id, consumer, idleMs, deliveries]` of the pending lists of every partition of `service`. */
+export const pendingRows = async (redis: Redis, service: string, count: number): Promise<[string, string, number, number][]> =>
+  (await Promise.all(lbsKeysOf(service).map((lbs) => redis.xpending(lbs, groupName(service), '-', '+', count) as Promise<[string, string, number, number][]>))).flat().slice(0, count);
+
+/** The dead letters of `service`, every partition, as `[id, fields]`. */
+export const deadLettersOf = async (redis: Redis, service: string): Promise<[string, string[]][]> => {
+  const layout = layoutOf(service);
+  const keys = Array.from({ length: layout.partitions }, (_, p) => layout.keysOf(p).dead);
+  return (await Promise.all(keys.map((key) => redis.xrange(key, '-', '+') as Promise<[string, string[]][]>))).flat();
+};
+
+/** EVALSHA calls so far, summed over every primary (INFO commandstats). */
+export const scriptCalls = async (redis: Redis): Promise<number> => {
+  let calls = 0;
+  for (const node of nodesOf(redis)) calls += Number(/cmdstat_evalsha:calls=(\d+)/.exec(await node.info('commandstats'))?.[1] ?? 0);
+  return calls;
+};
