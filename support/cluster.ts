@@ -211,6 +211,48 @@ export class LocalCluster {
     await run('redis-cli', ['--cluster', 'reshard', `127.0.0.1:${from.port}`, '--cluster-from', id(from), '--cluster-to', id(to), '--cluster-slots', String(slots), '--cluster-yes', '--cluster-pipeline', '10'], { timeout: 120_000 });
   }
 
+  /** The hash slot of `key`. */
+  async slotOf(key: string): Promise<number> {
+    return Number(await this.ask(this.nodes[0]!, 'CLUSTER', 'KEYSLOT', key));
+  }
+
+  /**
+   * Moves one slot to another primary by hand, the way `redis-cli --cluster reshard` does, but
+   * slowly: IMPORTING / MIGRATING, then MIGRATE of `keysPerStep` keys every `pauseMs`, then
+   * SETSLOT NODE on every primary. Meanwhile clients get ASK for the keys already moved and
+   * TRYAGAIN for commands whose keys are split between the two nodes.
+   */
+  async migrateSlot(slot: number, to: RedisServer, { keysPerStep = 1, pauseMs = 20 } = {}): Promise<void> {
+    const view = await this.topology();
+    const owner = view.find((v) => v.flags.includes('master') && v.slots.some((range) => {
+      const [a, b = a] = range.split('-').map(Number);
+      return slot >= a! && slot <= b!;
+    }));
+    const target = view.find((v) => v.port === to.port);
+    const from = this.nodes.find((n) => n.port === owner?.port);
+    if (owner === undefined || target === undefined || from === undefined) throw new Error(`cannot move slot ${slot} to port ${to.port}`);
+    if (owner.id === target.id) return;
+    const src = this.connectNode(from);
+    const dst = this.connectNode(to);
+    try {
+      await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', owner.id);
+      await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+      for (;;) {
+        const keys = (await src.call('CLUSTER', 'GETKEYSINSLOT', slot, keysPerStep)) as string[];
+        if (keys.length === 0) break;
+        await src.call('MIGRATE', '127.0.0.1', to.port, '', 0, 5000, 'KEYS', ...keys);
+        await sleep(pauseMs);
+      }
+      for (const node of await this.primaries()) {
+        const conn = this.connectNode(node);
+        await conn.call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id).finally(() => conn.disconnect());
+      }
+    } finally {
+      src.disconnect();
+      dst.disconnect();
+    }
+  }
+
   /** Kills every node and removes their dirs. */
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()));
