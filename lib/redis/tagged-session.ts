@@ -31,9 +31,12 @@ const addressOf = (node: Redis): string => `${node.options.host ?? '127.0.0.1'}:
  * - **Keyspace events from every node.** Keyspace notifications are local to the node that holds
  *   the key, so it keeps one subscriber per node of the Cluster (primaries and replicas: a replica
  *   promoted by a failover is already subscribed), PSUBSCRIBEd to `__keyspace@<db>__:{<service>:*`.
- *   It follows the topology: a node added (`+node`) gets a subscriber, a node removed (`-node`)
- *   loses it, and the set is compared with the Cluster's nodes at every `resync()` (each
- *   reconciler turn). Replicas publish no `expired` (they receive a DEL), so an expiry is heard once.
+ *   It follows the topology: at every `+node` and `-node` of the Cluster (ioredis refreshes its
+ *   slots on MOVED, on a lost node and every `slotsRefreshInterval`) the subscribers are compared
+ *   with the Cluster's nodes: a new node gets one, a node gone loses it. Replicas publish no
+ *   `expired` (they receive a DEL), so an expiry is heard once. Expiries a node published while
+ *   its subscriber was (re)connecting are lost, as on one node: the reaper and the reconciler of
+ *   every partition find those locks.
  * - **Reads woken by `xadd` events.** Each partition's reader reads without BLOCK on the command
  *   connection; when it finds nothing it waits for the `xadd` event of its LBS (or `blockMs`, the
  *   backstop for an event lost in a reconnection) and reads again. XREADGROUP over several keys
