@@ -7,8 +7,9 @@ import type { LbsSession } from '../port';
 import { RedisConnection, dbOf, isCluster } from './connections';
 import { XEntries, classifyReplyError, toEntries } from './replies';
 
-/** How long a consumer that got entries at its last woken read of a partition lets the others read first, ms. */
+/** How long a consumer lets the others read first after a woken read that got entries, ms per recent win (at most WAKE_YIELD_MAX_MS). */
 const WAKE_YIELD_MS = 3;
+const WAKE_YIELD_MAX_MS = 12;
 
 /** A keyspace event of one key of the service. */
 interface KeyEvent {
@@ -49,8 +50,8 @@ export class TaggedSession implements LbsSession {
   private readonly events$ = new Subject<KeyEvent & { readonly event: string }>();
   /** Bumped at every `xadd` event of a partition's LBS: a read that began before it may have missed an entry. */
   private readonly woken: number[];
-  /** Whether this consumer's last woken read of each partition got entries. */
-  private readonly wonLast: boolean[];
+  /** Recent woken reads of each partition that got entries (+1 a win, halved a loss). */
+  private readonly wins: number[];
   private readonly pattern: string;
   private readonly prefix: string;
   private readonly onTopology = (): void => void this.resync().catch((err: unknown) => this.onError('subscriber', err));
@@ -68,7 +69,7 @@ export class TaggedSession implements LbsSession {
     this.pattern = taggedKeyspacePattern(service, db);
     this.prefix = keyspacePrefix(db);
     this.woken = new Array(layout.partitions).fill(0);
-    this.wonLast = new Array(layout.partitions).fill(false);
+    this.wins = new Array(layout.partitions).fill(0);
     this.expiredLockKeys$ = this.events$.pipe(
       filter((e) => e.event === 'expired' && layout.parseLockKey(e.key) !== undefined),
       map((e) => e.key),
@@ -142,10 +143,13 @@ export class TaggedSession implements LbsSession {
       );
     };
     const woken$ = this.events$.pipe(filter((e) => e.partition === p && e.event === 'xadd'));
-    // After a woken read that got entries, the next woken read of the partition waits WAKE_YIELD_MS,
-    // so that the consumers that got nothing read first: the hand-out stays round-robin.
-    const afterWake = (): Observable<readonly RawEntry[]> =>
-      (this.wonLast[p] ? timer(WAKE_YIELD_MS).pipe(switchMap(read)) : read()).pipe(tap((entries) => (this.wonLast[p] = entries.length > 0)));
+    // A consumer that got entries at its recent woken reads of the partition waits before the next
+    // (WAKE_YIELD_MS per recent win, halved at every loss), so that the consumers that got nothing
+    // read first, also the ones Redis tells last: the hand-out stays round-robin.
+    const afterWake = (): Observable<readonly RawEntry[]> => {
+      const delay = Math.min(WAKE_YIELD_MAX_MS, WAKE_YIELD_MS * this.wins[p]!);
+      return (delay >= 1 ? timer(delay).pipe(switchMap(read)) : read()).pipe(tap((entries) => (this.wins[p] = entries.length > 0 ? this.wins[p]! + 1 : this.wins[p]! / 2)));
+    };
     return defer(() => {
       const seen = this.woken[p];
       return read().pipe(

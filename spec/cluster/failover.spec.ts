@@ -3,7 +3,7 @@ import type { Cluster } from 'ioredis';
 import { Observable, Subscription, lastValueFrom, timeout, timer } from 'rxjs';
 import { RedisStreamClient, addStream, claimExpired, processStreams } from '../../lib';
 import type { ClientOptions } from '../../lib';
-import { partitionTag } from '../../lib/keys';
+import { partitionOf, partitionTag } from '../../lib/keys';
 import { LocalCluster } from '../../support/cluster';
 import { hasRedisServer } from '../../support/redis-server';
 import { sleep, uniqueService, waitUntil } from '../../support/service';
@@ -36,8 +36,11 @@ class Fleet {
 
   constructor(private readonly cluster: LocalCluster, private readonly options: ClientOptions, private readonly workMs: number) {}
 
+  private readonly ids: string[] = [];
+
   start(ids: readonly string[]): void {
     for (const id of ids) {
+      this.ids.push(id);
       const redis = this.cluster.connect();
       this.connections.push(redis);
       const client = new RedisStreamClient(redis, this.service, { consumerId: id, ...this.options });
@@ -117,6 +120,11 @@ class Fleet {
     return { streams, windowMs };
   }
 
+  /** Stops one consumer without done(): its locks are left to expire. */
+  stopConsumer(id: string): void {
+    this.subscriptions[this.ids.indexOf(id)]?.unsubscribe();
+  }
+
   stop(): void {
     this.producing = false;
     for (const s of this.subscriptions) s.unsubscribe();
@@ -189,6 +197,28 @@ describe('a Redis Cluster that fails over or moves slots under load', function (
     const f = fleet;
     await waitUntil(() => f.lost().length === 0, 15_000, () => `every stream processed (lost ${f.lost().length} of ${f.added.size})`);
     report(`primary stopped, replica promoted after ${promotedMs} ms`, f);
+    expect(f.errors).to.deep.equal([]);
+  });
+
+  it('subscribes to a primary added to the Cluster, and hears the expiries of the partition moved to it', async () => {
+    fleet = new Fleet(cluster, options, 60_000);
+    fleet.start(['a', 'b']);
+    await sleep(500);
+    const added = await cluster.addPrimary();
+    const lbs = `${partitionTag(fleet.service, 0)}-input`;
+    await cluster.migrateSlot(await cluster.slotOf(lbs), added);
+    // ioredis learns the new node at its next slots refresh (MOVED, or slotsRefreshInterval), then `+node`.
+    const r = cluster.connectNode(added);
+    await waitUntil(async () => ((await r.call('CLIENT', 'LIST')) as string).split('\n').filter((l) => l.includes('name=rscrx-subscriber') && l.includes('psub=1')).length >= 2, 15_000, 'both consumers subscribed on the new primary');
+    // A stream of the moved partition, its owner gone: the other consumer takes it over.
+    const f = fleet;
+    const name = [...Array(100).keys()].map((i) => `${f.service}:n${i}`).find((n) => partitionOf(n, 3) === 0)!;
+    await lastValueFrom(addStream(cluster.connect(), f.service, { dataStreamName: name }));
+    await waitUntil(() => (f.spans.get(name) ?? []).length === 1, 5000, 'the stream handed out');
+    const first = f.spans.get(name)![0]!.consumer;
+    f.stopConsumer(first);
+    await waitUntil(() => (f.spans.get(name) ?? []).some((s) => s.consumer !== first), 10_000, 'the other consumer to take the stream over');
+    r.disconnect();
     expect(f.errors).to.deep.equal([]);
   });
 
