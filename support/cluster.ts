@@ -270,7 +270,10 @@ export class LocalCluster {
         await src.call('MIGRATE', '127.0.0.1', to.port, '', 0, 5000, 'KEYS', ...keys);
         await sleep(pauseMs);
       }
-      for (const node of await this.primaries()) {
+      // The target first (it still answers MOVED while only importing), then every other primary.
+      await dst.call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+      const masters = (await this.topology()).filter((v) => v.flags.includes('master') && !v.flags.includes('fail') && v.port !== to.port);
+      for (const node of this.nodes.filter((n) => masters.some((v) => v.port === n.port))) {
         const conn = this.connectNode(node);
         await conn.call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id).finally(() => conn.disconnect());
       }

@@ -118,7 +118,12 @@ export class TaggedSession implements LbsSession {
       sub.on('error', (err: unknown) => this.onError('subscriber', err));
       sub.on('pmessage', (matched: string, channel: string, message: string) => this.onMessage(matched, channel, message));
       this.subscribers.set(address, sub);
-      added.push(sub.psubscribe(this.pattern));
+      // A refusal (NOPERM...) ends the session; a connection lost or closed here does not: ioredis
+      // subscribes again when it reconnects, and a node removed meanwhile lost its subscriber.
+      added.push(sub.psubscribe(this.pattern).catch((err: unknown) => {
+        if (err instanceof Error && err.name === 'ReplyError') throw err;
+        this.onError('subscriber', err);
+      }));
     }
     await Promise.all(added);
   }
