@@ -102,11 +102,13 @@ class Fleet {
     return [...this.added].filter((name) => !this.processed.has(name));
   }
 
-  /** Streams two consumers worked on at once, and the longest such overlap (ms). */
-  duplicates(): { streams: number; windowMs: number } {
+  /** Streams two consumers worked on at once, the longest such overlap (ms), and the streams worked on more than once (one after the other). */
+  duplicates(): { streams: number; windowMs: number; again: number } {
     let streams = 0;
     let windowMs = 0;
+    let again = 0;
     for (const spans of this.spans.values()) {
+      if (spans.length > 1) again++;
       let overlap = 0;
       for (let i = 0; i < spans.length; i++) {
         for (let j = i + 1; j < spans.length; j++) {
@@ -117,7 +119,7 @@ class Fleet {
       if (overlap > 0) streams++;
       windowMs = Math.max(windowMs, overlap);
     }
-    return { streams, windowMs };
+    return { streams, windowMs, again };
   }
 
   /** Stops one consumer without done(): its locks are left to expire. */
@@ -155,8 +157,8 @@ describe('a Redis Cluster that fails over or moves slots under load', function (
   });
 
   const report = (what: string, f: Fleet): void => {
-    const { streams, windowMs } = f.duplicates();
-    console.log(`      ${what}: adds refused ${f.addErrors.length} (${[...new Set(f.addErrors.map((m) => m.slice(0, 60)))].join('; ')}), added ${f.added.size}, processed ${f.processed.size}, lost ${f.lost().length}, handled twice ${streams}, duplicate window ${windowMs} ms`);
+    const { streams, windowMs, again } = f.duplicates();
+    console.log(`      ${what}: adds refused ${f.addErrors.length} (${[...new Set(f.addErrors.map((m) => m.slice(0, 60)))].join('; ')}), added ${f.added.size}, processed ${f.processed.size}, lost ${f.lost().length}, worked on again ${again}, by two at once ${streams}, duplicate window ${windowMs} ms`);
   };
 
   it('loses nothing when a primary is killed (SIGKILL) and its replica promoted, and no consumer errors', async () => {
