@@ -3,6 +3,7 @@ import type { Cluster } from 'ioredis';
 import { LBS_FIELD } from '../keys';
 import type { Layout } from '../layout';
 import { NotReplicatedError } from '../errors';
+import { isCluster } from './connections';
 import { ensurePartitionCount } from './partition-count';
 
 const REDIRECT_RETRIES = 50;
@@ -34,9 +35,11 @@ export const addEntry = async (
   let replies = await send();
   // A Cluster pipeline follows MOVED / ASK only when every command got it; WAIT (no key) does not,
   // so while a slot moves the XADD comes back redirected, unapplied: send it again (ioredis has
-  // refreshed its slots meanwhile; ASK lasts until the slot's migration ends).
+  // not learnt the new owner from such a pipeline: refresh its slots on MOVED; ASK lasts until the
+  // slot's migration ends).
   for (let attempt = 0; attempt < REDIRECT_RETRIES && isRedirect(replies[1]?.[0]); attempt++) {
     await new Promise((r) => setTimeout(r, REDIRECT_DELAY_MS));
+    if (/^MOVED /.test(replies[1]![0]!.message) && isCluster(redis)) await new Promise<void>((r) => redis.refreshSlotsCache(() => r()));
     replies = await send();
   }
   const [group, added, waited] = replies;
