@@ -30,8 +30,8 @@ const addressOf = (node: Redis): string => `${node.options.host ?? '127.0.0.1'}:
  * The session of a tagged service (one node or a Cluster): no blocked connection at all.
  *
  * - **Keyspace events from every node.** Keyspace notifications are local to the node that holds
- *   the key, so it keeps one subscriber per node of the Cluster (primaries and replicas: a replica
- *   promoted by a failover is already subscribed), PSUBSCRIBEd to `__keyspace@<db>__:{<service>:*`.
+ *   the key, so it keeps one subscriber per node the Cluster knows (primaries, and the replicas
+ *   CLUSTER SLOTS lists), PSUBSCRIBEd to `__keyspace@<db>__:{<service>:*`.
  *   It follows the topology: at every `+node` and `-node` of the Cluster (ioredis refreshes its
  *   slots on MOVED, on a lost node and every `slotsRefreshInterval`) the subscribers are compared
  *   with the Cluster's nodes: a new node gets one, a node gone loses it. Replicas publish no
