@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'STREAM_TERMINATED'
   | 'CLIENT_CLOSED'
   | 'HANDLER_FAILED'
+  | 'PARTITION_COUNT_MISMATCH'
   | 'REDIS';
 
 /**
@@ -103,9 +104,33 @@ export class StreamHandlerError extends RedisStreamClientError {
   }
 }
 
+/**
+ * The service's partition count stored in Redis (`{<service>:0}-partitions`, set by its first
+ * consumer or producer) differs from the one this client or producer was given. Changing it would
+ * move data streams to other partitions while their entries wait in the old ones: see README,
+ * "Changing the partition count".
+ */
+export class PartitionCountError extends RedisStreamClientError {
+  readonly code = 'PARTITION_COUNT_MISMATCH';
+  constructor(readonly service: string, readonly stored: number, readonly given: number) {
+    super(`Service "${service}" runs with ${stored} partitions (stored in Redis), not ${given}: pass options.partitions = ${stored}, or move the service to a new name to change it (README, "Changing the partition count").`);
+  }
+}
+
 /** A Redis command failed; `cause` is the ioredis error. */
 export class RedisCommandError extends RedisStreamClientError {
   readonly code = 'REDIS';
+}
+
+/**
+ * `addStream` with `replicas`: fewer replicas than asked confirmed the entry in time. It may be
+ * lost if its primary fails now; adding it again is safe (a second entry of a data stream is
+ * dead-lettered while the first is unfinished).
+ */
+export class NotReplicatedError extends RedisCommandError {
+  constructor(readonly idInLbs: string, readonly replicas: number, readonly wanted: number) {
+    super(`LBS entry ${idInLbs} reached ${replicas} of ${wanted} replicas in time; it may be lost if its primary fails: add the stream again.`);
+  }
 }
 
 /** The consumer group is missing (NOGROUP: Redis restarted without persistence, or the LBS was deleted); the reader re-creates it and retries. */

@@ -6,6 +6,9 @@
 //   ioredis 6   the specs against real Redis again, with `ioredis` resolved to ioredis 6
 //               (the `ioredis6` dev dependency, npm:ioredis@6; support/ioredis-major.js)
 //   packaging   npm pack, the tarball installed into a temporary app (packaging/)
+//   cluster     the real-Redis specs that matter (hand-out, claims and heartbeat, recovery, dead
+//               letters, operators, crashes) again on a local Redis Cluster of 3 primaries and 3
+//               replicas, and the Cluster fault specs (spec/cluster/); needs a redis-server binary
 // Flags: --only <pass>[,<pass>] runs those passes; extra arguments go to every mocha.
 const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -18,12 +21,28 @@ const PASSES = [
   { name: 'ioredis 5', args: ['unit/**/*.spec.ts', 'marbles/**/*.spec.ts', realRedisSpecs], env: { RSCRX_IOREDIS: '5' } },
   { name: 'ioredis 6', args: [realRedisSpecs], env: { RSCRX_IOREDIS: '6' } },
   { name: 'packaging', args: ['packaging/**/*.spec.ts'], env: {} },
+  {
+    name: 'cluster',
+    args: [
+      '--no-config', '--require', 'tsx/cjs', '--require', 'spec/helpers/hooks.ts', '--extension', 'ts', '--timeout', '30000',
+      '--reporter', 'spec/helpers/reporter.js',
+      'spec/distribution.spec.ts', 'spec/ownership.spec.ts', 'spec/recovery.spec.ts', 'spec/bad-entries.spec.ts',
+      'spec/operators.spec.ts', 'spec/crash.spec.ts', 'spec/cluster/**/*.spec.ts',
+    ],
+    env: { RSCRX_CLUSTER: '1' },
+    needsRedisServer: true,
+  },
 ];
 
 const argv = process.argv.slice(2);
 const onlyAt = argv.indexOf('--only');
 const only = onlyAt >= 0 ? argv.splice(onlyAt, 2)[1].split(',') : undefined;
-const passes = PASSES.filter((p) => only === undefined || only.some((o) => p.name.replace(' ', '').includes(o.replace(' ', ''))));
+const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+const passes = PASSES.filter((p) => only === undefined || only.some((o) => p.name.replace(' ', '').includes(o.replace(' ', '')))).filter((p) => {
+  if (!p.needsRedisServer || hasRedisServer) return true;
+  console.log(`${p.name}: skipped, no redis-server binary to start it with (apt-get install redis-server)`);
+  return false;
+});
 
 const typecheck = spawnSync('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], { cwd: root, stdio: 'inherit' });
 if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import { Observable, catchError, defer, from, fromEvent, map, of, switchMap, take, throwError, timeout } from 'rxjs';
 import type { RawEntry } from '../codecs/lbs-message';
 import { ServiceKeys, keyspacePattern, keyspacePrefix } from '../keys';
@@ -6,17 +6,23 @@ import type { LbsSession } from '../port';
 import type { RedisLike } from './redis-like';
 import { classifyReplyError, firstStreamEntries, toEntries } from './replies';
 
-/** The connection type users hand to the client: what the library uses of an ioredis 5 or 6 `Redis`. */
-export type RedisConnection = RedisLike;
+/**
+ * The connection type users hand to the client: one node (an ioredis 5 or 6 `Redis`, typed by what
+ * the library uses of it), or an ioredis `Cluster`.
+ */
+export type RedisConnection = RedisLike | Cluster;
 
 /**
- * The user's connection as the ioredis class the library is compiled against. Every major the
+ * The user's connection as the ioredis classes the library is compiled against. Every major the
  * package supports has these members with the same behaviour (the specs run under ioredis 5 and 6).
  */
-export const asIoredis = (redis: RedisConnection): Redis => redis as unknown as Redis;
+export const asIoredis = (redis: RedisConnection): Redis | Cluster => redis as unknown as Redis | Cluster;
 
-/** The db number of a connection, for the keyspace channel (`__keyspace@<db>__`). */
-export const dbOf = (redis: Redis): number => redis.options.db ?? 0;
+/** True for an ioredis `Cluster`. */
+export const isCluster = (redis: RedisConnection): redis is Cluster => (redis as Cluster).isCluster === true;
+
+/** The db number of a connection, for the keyspace channel (`__keyspace@<db>__`); 0 on a Cluster. */
+export const dbOf = (redis: RedisConnection): number => (isCluster(redis) ? 0 : redis.options.db ?? 0);
 
 /**
  * The blocking reader: a connection of its own, so a blocked XREADGROUP never delays other

@@ -1,6 +1,6 @@
 import { setSharedRedisUrl } from '../../support/service';
 import { hasRedisServer } from '../../support/redis-server';
-import { PRIVATE_SERVER_SKIPS, ProvisionedRedis, provisionRedis } from './provision';
+import { PRIVATE_SERVER_SKIPS, ProvisionedRedis, provisionCluster, provisionRedis } from './provision';
 
 const ioredisVersion = (): string => (require('ioredis/package.json') as { version: string }).version;
 
@@ -10,7 +10,7 @@ let shared: ProvisionedRedis | undefined;
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context): Promise<void> {
     this.timeout(120_000);
-    shared = await provisionRedis();
+    shared = process.env.RSCRX_CLUSTER ? await provisionCluster() : await provisionRedis();
     setSharedRedisUrl(shared.url);
     if (process.env.RSCRX_QUIET === undefined) {
       console.log(`  Redis for the tests: ${shared.how}; ioredis ${ioredisVersion()}`);

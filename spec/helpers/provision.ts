@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import Redis from 'ioredis';
+import { LocalCluster } from '../../support/cluster';
 import { RedisServer, hasRedisServer } from '../../support/redis-server';
+import { clusterUrl } from '../../support/redis-url';
 
 /**
  * What a run without a `redis-server` binary leaves out: the specs that start a Redis of their
@@ -62,4 +64,10 @@ export const provisionRedis = async (): Promise<ProvisionedRedis> => {
   throw new Error(
     'No Redis for the tests: set REDIS_URL=redis://host:port, start one on 127.0.0.1:6379, or install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), or run a Docker engine for testcontainers.',
   );
+};
+
+/** RSCRX_CLUSTER=1: a local Redis Cluster of 3 primaries and 3 replicas (support/cluster.ts); its URL is `cluster:<seeds>`. */
+export const provisionCluster = async (): Promise<ProvisionedRedis> => {
+  const cluster = await LocalCluster.start({ tracked: false });
+  return { url: clusterUrl(cluster.seeds), how: `local Redis Cluster on ports ${cluster.nodes.map((n) => n.port).join(', ')}`, stop: () => cluster.stop() };
 };
