@@ -35,6 +35,8 @@ export interface OwnedStreamInfo {
 export type StreamOutcome =
   | { readonly type: 'Processed'; readonly payload: LbsInfo }
   | { readonly type: 'Abandoned'; readonly payload: LbsInfo }
+  /** The stream was handed back for rebalancing (its commits flushed, then released, not done). */
+  | { readonly type: 'Rebalanced'; readonly payload: LbsInfo }
   | { readonly type: 'Failed'; readonly payload: LbsInfo; readonly error: StreamHandlerError | Error };
 
 export interface ProcessStreamsConfig {
