@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { Observable, Subject, asyncScheduler } from 'rxjs';
+import { Observable, Subject, asyncScheduler, concat } from 'rxjs';
 import { resolveOptions } from './codecs/options';
 import type { ClientDeps } from './deps';
 import { InvalidOptionsError } from './errors';
@@ -67,7 +67,7 @@ export class RedisStreamClient {
     const locks = new LockManager({ ledger, port, ttl: hbInterval, scheduler, log, metrics });
     this.deps = { service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey };
     this.notifications$ = notifications$(this.deps, { stop$: this.stop$, isClosed: () => this.closed });
-    this.entryEngine = new EntryEngine();
+    this.entryEngine = new EntryEngine({ port: port.entryPort(hbInterval), ledger, consumer: this.id, blockMs: hbInterval, readCount: resolved.readCount, scheduler, log });
   }
 
   /**
@@ -93,7 +93,7 @@ export class RedisStreamClient {
    * `NotOwnerError` (nothing acknowledged) when another consumer took it meanwhile.
    */
   doneStream(name: string): Observable<void> {
-    return doneStream(this.deps, name);
+    return concat(this.entryEngine.settle(name, 'done'), doneStream(this.deps, name));
   }
 
   /**
@@ -108,7 +108,7 @@ export class RedisStreamClient {
    * ```
    */
   release(name: string): Observable<void> {
-    return release(this.deps, name);
+    return concat(this.entryEngine.settle(name, 'released'), release(this.deps, name));
   }
 
   /**
@@ -132,6 +132,7 @@ export class RedisStreamClient {
 
   private stop(): void {
     this.closed = true;
+    this.entryEngine.close();
     this.stop$.next();
     this.deps.log.info({}, 'client stopped');
   }
