@@ -295,6 +295,7 @@ export class EntryEngine {
           if (reply.size === 0 && scheduler.now() - sentAt >= blockMs) await this.checkGone(sent.map(([, r]) => r.read));
         } catch (err) {
           this.blockingRound = undefined;
+          if (this.closed) break;
           if (err instanceof WrongTypeReply) {
             await this.checkGone(sent.map(([, r]) => r.read), true).catch(() => undefined);
             continue;
