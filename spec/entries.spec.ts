@@ -219,6 +219,22 @@ describe('consumeStream: the entries of owned streams (real Redis)', function ()
     expect(a.handled.map((h) => h.fence)).to.deep.equal([1, 2]);
   });
 
+  it('releases an idle consumed stream at once (its work stops and flushes without waiting)', async () => {
+    const name = streamName(t.service, 1);
+    await fill(name, 3);
+    const a = consuming('a', {}, slow(1));
+    await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: name }));
+    await waitUntil(() => a.handled.length === 3, 5000, 'three entries');
+    await sleep(hbInterval);
+    const started = Date.now();
+    await lastValueFrom(a.client.release(name), { defaultValue: undefined });
+    expect(Date.now() - started, 'ms to release').to.be.lessThan(hbInterval / 2);
+    const lock = lockKey(name, a.owned[0]!.payload.idInLbs);
+    expect(await t.admin.get(entryKeysOf(lock).committed)).to.equal(a.handled[2]!.id);
+    await waitUntil(() => a.outcomes.length === 1, 2000, 'an outcome');
+    expect(a.outcomes[0]!.type).to.equal('Abandoned');
+  });
+
   it('errors at once for a stream this client does not own', async () => {
     const client = new RedisStreamClient(t.connect(), t.service, { consumerId: 'x' });
     const err = await lastValueFrom(consumeStream(client, { payload: { dataStreamName: 'nope', idInLbs: '1-0' }, additionalInfo: {} }, () => of(0))).catch((e: unknown) => e);
