@@ -1,7 +1,8 @@
 /**
  * Heap per idle owned stream with consumeStream: one consumer owns N streams (default 20,000)
  * whose data streams are idle, first only held (processStreams with a handler that never ends),
- * then read by consumeStream; prints the heap per stream of each, after a full GC.
+ * then read by consumeStream; prints the heap per stream of each, after a full GC (after a
+ * warm-up round of each).
  *
  *   node --expose-gc --require tsx/cjs scripts/entries-heap.ts [N] [redis-url]
  */
@@ -20,7 +21,7 @@ const heap = async (): Promise<number> => {
   return process.memoryUsage().heapUsed;
 };
 
-const run = async (consume: boolean): Promise<number> => {
+const run = async (consume: boolean, n: number): Promise<number> => {
   const admin = new Redis(url);
   const service = `heap-${consume ? 'consume' : 'hold'}-${process.pid}`;
   const redis = new Redis(url);
@@ -49,8 +50,11 @@ const run = async (consume: boolean): Promise<number> => {
 };
 
 void (async () => {
-  const hold = await run(false);
-  const consume = await run(true);
+  // Warm-up rounds first, so that code compiled on first use is not counted.
+  await run(false, 1000);
+  await run(true, 1000);
+  const hold = await run(false, n);
+  const consume = await run(true, n);
   console.log(JSON.stringify({ streams: n, heldBytesPerStream: Math.round(hold), consumedBytesPerStream: Math.round(consume), consumeStreamBytesPerStream: Math.round(consume - hold) }));
   process.exit(0);
 })();

@@ -55,11 +55,31 @@ type Phase = 'start' | 'read' | 'handle' | 'dead' | 'handled' | 'flush';
  * stream small with many thousands of streams.
  */
 export const consumeEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike, onEnd?: () => void): Observable<string> =>
-  new Observable<string>((out) => {
-    const loop = new EntryLoop(feed, handler, policy, scheduler, out, onEnd);
-    loop.drive();
-    return () => loop.close();
-  });
+  new Observable<string>((out) => runEntries(feed, handler, policy, scheduler, out, onEnd));
+
+/** The work of `consumeEntries` for a subscriber already there (the engine subscribes it without another Observable around it); returns its teardown. */
+export const runEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike, out: Subscriber<string>, onEnd?: () => void): (() => void) => {
+  const loop = new EntryLoop(feed, handler, policy, scheduler, out, onEnd);
+  loop.drive();
+  return () => loop.close();
+};
+
+/** The observer of every step of one loop: methods, not closures (one small object per stream). */
+class StepObserver {
+  constructor(private readonly loop: EntryLoop) {}
+
+  next(value: unknown): void {
+    this.loop.stepValue(value);
+  }
+
+  error(err: unknown): void {
+    this.loop.stepFailed(err);
+  }
+
+  complete(): void {
+    this.loop.stepDone();
+  }
+}
 
 class EntryLoop implements EntryContext, ReadSink, CommitListener {
   readonly dataStreamName: string;
@@ -173,25 +193,27 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
   private sync = false;
   private settled: { readonly err: unknown } | 'done' | undefined;
   /** The observer of every step (one object per stream, not one per step). */
-  private readonly step = {
-    next: (value: unknown): void => {
-      if (this.phase === 'start') this.after = value as string;
-    },
-    error: (err: unknown): void => {
-      if (this.sync) this.settled = { err };
-      else {
-        this.current = undefined;
-        if (this.fail(err)) this.drive();
-      }
-    },
-    complete: (): void => {
-      if (this.sync) this.settled = 'done';
-      else {
-        this.current = undefined;
-        if (this.advance()) this.drive();
-      }
-    },
-  };
+  private readonly step = new StepObserver(this);
+
+  stepValue(value: unknown): void {
+    if (this.phase === 'start') this.after = value as string;
+  }
+
+  stepFailed(err: unknown): void {
+    if (this.sync) this.settled = { err };
+    else {
+      this.current = undefined;
+      if (this.fail(err)) this.drive();
+    }
+  }
+
+  stepDone(): void {
+    if (this.sync) this.settled = 'done';
+    else {
+      this.current = undefined;
+      if (this.advance()) this.drive();
+    }
+  }
 
   /** What the current phase (other than a read) waits for; undefined: nothing, go on. */
   private action(): ObservableInput<unknown> | undefined {

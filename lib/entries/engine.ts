@@ -4,13 +4,15 @@ import { DataStreamTypeError, InvalidOptionsError, NotOwnerError, StreamHandedBa
 import type { Lease, LeaseLedger } from '../lease/ledger';
 import type { OwnedStreamInfo } from '../operators/process-streams';
 import type { Logger } from '../types';
-import { ConsumePolicy, EntryFeed, consumeEntries } from './consume-entries';
+import { ConsumePolicy, EntryFeed, runEntries } from './consume-entries';
 import { EntryPort, ReadRequest, WrongTypeReply } from './port';
 import type { ReadSink } from './consume-entries';
 import type { ConsumeStreamConfig, EntryHandler, StreamEntry } from './types';
 
 /** Commit batching by default: measured in bench (see docs/architecture.md, "Processing the entries"). */
 export const COMMIT_EVERY_DEFAULTS = { entries: 100, ms: 50 } as const;
+/** `until` when none is given: the stream never ends by itself. */
+const NO_END = (): boolean => false;
 /** Reads that failed in a row wait min(READ_RETRY_MAX_MS, READ_RETRY_MS · 2^n) before the next. */
 const READ_RETRY_MS = 50;
 const READ_RETRY_MAX_MS = 1000;
@@ -145,22 +147,31 @@ export class EntryEngine {
 
   /** `consumeStream(client, stream, handler, config)` (see there). */
   consume(stream: OwnedStreamInfo, handler: EntryHandler, config: ConsumeStreamConfig = {}): Observable<string> {
-    return defer(() => {
+    return new Observable<string>((out) => {
       const { ledger, scheduler } = this.deps;
       const name = stream.payload.dataStreamName;
-      const policy: ConsumePolicy = {
-        until: config.until ?? (() => false),
-        commitEvery: { entries: positive('commitEvery.entries', config.commitEvery?.entries, COMMIT_EVERY_DEFAULTS.entries), ms: positive('commitEvery.ms', config.commitEvery?.ms, COMMIT_EVERY_DEFAULTS.ms) },
-        readCount: positive('readCount', config.readCount, this.deps.readCount),
-      };
+      let policy: ConsumePolicy;
+      try {
+        policy = {
+          until: config.until ?? NO_END,
+          commitEvery:
+            config.commitEvery === undefined
+              ? COMMIT_EVERY_DEFAULTS
+              : { entries: positive('commitEvery.entries', config.commitEvery.entries, COMMIT_EVERY_DEFAULTS.entries), ms: positive('commitEvery.ms', config.commitEvery.ms, COMMIT_EVERY_DEFAULTS.ms) },
+          readCount: positive('readCount', config.readCount, this.deps.readCount),
+        };
+      } catch (err) {
+        out.error(err);
+        return undefined;
+      }
       const lease = ledger.get(name);
-      if (lease === undefined || lease.payload.idInLbs !== stream.payload.idInLbs) return throwError(() => new StreamNotFoundError(name));
-      if (this.slots.has(name)) return throwError(() => new InvalidOptionsError(`consumeStream: stream "${name}" is already being consumed by this client.`));
+      if (lease === undefined || lease.payload.idInLbs !== stream.payload.idInLbs) return out.error(new StreamNotFoundError(name));
+      if (this.slots.has(name)) return out.error(new InvalidOptionsError(`consumeStream: stream "${name}" is already being consumed by this client.`));
       const slot = new Slot(this, this.deps, name, lease);
       this.slots.set(name, slot);
       this.idleClose?.unsubscribe();
       this.idleClose = undefined;
-      return consumeEntries(slot, handler, policy, scheduler, () => this.end(slot));
+      return runEntries(slot, handler, policy, scheduler, out, () => this.end(slot));
     });
   }
 
