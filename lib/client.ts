@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { Observable, Subject, asyncScheduler } from 'rxjs';
+import { Observable, Subject, asyncScheduler, concat } from 'rxjs';
 import { resolveOptions } from './codecs/options';
 import type { ClientDeps, PartitionDeps } from './deps';
 import { InvalidOptionsError } from './errors';
@@ -10,6 +10,7 @@ import { claim, doneStream, finishAll, release } from './lease/commands';
 import { ExpiryClock } from './lease/expiry-clock';
 import { LeaseLedger } from './lease/ledger';
 import { LockManager } from './lease/lock-manager';
+import { EntryEngine } from './entries/engine';
 import { notifications$ } from './notifications';
 import { RedisConnection, asIoredis, isCluster } from './redis/connections';
 import { PartitionedPort } from './redis/partitioned-port';
@@ -35,6 +36,8 @@ const HAND_BACK_HEARTBEATS = 10;
 export class RedisStreamClient {
   /** This consumer's name in the group and in lock values: `redis-consumer-<id>`. */
   readonly id: string;
+  /** @internal Reads the entries of owned streams for `consumeStream` (one shared reader, batched fenced commits). */
+  readonly entryEngine: EntryEngine;
   private readonly deps: ClientDeps;
   private readonly stop$ = new Subject<void>();
   private readonly notifications$: Observable<Notification>;
@@ -86,6 +89,7 @@ export class RedisStreamClient {
       keyspaceEvents: tagged ? 'Kxt' : 'Kx',
     };
     this.notifications$ = notifications$(this.deps, { stop$: this.stop$, isClosed: () => this.closed });
+    this.entryEngine = new EntryEngine({ port: port.entryPort(hbInterval), ledger, consumer: this.id, blockMs: hbInterval, readCount: resolved.readCount, scheduler, log });
   }
 
   /**
@@ -111,7 +115,7 @@ export class RedisStreamClient {
    * `NotOwnerError` (nothing acknowledged) when another consumer took it meanwhile.
    */
   doneStream(name: string): Observable<void> {
-    return doneStream(this.deps, name);
+    return concat(this.entryEngine.settle(name, 'done'), doneStream(this.deps, name));
   }
 
   /**
@@ -126,7 +130,7 @@ export class RedisStreamClient {
    * ```
    */
   release(name: string): Observable<void> {
-    return release(this.deps, name);
+    return concat(this.entryEngine.settle(name, 'released'), release(this.deps, name));
   }
 
   /**
@@ -150,6 +154,7 @@ export class RedisStreamClient {
 
   private stop(by: 'done()' | 'shutdown()'): void {
     this.closed = by;
+    this.entryEngine.close();
     this.stop$.next();
     this.deps.log.info({}, 'client stopped');
   }

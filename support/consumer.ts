@@ -8,6 +8,7 @@
  *                      a StreamDisowned stops that work
  *   PROCESS=operators  client.init().pipe(claimExpired(client) (CLAIM=1), processStreams(client, WORK))
  *   WORK=none | timer | steps | churn   what it does with a stream it owns (see ConsumerConfig.work)
+ *   WORK=entries       (PROCESS=operators) consumeStream: a `handled` line per entry, with its fence
  *   REPORT=events      (default) one JSON line per event, and the library's info+ log lines (`lib`)
  *   REPORT=counts      quiet counting for 100k streams: `owned` at TARGET, `progress` every 10k,
  *                      `disowned` at the first and every 10k
@@ -20,8 +21,8 @@
  * its stdin closes (the parent died).
  */
 import { connectUrl } from './redis-url';
-import { EMPTY, NEVER, Observable, Subscription, catchError, defer, identity, ignoreElements, mergeMap, tap } from 'rxjs';
-import { RedisStreamClient, claimExpired, processStreams } from '../lib';
+import { EMPTY, NEVER, Observable, Subscription, catchError, defer, identity, ignoreElements, mergeMap, of, tap, timer } from 'rxjs';
+import { RedisStreamClient, claimExpired, consumeStream, processStreams } from '../lib';
 import type { Claimed, ClientOptions, Logger, MetricsRecorder, Notification, OwnedStreamInfo, StreamExpired, StreamOutcome } from '../lib';
 import { cpuReport, heapReport } from './consumer-probes';
 import { workOf } from './consumer-work';
@@ -157,8 +158,23 @@ const manual = (client: RedisStreamClient): Observable<unknown> =>
 const openedAt = new Map<string, number>();
 
 /** The processStreams handler: the planned work, with `started` and `work-done` (doneStream follows). */
+/** WORK=entries: each entry handled in ENTRY_MS (0: at once), then a `handled` line; an entry with the field `end` is the last. */
+const consumeEntries = (stream: OwnedStreamInfo): Observable<unknown> =>
+  consumeStream(
+    client!,
+    stream,
+    (entry, ctx) =>
+      (config.entryMs ? timer(config.entryMs) : of(0)).pipe(
+        tap({ complete: () => emit({ event: 'handled', ...about(stream.payload), entry: entry.id, fence: ctx.fence, fields: entry.fields }) }),
+      ),
+    {
+      until: (entry) => entry.fields.end !== undefined,
+      commitEvery: { ...(config.commitEntries === undefined ? {} : { entries: config.commitEntries }), ...(config.commitMs === undefined ? {} : { ms: config.commitMs }) },
+    },
+  );
+
 const handler = (stream: OwnedStreamInfo): Observable<unknown> =>
-  defer(() => {
+  config.work === 'entries' ? consumeEntries(stream) : defer(() => {
     const workMs = work.plan(stream);
     openedAt.set(stream.payload.idInLbs, Date.now());
     if (events) emit({ event: 'started', ...about(stream.payload), workMs: Math.round(workMs ?? 0) });
@@ -172,7 +188,7 @@ const outcome = (o: StreamOutcome): void => {
   if (o.type === 'Processed') counts.finished++;
   if (!events) return;
   if (o.type === 'Processed') emit({ event: 'finished', ...about(o.payload), startedAt });
-  else if (o.type === 'Abandoned') emit({ event: 'abandoned', ...about(o.payload), startedAt });
+  else if (o.type === 'Abandoned' || o.type === 'Rebalanced') emit({ event: 'abandoned', ...about(o.payload), startedAt });
   else emit({ event: 'failed', ...about(o.payload), startedAt, ...describeErr((o.error as { cause?: unknown }).cause ?? o.error) });
 };
 

@@ -25,7 +25,12 @@ export interface ConsumerConfig {
    * fired late not counting; `churn` finishes the streams named `churnPrefix*` after a random hold
    * of 0..`churnHoldMs` and holds the others. Every work but `none` ends with doneStream.
    */
-  readonly work?: 'none' | 'timer' | 'steps' | 'churn';
+  readonly work?: 'none' | 'timer' | 'steps' | 'churn' | 'entries';
+  /** work `entries` (PROCESS=operators): consumeStream of each owned stream, `entryMs` per entry, a `handled` line per entry; it ends after an entry with the field `end` */
+  readonly entryMs?: number;
+  /** work `entries`: consumeStream's commitEvery */
+  readonly commitEntries?: number;
+  readonly commitMs?: number;
   readonly workMinMs?: number;
   readonly workMaxMs?: number;
   readonly churnPrefix?: string;
@@ -68,6 +73,9 @@ const ENV: { readonly [K in keyof ConsumerConfig]-?: readonly [string, Kind] } =
   exitOnError: ['EXIT_ON_ERROR', 'flag'],
   startOnSignal: ['START_ON_SIGNAL', 'flag'],
   blockMs: ['BLOCK_MS', 'number'],
+  entryMs: ['ENTRY_MS', 'number'],
+  commitEntries: ['COMMIT_ENTRIES', 'number'],
+  commitMs: ['COMMIT_MS', 'number'],
 };
 
 /** The child's environment: `base` without any of the protocol's variables, plus those of `config`. */
@@ -154,6 +162,8 @@ export type EventBody =
   | { event: 'completed' }
   /** SIGTERM handled: done() or shutdown() ended (`code`: it failed); the process exits next */
   | { event: 'stopped'; code?: string }
+  /** work `entries`: the handler of one data-stream entry completed (`entry`: its id, `fence`: ctx.fence) */
+  | ({ event: 'handled'; entry: string; fence: number; fields: Record<string, string> } & StreamFields)
   /** a line of the library's logger (info and above) */
   | ({ event: 'lib'; level: string; message: string } & Partial<StreamFields>)
   /** the event loop is blocked by a busy-wait from block-start to block-end */

@@ -1,12 +1,13 @@
 import type { Cluster, Redis } from 'ioredis';
-import { Observable, defer, forkJoin, lastValueFrom, map, of } from 'rxjs';
+import { Observable, defer, forkJoin, from, lastValueFrom, map, of } from 'rxjs';
 import type { BadEntry } from '../codecs/lbs-message';
 import type { Layout } from '../layout';
-import { Extension as ExtendResult, LbsPort, LbsSession, LockStatus, NewEntry, TakeResult } from '../port';
+import { CommitResult, Extension as ExtendResult, LbsPort, LbsSession, LockStatus, NewEntry, TakeResult } from '../port';
 import { mergeKeyspaceFlags } from '../rules/keyspace-flags';
 import { isCluster } from './connections';
 import { ensurePartitionCount } from './partition-count';
 import { RedisPort } from './store';
+import { RedisEntryPort } from './entry-store';
 import { TaggedSession } from './tagged-session';
 
 /** The epochs of every partition in one string (the ledger keeps one): space-separated, in partition order. */
@@ -129,6 +130,14 @@ export class PartitionedPort implements LbsPort {
 
   touchLock(lockKey: string) {
     return defer(() => this.portOfLock(lockKey).touchLock(lockKey));
+  }
+
+  /** The entry engine's port: reads through the Cluster (or the one node), commits by partition (each partition's locks share a slot). */
+  entryPort(blockMs: number): RedisEntryPort {
+    const commit = async (items: readonly { readonly lockKey: string; readonly position: string }[]): Promise<CommitResult[]> => [
+      ...(await lastValueFrom(this.scatter(items, (e) => e.lockKey, (port, part) => from(port.commitPositions(part))))),
+    ];
+    return new RedisEntryPort(this.redis, commit, this.layout.keysOf(0).dead, blockMs);
   }
 
   /** This consumer leaves the reaper's deadlines and its lock set in every partition; false if it still holds locks in one. */

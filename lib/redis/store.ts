@@ -3,11 +3,12 @@ import { Observable, defer } from 'rxjs';
 import { randomUUID } from 'node:crypto';
 import type { BadEntry, RawEntry } from '../codecs/lbs-message';
 import type { ServiceKeys } from '../keys';
-import type { ClaimResult, FinishResult, LbsPort, LbsSession, NewEntry, PendingEntry } from '../port';
+import type { ClaimResult, CommitResult, FinishResult, LbsPort, LbsSession, NewEntry, PendingEntry } from '../port';
 import { Batcher } from './batcher';
 import { RedisConnection, RedisSession, asIoredis, isCluster } from './connections';
 import { configValue, ensureGroup, toEntries, XEntries } from './replies';
 import { KEYS_PER_CALL, Scripts } from './scripts';
+import { RedisEntryPort } from './entry-store';
 
 /**
  * `LbsPort` on ioredis: every Redis command the client sends, for one service and one consumer.
@@ -130,6 +131,16 @@ export class RedisPort implements LbsPort {
 
   winReconcilerTurn(intervalMs: number) {
     return defer(async () => (await this.redis.set(this.keys.reconcilerGuard, this.consumer, 'PX', intervalMs, 'NX')) === 'OK');
+  }
+
+  /** The entry engine's port: its own reader connection (opened at the first read), commits through this port's scripts. */
+  entryPort(blockMs: number): RedisEntryPort {
+    return new RedisEntryPort(this.redis, (items) => this.commitPositions(items), this.keys.dead, blockMs);
+  }
+
+  /** Commits each stream's position while this consumer holds its lock (see lua/commit-n.lua). */
+  commitPositions(items: readonly { readonly lockKey: string; readonly position: string }[]): Promise<CommitResult[]> {
+    return this.scripts.commit(items);
   }
 
   /** The Go layout's session (a blocking reader and one subscriber); tagged services use `TaggedSession`. */

@@ -3,6 +3,7 @@ import { BadEntry, LbsEntry, RawEntry, partitionEntries } from '../codecs/lbs-me
 import { deadLetter$ } from '../dead-letters';
 import type { ClientDeps } from '../deps';
 import type { PendingEntry } from '../port';
+import { ownedInfo } from '../lease/ledger';
 import type { StreamAdded } from '../types';
 
 export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf' | 'belongsHere'>;
@@ -10,7 +11,8 @@ export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'option
 /** What one page of the pending list gave. */
 export interface SweepPage {
   readonly examined: number;
-  readonly recovered: readonly LbsEntry[];
+  /** Claimed: this consumer holds them now, each with its new fence. */
+  readonly recovered: readonly (LbsEntry & { readonly fence: number })[];
   readonly deadLettered: readonly BadEntry[];
   readonly failures: readonly unknown[];
   /**
@@ -23,7 +25,8 @@ export interface SweepPage {
 }
 
 /** What one claim of a sweep page gave: a new stream, an owned stream's entry taken back, or nothing. */
-type Won = 'claimed' | 'taken-back' | false;
+/** Per entry: its new fence when claimed, `taken-back` when the lock was already ours, false when not claimed. */
+type Won = number | 'taken-back' | false;
 
 /**
  * Recovers one page of the pending list: skips the entries this consumer keeps (held, or handed
@@ -54,7 +57,7 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
                     port.claim(lockKeyOf(entry.payload.dataStreamName, entry.payload.idInLbs), entry.payload.idInLbs, minIdleMs).pipe(
                       map((result): Won => {
                         if (result.kind !== 'claimed') return false;
-                        return result.takenBack === true && ledger.holds(entry.payload.dataStreamName, entry.payload.idInLbs) ? 'taken-back' : 'claimed';
+                        return result.takenBack === true && ledger.holds(entry.payload.dataStreamName, entry.payload.idInLbs) ? 'taken-back' : result.fence;
                       }),
                       catchError((err: unknown) => {
                         failures.push(err);
@@ -68,7 +71,7 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
             map(
               (won): SweepPage => ({
                 examined: rows.length,
-                recovered: good.filter((_, i) => won[i] === 'claimed'),
+                recovered: good.flatMap((e, i) => { const fence = won[i]; return typeof fence === 'number' ? [{ ...e, fence }] : []; }),
                 deadLettered: bad,
                 failures,
                 takenBack: won.filter((w) => w === 'taken-back').length,
@@ -87,10 +90,10 @@ export const sweepOnce$ = (deps: RecoveryDeps, minIdleMs: number): Observable<Sw
   sweepPage$(deps, minIdleMs, '-').pipe(expand((page) => (page.next === '-' ? EMPTY : sweepPage$(deps, minIdleMs, page.next))));
 
 /** Announces recovered entries: this consumer holds them now. */
-export const announce = (deps: Pick<ClientDeps, 'ledger'>, entries: readonly LbsEntry[]): StreamAdded[] =>
+export const announce = (deps: Pick<ClientDeps, 'ledger'>, entries: readonly (LbsEntry & { readonly fence: number })[]): StreamAdded[] =>
   entries.map((entry) => {
-    const lease = deps.ledger.take(entry.payload, entry.additionalInfo);
-    return { type: 'StreamAdded', payload: lease.payload, additionalInfo: lease.additionalInfo };
+    const lease = deps.ledger.take(entry.payload, entry.additionalInfo, entry.fence);
+    return { type: 'StreamAdded', payload: ownedInfo(lease), additionalInfo: lease.additionalInfo };
   });
 
 /**

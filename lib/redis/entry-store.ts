@@ -1,0 +1,202 @@
+import type { Cluster, Redis } from 'ioredis';
+import { entryKeysOf } from '../keys';
+import type { CommitResult } from '../port';
+import { EntryPort, ReadReply, ReadRequest, WrongTypeReply } from '../entries/port';
+import { fieldsOf, planReads } from '../entries/read-plan';
+import type { StreamEntry } from '../entries/types';
+import { Batcher } from './batcher';
+import { isCluster } from './connections';
+import { KEYS_PER_CALL } from './scripts';
+
+/** The Cluster slot of a key (ioredis' own CRC16 module). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const calculateSlot = require('cluster-key-slot') as (key: string) => number;
+
+/** On a Cluster, how long an empty read waits before the engine reads again (no blocking read there: its keys span slots). */
+const CLUSTER_POLL_MS = 100;
+
+type XReadReply = [string, [string, string[]][]][] | null;
+
+const isWrongType = (err: unknown): boolean => err instanceof Error && err.message.startsWith('WRONGTYPE');
+
+const xreadArgs = (count: number, requests: readonly ReadRequest[], blockMs: number | undefined): (string | number)[] => {
+  const args: (string | number)[] = ['COUNT', count];
+  if (blockMs !== undefined) args.push('BLOCK', blockMs);
+  args.push('STREAMS');
+  for (const r of requests) args.push(r.key);
+  for (const r of requests) args.push(r.after);
+  return args;
+};
+
+const addReply = (into: Map<string, StreamEntry[]>, reply: XReadReply): void => {
+  for (const [key, rows] of reply ?? []) {
+    const entries = rows.filter((row) => row[1] !== null).map(([id, flat]): StreamEntry => ({ id, fields: fieldsOf(flat) }));
+    if (entries.length > 0) into.set(key, entries);
+  }
+};
+
+/** One Redis call per key on a Cluster (the keys span slots), one pipeline on one node. */
+const eachKey = async <R>(redis: Redis | Cluster, keys: readonly string[], call: (r: Redis | Cluster, key: string) => Promise<R>, pipelined: (p: ReturnType<Redis['pipeline']>, key: string) => void): Promise<R[]> => {
+  if (isCluster(redis)) return Promise.all(keys.map((key) => call(redis, key)));
+  const pipeline = redis.pipeline();
+  for (const key of keys) pipelined(pipeline, key);
+  return ((await pipeline.exec()) ?? []).map(([err, value]) => {
+    if (err !== null) throw err;
+    return value as R;
+  });
+};
+
+/**
+ * `EntryPort` on ioredis. Reads go to a reader connection of its own (a `duplicate()` named
+ * `rscrx-entries`, no offline queue, `blockingTimeout` beyond the BLOCK), opened at the first
+ * read; its client id is read at every `ready` so that `unblock()` can end its blocking read.
+ * Commits of one event-loop turn go to Redis as one `commit` script call per partition; position
+ * lookups as one pipeline.
+ *
+ * On a Cluster the data streams' keys span slots, so there is no blocking read: one XREAD per slot
+ * of the requested keys (sent at once through the Cluster connection), and when none returned
+ * anything, a wait of up to `CLUSTER_POLL_MS` that `unblock()` ends early.
+ */
+export class RedisEntryPort implements EntryPort {
+  private reader: Redis | undefined;
+  private poll: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  private readerId: number | undefined;
+  private blocked = false;
+  private readonly commits: Batcher<{ readonly lockKey: string; readonly position: string }, CommitResult>;
+  private readonly positions: Batcher<string, string | null>;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    commit: (items: readonly { readonly lockKey: string; readonly position: string }[]) => Promise<CommitResult[]>,
+    private readonly deadKey: string,
+    private readonly blockMs: number,
+  ) {
+    this.commits = new Batcher((items) => commit(items), KEYS_PER_CALL);
+    this.positions = new Batcher(
+      (locks) => eachKey<string | null>(this.redis, locks.map((lock) => entryKeysOf(lock).committed), (r, key) => r.get(key), (p, key) => void p.get(key)),
+      KEYS_PER_CALL,
+    );
+  }
+
+  async read(requests: readonly ReadRequest[], blockMs: number | undefined): Promise<ReadReply> {
+    const redis = this.redis;
+    if (isCluster(redis)) return this.readCluster(redis, requests, blockMs);
+    const reader = await this.open();
+    const plan = planReads(requests);
+    const out = new Map<string, StreamEntry[]>();
+    try {
+      if (plan.length === 1) {
+        addReply(out, await this.xread(reader, plan[0]!.count, plan[0]!.requests, blockMs));
+        return out;
+      }
+      const pipeline = reader.pipeline();
+      for (const command of plan) pipeline.call('XREAD', ...xreadArgs(command.count, command.requests, undefined));
+      for (const [err, reply] of (await pipeline.exec()) ?? []) {
+        if (err !== null) throw err;
+        addReply(out, reply as XReadReply);
+      }
+      if (out.size === 0 && blockMs !== undefined) {
+        addReply(out, await this.xread(reader, Math.min(...plan.map((c) => c.count)), requests, blockMs));
+      }
+      return out;
+    } catch (err) {
+      if (isWrongType(err)) throw new WrongTypeReply((err as Error).message);
+      throw err;
+    }
+  }
+
+  /** On a Cluster: one XREAD per slot of the keys, all at once; then, if nothing came, a wait `unblock()` may end. */
+  private async readCluster(redis: Cluster, requests: readonly ReadRequest[], blockMs: number | undefined): Promise<ReadReply> {
+    const bySlot = new Map<number, ReadRequest[]>();
+    for (const r of requests) {
+      const slot = calculateSlot(r.key);
+      const group = bySlot.get(slot);
+      if (group === undefined) bySlot.set(slot, [r]);
+      else group.push(r);
+    }
+    const out = new Map<string, StreamEntry[]>();
+    try {
+      const replies = await Promise.all(
+        [...bySlot.values()].flatMap((group) => planReads(group).map((command) => redis.call('XREAD', ...xreadArgs(command.count, command.requests, undefined)) as Promise<XReadReply>)),
+      );
+      for (const reply of replies) addReply(out, reply);
+    } catch (err) {
+      if (isWrongType(err)) throw new WrongTypeReply((err as Error).message);
+      throw err;
+    }
+    if (out.size === 0 && blockMs !== undefined) {
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.poll = undefined;
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(blockMs, CLUSTER_POLL_MS));
+        this.poll = { timer, wake };
+      });
+    }
+    return out;
+  }
+
+  async unblock(): Promise<boolean> {
+    if (this.poll !== undefined) {
+      this.poll.wake();
+      return true;
+    }
+    if (!this.blocked || this.readerId === undefined) return false;
+    return (await this.redis.client('UNBLOCK', this.readerId)) === 1;
+  }
+
+  committed(lockKey: string): Promise<string | null> {
+    return this.positions.push(lockKey);
+  }
+
+  commit(lockKey: string, position: string): Promise<CommitResult> {
+    return this.commits.push({ lockKey, position });
+  }
+
+  async types(keys: readonly string[]): Promise<string[]> {
+    const types = await eachKey<string>(this.redis, keys, (r, key) => r.type(key), (p, key) => void p.type(key));
+    return types.map(String);
+  }
+
+  async deadLetter(fields: readonly string[]): Promise<void> {
+    await this.redis.xadd(this.deadKey, '*', ...fields);
+  }
+
+  close(): void {
+    this.poll?.wake();
+    const reader = this.reader;
+    this.reader = undefined;
+    this.readerId = undefined;
+    if (reader === undefined) return;
+    reader.removeAllListeners('error');
+    reader.on('error', () => undefined);
+    reader.disconnect(false);
+  }
+
+  private async xread(reader: Redis, count: number, requests: readonly ReadRequest[], blockMs: number | undefined): Promise<XReadReply> {
+    this.blocked = blockMs !== undefined;
+    try {
+      return (await reader.call('XREAD', ...xreadArgs(count, requests, blockMs))) as XReadReply;
+    } finally {
+      this.blocked = false;
+    }
+  }
+
+  private async open(): Promise<Redis> {
+    if (this.reader !== undefined) return this.reader;
+    const reader = (this.redis as Redis).duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, blockingTimeout: this.blockMs + 1000 });
+    this.reader = reader;
+    reader.on('error', () => undefined);
+    reader.on('ready', () => {
+      void reader.client('SETNAME', 'rscrx-entries').catch(() => undefined);
+      void (reader.client('ID') as Promise<number>).then((id) => {
+        if (this.reader === reader) this.readerId = id;
+      }, () => undefined);
+    });
+    await reader.connect();
+    this.readerId = (await reader.client('ID')) as number;
+    return reader;
+  }
+}
