@@ -43,6 +43,7 @@ export const workOf = (config: ConsumerConfig): Work => {
   const max = config.workMaxMs ?? 2000;
   switch (config.work ?? 'none') {
     case 'none':
+    case 'entries': // operators process: consumeStream (support/consumer-entries.ts) is the work
       return { plan: () => undefined, run: () => NEVER };
     case 'timer':
       return { plan: (s) => planned(s.additionalInfo, min, max), run: after };

@@ -7,7 +7,8 @@
  *                      StreamExpired; a stream handed out or claimed gets its WORK, then doneStream;
  *                      a StreamDisowned stops that work
  *   PROCESS=operators  client.init().pipe(claimExpired(client) (CLAIM=1), processStreams(client, WORK))
- *   WORK=none | timer | steps | churn   what it does with a stream it owns (see ConsumerConfig.work)
+ *   WORK=none | timer | steps | churn | entries   what it does with a stream it owns (see ConsumerConfig.work;
+ *                      entries: consumeStream over the data stream, PROCESS=operators only)
  *   REPORT=events      (default) one JSON line per event, and the library's info+ log lines (`lib`)
  *   REPORT=counts      quiet counting for 100k streams: `owned` at TARGET, `progress` every 10k,
  *                      `disowned` at the first and every 10k
@@ -23,6 +24,7 @@ import Redis from 'ioredis';
 import { EMPTY, NEVER, Observable, Subscription, catchError, defer, identity, ignoreElements, mergeMap, tap } from 'rxjs';
 import { RedisStreamClient, claimExpired, processStreams } from '../lib';
 import type { Claimed, ClientOptions, Logger, MetricsRecorder, Notification, OwnedStreamInfo, StreamExpired, StreamOutcome } from '../lib';
+import { consumeEntries } from './consumer-entries';
 import { cpuReport, heapReport } from './consumer-probes';
 import { workOf } from './consumer-work';
 import { onJsonLines } from './processes';
@@ -160,6 +162,11 @@ const openedAt = new Map<string, number>();
 /** The processStreams handler: the planned work, with `started` and `work-done` (doneStream follows). */
 const handler = (stream: OwnedStreamInfo): Observable<unknown> =>
   defer(() => {
+    if (config.work === 'entries') {
+      openedAt.set(stream.payload.idInLbs, Date.now());
+      if (events) emit({ event: 'started', ...about(stream.payload), workMs: 0 });
+      return consumeEntries(client!, stream, config, emit, events).pipe(tap({ complete: () => events && emit({ event: 'work-done', ...about(stream.payload) }) }));
+    }
     const workMs = work.plan(stream);
     openedAt.set(stream.payload.idInLbs, Date.now());
     if (events) emit({ event: 'started', ...about(stream.payload), workMs: Math.round(workMs ?? 0) });

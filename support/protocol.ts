@@ -23,9 +23,16 @@ export interface ConsumerConfig {
    * What it does with a stream it owns: `none` (default) holds it; `timer` works `workMinMs..workMaxMs`
    * (or `Info.workMs`) in one timer; `steps` works as long in steps of 250 ms, a step whose timer
    * fired late not counting; `churn` finishes the streams named `churnPrefix*` after a random hold
-   * of 0..`churnHoldMs` and holds the others. Every work but `none` ends with doneStream.
+   * of 0..`churnHoldMs` and holds the others; `entries` (operators process only) reads the data
+   * stream with `consumeStream` (support/consumer-entries.ts), each entry a timer of `entryMs`, the
+   * stream done after its entry with `type: end`. Every work but `none` ends with doneStream.
    */
-  readonly work?: 'none' | 'timer' | 'steps' | 'churn';
+  readonly work?: 'none' | 'timer' | 'steps' | 'churn' | 'entries';
+  /** entries: the work of one entry, ms (0: the handler completes at once) */
+  readonly entryMs?: number;
+  /** entries: `commitEvery` of consumeStream (the library's defaults when not given) */
+  readonly commitEntries?: number;
+  readonly commitMs?: number;
   readonly workMinMs?: number;
   readonly workMaxMs?: number;
   readonly churnPrefix?: string;
@@ -61,6 +68,9 @@ const ENV: { readonly [K in keyof ConsumerConfig]-?: readonly [string, Kind] } =
   workMaxMs: ['WORK_MAX_MS', 'number'],
   churnPrefix: ['CHURN_PREFIX', 'string'],
   churnHoldMs: ['CHURN_HOLD_MS', 'number'],
+  entryMs: ['ENTRY_MS', 'number'],
+  commitEntries: ['COMMIT_ENTRIES', 'number'],
+  commitMs: ['COMMIT_MS', 'number'],
   report: ['REPORT', 'string'],
   target: ['TARGET', 'number'],
   ticks: ['TICKS', 'flag'],
@@ -146,6 +156,13 @@ export type EventBody =
   | ({ event: 'abandoned'; startedAt?: number } & StreamFields)
   /** operators: outcome Failed (the handler or doneStream failed) */
   | ({ event: 'failed'; startedAt?: number; code?: string; message?: string } & StreamFields)
+  /**
+   * entries: one entry of a data stream handled (the handler completed; `entry` its id, `fence`
+   * ctx.fence, `n` its field `n`, `t` its field `t`); counts: not printed
+   */
+  | ({ event: 'entry'; entry: string; fence: number; n?: string; t?: string } & StreamFields)
+  /** entries: consumeStream emitted `entry` (handled and committed) */
+  | ({ event: 'committed'; entry: string } & StreamFields)
   /** manual: doneStream refused (NOT_OWNER: another consumer took the stream meanwhile) */
   | ({ event: 'done-refused'; code?: string } & StreamFields)
   /** notifications$ errored, or (with stream fields) a claim failed other than by a lost race */
