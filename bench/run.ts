@@ -5,7 +5,7 @@
  *   npm run bench -- --quick           short run (under 2 minutes)
  *   npm run bench -- --soak [--soak-seconds=600]   also the memory soak (streams coming and going)
  *   npm run bench -- --only=heartbeat,handout      some scenarios only
- *      (heartbeat, cpu-memory, handout, failover, handoff, entries-design, soak)
+ *      (heartbeat, cpu-memory, handout, failover, handoff, entries-design, entries, soak)
  *   --read-count=N        readCount of the hand-out scenario (default 500)
  *   --bullmq-concurrency=N   concurrency of the BullMQ worker (default 100)
  *   --failover-cap=MS     longest wait for one failover before it counts as a timeout
@@ -24,13 +24,14 @@ import { BenchConfig, Row, renderTable } from './lib/report';
 import { machineCpu, progress } from './lib/stats';
 import { cpuMemoryScenario } from './scenarios/cpu-memory';
 import { entriesDesignScenario } from './scenarios/entries-design';
+import { entriesScenario } from './scenarios/entries';
 import { failoverScenario } from './scenarios/failover';
 import { handoffScenario } from './scenarios/handoff';
 import { BULLMQ_CONCURRENCY, handoutScenario } from './scenarios/handout';
 import { heartbeatScenario } from './scenarios/heartbeat';
 import { soakScenario } from './scenarios/soak';
 
-const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'entries-design', 'soak'] as const;
+const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'entries-design', 'entries', 'soak'] as const;
 
 class UsageError extends Error {}
 
@@ -126,6 +127,7 @@ const main = async (): Promise<void> => {
     await run('failover', () => failoverScenario(server, config));
     await run('handoff', () => handoffScenario(server, config));
     await run('entries-design', () => entriesDesignScenario(server, config));
+    await run('entries', () => entriesScenario(server, config));
     await run('soak', () => soakScenario(server, config));
   } finally {
     redis.disconnect();

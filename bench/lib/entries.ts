@@ -17,14 +17,16 @@ export interface DataSet {
 
 export const dataStreamName = (prefix: string, i: number): string => `${prefix}:data-${String(i).padStart(5, '0')}`;
 
-/** XADDs `entriesPerStream` entries into each of `count` streams (pipelined); the last entry of each has `type: end`. */
-export const fillDataStreams = async (redis: Redis, prefix: string, count: number, entriesPerStream: number, from = 0): Promise<string[]> => {
-  const streams = Array.from({ length: count }, (_, i) => dataStreamName(prefix, from + i));
+/**
+ * XADDs `entriesPerStream` entries into each stream of `names` (pipelined), fields `n` and `type`
+ * (`end` on the last entry of each, unless `endLast` is false: the stream then stays open).
+ */
+export const fillStreams = async (redis: Redis, names: readonly string[], entriesPerStream: number, endLast = true): Promise<void> => {
   let pipeline = redis.pipeline();
   let queued = 0;
   for (let e = 0; e < entriesPerStream; e++) {
-    for (const s of streams) {
-      pipeline.xadd(s, '*', 'n', String(e), 'type', e === entriesPerStream - 1 ? 'end' : 'data');
+    for (const s of names) {
+      pipeline.xadd(s, '*', 'n', String(e), 'type', endLast && e === entriesPerStream - 1 ? 'end' : 'data');
       if (++queued === 5000) {
         await exec(pipeline);
         pipeline = redis.pipeline();
@@ -33,6 +35,12 @@ export const fillDataStreams = async (redis: Redis, prefix: string, count: numbe
     }
   }
   if (queued > 0) await exec(pipeline);
+};
+
+/** `fillStreams` into `count` streams named `dataStreamName(prefix, from + i)`; resolves the names. */
+export const fillDataStreams = async (redis: Redis, prefix: string, count: number, entriesPerStream: number, from = 0): Promise<string[]> => {
+  const streams = Array.from({ length: count }, (_, i) => dataStreamName(prefix, from + i));
+  await fillStreams(redis, streams, entriesPerStream);
   return streams;
 };
 
