@@ -62,7 +62,10 @@ const startClient = (conn: Redis, service: string, onEntry: (fields: Record<stri
       ),
     )
     .subscribe({
-      next: (o) => void state.outcomes.set(o.type, (state.outcomes.get(o.type) ?? 0) + 1),
+      next: (o) => {
+        state.outcomes.set(o.type, (state.outcomes.get(o.type) ?? 0) + 1);
+        if (o.type === 'Failed') state.failure ??= o.error;
+      },
       error: (err: unknown) => (state.failure = err),
     });
   return { client, state, subscription };
