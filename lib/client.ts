@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { Observable, Subject, asyncScheduler } from 'rxjs';
+import { Observable, Subject, asyncScheduler, concat } from 'rxjs';
 import { resolveOptions } from './codecs/options';
 import type { ClientDeps } from './deps';
 import { InvalidOptionsError } from './errors';
@@ -8,6 +8,7 @@ import { consumerName, lockKey, serviceKeys } from './keys';
 import { claim, doneStream, finishAll, release } from './lease/commands';
 import { LeaseLedger } from './lease/ledger';
 import { LockManager } from './lease/lock-manager';
+import { EntryEngine } from './entries/engine';
 import { notifications$ } from './notifications';
 import type { RedisConnection } from './redis/connections';
 import { RedisPort } from './redis/store';
@@ -31,6 +32,8 @@ const HAND_BACK_HEARTBEATS = 10;
 export class RedisStreamClient {
   /** This consumer's name in the group and in lock values: `redis-consumer-<id>`. */
   readonly id: string;
+  /** @internal Reads the entries of owned streams for `consumeStream` (one shared reader, batched fenced commits). */
+  readonly entryEngine: EntryEngine;
   private readonly deps: ClientDeps;
   private readonly stop$ = new Subject<void>();
   private readonly notifications$: Observable<Notification>;
@@ -64,6 +67,7 @@ export class RedisStreamClient {
     const locks = new LockManager({ ledger, port, ttl: hbInterval, scheduler, log, metrics });
     this.deps = { service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey };
     this.notifications$ = notifications$(this.deps, { stop$: this.stop$, isClosed: () => this.closed });
+    this.entryEngine = new EntryEngine({ port: port.entryPort(hbInterval), ledger, consumer: this.id, blockMs: hbInterval, readCount: resolved.readCount, scheduler, log });
   }
 
   /**
@@ -89,7 +93,7 @@ export class RedisStreamClient {
    * `NotOwnerError` (nothing acknowledged) when another consumer took it meanwhile.
    */
   doneStream(name: string): Observable<void> {
-    return doneStream(this.deps, name);
+    return concat(this.entryEngine.settle(name, 'done'), doneStream(this.deps, name));
   }
 
   /**
@@ -104,7 +108,7 @@ export class RedisStreamClient {
    * ```
    */
   release(name: string): Observable<void> {
-    return release(this.deps, name);
+    return concat(this.entryEngine.settle(name, 'released'), release(this.deps, name));
   }
 
   /**
@@ -128,6 +132,7 @@ export class RedisStreamClient {
 
   private stop(): void {
     this.closed = true;
+    this.entryEngine.close();
     this.stop$.next();
     this.deps.log.info({}, 'client stopped');
   }

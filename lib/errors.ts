@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'STREAM_TERMINATED'
   | 'CLIENT_CLOSED'
   | 'HANDLER_FAILED'
+  | 'DATA_STREAM_WRONG_TYPE'
+  | 'HANDED_BACK'
   | 'REDIS';
 
 /**
@@ -42,7 +44,10 @@ export class StreamNotFoundError extends RedisStreamClientError {
   }
 }
 
-/** `doneStream()` found the lock held by another consumer: the entry was left for its new owner, not acknowledged. */
+/**
+ * This consumer no longer holds the stream's lock: `doneStream()` acknowledged nothing, or a
+ * `consumeStream` commit was refused (nothing written). Stop working on the stream.
+ */
 export class NotOwnerError extends RedisStreamClientError {
   readonly code = 'NOT_OWNER';
   constructor(readonly streamName: string, readonly owner: string) {
@@ -99,6 +104,25 @@ export class StreamHandlerError extends RedisStreamClientError {
   readonly code = 'HANDLER_FAILED';
   constructor(readonly streamName: string, cause: unknown) {
     super(`The handler of stream "${streamName}" failed (${cause instanceof Error ? cause.message : String(cause)}); the stream was released for another consumer.`, { cause });
+  }
+}
+
+/** `consumeStream`: the data stream's key holds another type than a stream; only that stream's work ends. */
+export class DataStreamTypeError extends RedisStreamClientError {
+  readonly code = 'DATA_STREAM_WRONG_TYPE';
+  constructor(readonly streamName: string, readonly actualType: string) {
+    super(`The data stream "${streamName}" is a ${actualType}, not a stream; its work ends here. Delete or rename the key, then add the stream again.`);
+  }
+}
+
+/**
+ * `consumeStream` stopped on request after flushing its commits: the stream was released, finished,
+ * or handed back for rebalancing (`reason`). `processStreams` reports it as `Rebalanced` or `Abandoned`, never `Failed`.
+ */
+export class StreamHandedBackError extends RedisStreamClientError {
+  readonly code = 'HANDED_BACK';
+  constructor(readonly streamName: string, readonly reason: 'rebalanced' | 'released' | 'done') {
+    super(`Stopped reading stream "${streamName}" (${reason}); its commits were flushed.`);
   }
 }
 

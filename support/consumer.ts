@@ -180,7 +180,7 @@ const outcome = (o: StreamOutcome): void => {
   if (o.type === 'Processed') counts.finished++;
   if (!events) return;
   if (o.type === 'Processed') emit({ event: 'finished', ...about(o.payload), startedAt });
-  else if (o.type === 'Abandoned') emit({ event: 'abandoned', ...about(o.payload), startedAt });
+  else if (o.type === 'Abandoned' || o.type === 'Rebalanced') emit({ event: 'abandoned', ...about(o.payload), startedAt });
   else emit({ event: 'failed', ...about(o.payload), startedAt, ...describeErr((o.error as { cause?: unknown }).cause ?? o.error) });
 };
 

@@ -46,12 +46,12 @@ export class LockManager {
     return defer(() => {
       const sent = ledger.all();
       const sentAt = scheduler.now();
-      if (sent.length === 0) return of({ sent, sentAt, statuses: [] as readonly LockStatus[], epoch: ledger.epoch });
+      if (sent.length === 0) return of({ sent, sentAt, statuses: [] as readonly LockStatus[], fences: undefined as readonly (number | undefined)[] | undefined, epoch: ledger.epoch });
       this.failingSince ??= sentAt;
-      return port.extendLocks(sent.map((l) => l.lockKey), ledger.epoch).pipe(map(({ statuses, epoch }) => ({ sent, sentAt, statuses, epoch })));
+      return port.extendLocks(sent.map((l) => l.lockKey), ledger.epoch, sent.map((l) => l.fence)).pipe(map(({ statuses, fences, epoch }) => ({ sent, sentAt, statuses, fences, epoch })));
     }).pipe(
       timeout({ first: ttl, scheduler }),
-      map(({ sent, sentAt, statuses, epoch }) => this.apply(sent, statuses, sentAt, epoch)),
+      map(({ sent, sentAt, statuses, fences, epoch }) => this.apply(sent, statuses, sentAt, epoch, fences)),
       catchError((err: unknown) => {
         log.warn({ err, owned: ledger.size }, 'heartbeat failed; retrying at the next tick');
         return of(NOTHING);
@@ -60,7 +60,7 @@ export class LockManager {
   }
 
   /** What a heartbeat's answer means for each lock: confirmed, re-taken, or lost (StreamDisowned). */
-  private apply(sent: readonly Lease[], statuses: readonly LockStatus[], sentAt: number, epoch: string | undefined): Extended {
+  private apply(sent: readonly Lease[], statuses: readonly LockStatus[], sentAt: number, epoch: string | undefined, fences: readonly (number | undefined)[] = []): Extended {
     const { ledger, log, metrics } = this.deps;
     this.failingSince = undefined;
     if (epoch !== undefined) ledger.epoch = epoch;
@@ -78,7 +78,11 @@ export class LockManager {
         log.warn({ stream: name }, 'stream disowned: another consumer holds its lock, or took over its entry');
         lost.push(lease);
       } else {
-        if (status === LockStatus.Retaken) log.info({ stream: name }, 're-took a lock that had vanished');
+        if (status === LockStatus.Retaken) {
+          const fence = fences[i];
+          if (fence !== undefined) ledger.refence(lease, fence);
+          log.info({ stream: name, fence }, 're-took a lock that had vanished');
+        }
         confirmed.push(lease);
       }
     });

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { MUTEX_KEY_SEP } from '../keys';
-import { ClaimResult, Extension, FinishResult, LockStatus, NewEntry, TakeResult } from '../port';
+import { COMMITTED_SEP, FENCE_SEP, MUTEX_KEY_SEP } from '../keys';
+import { ClaimResult, CommitResult, Extension, FinishResult, LockStatus, NewEntry, TakeResult } from '../port';
 import { idRange } from '../rules/entry-ids';
 
 /** Most keys passed to one script call: keeps each call short so Redis stays responsive. */
@@ -59,7 +59,7 @@ export const withIncludes = (source: string, read: (name: string) => string, see
     return withIncludes(read(name), read, seen).trimEnd();
   });
 
-type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks';
+type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks' | 'commit';
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 /** What every `-n` script returns: one code per entry and, beside it, its detail (false when none). */
 type PerEntry = [readonly number[], readonly unknown[], ...unknown[]];
@@ -73,10 +73,27 @@ const FILES: Record<ScriptName, string> = {
   expireLock: 'expireLock-2.lua',
   overdueConsumers: 'overdueConsumers-2.lua',
   touchLocks: 'touchLocks-2.lua',
+  commit: 'commit-n.lua',
 };
 const LUA = join(__dirname, 'lua');
-const source = (file: string): string =>
-  withIncludes(readFileSync(join(LUA, file), 'utf8'), (name) => readFileSync(join(LUA, 'include', `${name}.lua`), 'utf8'));
+/** The include `entrykeys`: the suffixes of the keys beside a lock key, from `keys.ts` (one definition for TypeScript and Lua). */
+const ENTRY_KEYS_LUA = `-- The keys beside a lock key, as lib/keys.ts entryKeysOf derives them: its last separator replaced.
+local function beside_lock(lock, sep)
+  local at, from = nil, 1
+  while true do
+    local s = string.find(lock, '${MUTEX_KEY_SEP}', from, true)
+    if not s then break end
+    at, from = s, s + 1
+  end
+  if not at then return lock .. sep end
+  return string.sub(lock, 1, at - 1) .. sep .. string.sub(lock, at + ${MUTEX_KEY_SEP.length})
+end
+-- committed_key(lock): the committed position of a stream; fence_key(lock): its fencing token.
+local function committed_key(lock) return beside_lock(lock, '${COMMITTED_SEP}') end
+local function fence_key(lock) return beside_lock(lock, '${FENCE_SEP}') end
+`;
+export const include = (name: string): string => (name === 'entrykeys' ? ENTRY_KEYS_LUA : readFileSync(join(LUA, 'include', `${name}.lua`), 'utf8'));
+const source = (file: string): string => withIncludes(readFileSync(join(LUA, file), 'utf8'), include);
 
 /** The keys and names every script of one consumer works on (see `keys.ts`). */
 export interface ScriptContext {
@@ -95,7 +112,6 @@ export interface ScriptContext {
   readonly ttl: number;
 }
 
-const TAKEN: TakeResult = { kind: 'taken' };
 const HELD: TakeResult = { kind: 'held' };
 const NOT_PENDING: TakeResult & ClaimResult = { kind: 'not-pending' };
 const FINISHED: FinishResult = { kind: 'finished' };
@@ -128,20 +144,21 @@ export class Scripts {
    * id in the lock key) is pending for this consumer, or when the epoch differs from `seenEpoch`
    * (Redis lost its data).
    */
-  async extendLocks(lockKeys: readonly string[], seenEpoch: string): Promise<Extension> {
+  async extendLocks(lockKeys: readonly string[], seenEpoch: string, fences: readonly number[] = []): Promise<Extension> {
     const { deadlines, lbs, epoch: epochKey, ownLocks, owner, ttl, group } = this.ctx;
     let epoch: string | undefined;
-    const statuses = await this.chunked(
+    const indexes = lockKeys.map((_, i) => i);
+    const results = await this.chunked(
       lockKeys.length,
       async (from, to) => {
-        const args = scriptArgs([deadlines, lbs, epochKey, ownLocks], lockKeys, from, to, (key) => key, [owner, ttl, group, seenEpoch, from === 0 ? 1 : 0, MUTEX_KEY_SEP]);
+        const args = scriptArgs([deadlines, lbs, epochKey, ownLocks], indexes, from, to, (i) => lockKeys[i]!, [owner, ttl, group, seenEpoch, from === 0 ? 1 : 0, MUTEX_KEY_SEP], [(i) => fences[i] ?? 0]);
         const reply = (await this.call.extendLocks(...args)) as PerEntry;
         epoch = (reply[2] as string | null) ?? undefined;
         return reply;
       },
-      (code) => STATUS[code] ?? LockStatus.Lost,
+      (code, fence) => ({ status: STATUS[code] ?? LockStatus.Lost, fence: typeof fence === 'number' ? fence : undefined }),
     );
-    return { statuses, epoch };
+    return { statuses: results.map((r) => r.status), fences: results.map((r) => r.fence), epoch };
   }
 
   /** SET NX PX of each new entry's lock, one script call per `KEYS_PER_CALL` entries (see lua/takeLocks-n.lua). */
@@ -155,7 +172,7 @@ export class Scripts {
         return this.call.takeLocks(...args) as Promise<PerEntry>;
       },
       (code, detail): TakeResult => {
-        if (code === Code.Ok) return TAKEN;
+        if (code === Code.Ok) return { kind: 'taken', fence: Number(detail) };
         if (code === Code.Duplicate) return { kind: 'duplicate', of: String(detail) };
         return code === Code.Held ? HELD : NOT_PENDING;
       },
@@ -188,10 +205,22 @@ export class Scripts {
         const args = scriptArgs([lbs, deadlines, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner, ttl], [(e) => e.id, (e) => e.minIdle]);
         return this.call.claim(...args) as Promise<PerEntry>;
       },
-      (code, detail): ClaimResult => {
-        if (code === Code.Ok) return { kind: 'claimed', fields: detail as string[] };
+      (code, detail, fence): ClaimResult => {
+        if (code === Code.Ok) return { kind: 'claimed', fields: detail as string[], fence: Number(fence) };
         if (code === Code.Held) return { kind: 'held', holder: String(detail) };
         return NOT_PENDING;
+      },
+    );
+  }
+
+  /** Commits each stream's position while this consumer holds its lock (see lua/commit-n.lua): one script call per `KEYS_PER_CALL`, one result per stream, in order. */
+  async commit(entries: readonly { readonly lockKey: string; readonly position: string }[]): Promise<CommitResult[]> {
+    return this.chunked(
+      entries.length,
+      (from, to) => this.call.commit(...scriptArgs([], entries, from, to, (e) => e.lockKey, [this.ctx.owner], [(e) => e.position])) as Promise<PerEntry>,
+      (code, detail): CommitResult => {
+        if (code === Code.Ok) return { kind: 'committed' };
+        return { kind: 'refused', holder: typeof detail === 'string' ? detail : undefined };
       },
     );
   }
@@ -227,13 +256,13 @@ export class Scripts {
    * Runs `call` over `[0, count)` in chunks of `KEYS_PER_CALL`, all at once, and maps each entry's
    * code and detail to its result, in order.
    */
-  private async chunked<R>(count: number, call: (from: number, to: number) => Promise<PerEntry>, result: (code: number, detail: unknown) => R): Promise<R[]> {
+  private async chunked<R>(count: number, call: (from: number, to: number) => Promise<PerEntry>, result: (code: number, detail: unknown, extra: unknown) => R): Promise<R[]> {
     const chunks: Promise<PerEntry>[] = [];
     for (let i = 0; i < count; i += KEYS_PER_CALL) chunks.push(call(i, Math.min(count, i + KEYS_PER_CALL)));
     const results: R[] = new Array(count);
     let at = 0;
-    for (const [codes, details] of await Promise.all(chunks)) {
-      for (let i = 0; i < codes.length; i++) results[at++] = result(codes[i]!, details[i]);
+    for (const [codes, details, extra] of await Promise.all(chunks)) {
+      for (let i = 0; i < codes.length; i++) results[at++] = result(codes[i]!, details[i], Array.isArray(extra) ? extra[i] : undefined);
     }
     return results;
   }

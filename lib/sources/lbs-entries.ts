@@ -6,6 +6,7 @@ import { GroupMissingError, StreamTerminatedError } from '../errors';
 import { RetryWithBackoffConfig, retryWithBackoff } from '../operators/retry-with-backoff';
 import type { LbsSession } from '../port';
 import { sortTakes } from '../rules/hand-out';
+import { ownedInfo } from '../lease/ledger';
 import type { StreamAdded } from '../types';
 
 export interface LbsEntriesDeps extends Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'> {
@@ -49,12 +50,17 @@ export const readLoop$ = <T>(read: Observable<readonly RawEntry[]>, handOut: (ba
 const handOut = (deps: LbsEntriesDeps, batch: readonly RawEntry[]): Observable<StreamAdded> => {
   const { port, ledger, options, scheduler, log, metrics, lockKeyOf } = deps;
   const { good, bad } = partitionEntries(batch, options.maxEntryBytes);
+  const fences = new Map<string, number>();
   const locked$ = defer(() => {
     if (good.length === 0) return EMPTY;
     const started = scheduler.now();
     const entries = good.map((e) => ({ lockKey: lockKeyOf(e.payload.dataStreamName, e.payload.idInLbs), name: e.payload.dataStreamName, id: e.payload.idInLbs }));
     return port.takeLocks(entries).pipe(
       tap((results) => good.forEach((e, i) => metrics.recordLockAcquisitionAttempt?.(e.payload.dataStreamName, results[i]!.kind === 'taken', scheduler.now() - started))),
+      tap((results) => good.forEach((e, i) => {
+        const result = results[i]!;
+        if (result.kind === 'taken') fences.set(e.payload.idInLbs, result.fence);
+      })),
       map((results) => sortTakes(good, results, batch)),
     );
   });
@@ -64,8 +70,8 @@ const handOut = (deps: LbsEntriesDeps, batch: readonly RawEntry[]): Observable<S
       return concat(deadLetter$(deps, duplicates), from(taken));
     }),
     map((entry): StreamAdded => {
-      const lease = ledger.take(entry.payload, entry.additionalInfo);
-      return { type: 'StreamAdded', payload: lease.payload, additionalInfo: lease.additionalInfo };
+      const lease = ledger.take(entry.payload, entry.additionalInfo, fences.get(entry.payload.idInLbs));
+      return { type: 'StreamAdded', payload: ownedInfo(lease), additionalInfo: lease.additionalInfo };
     }),
   );
 };

@@ -13,7 +13,10 @@
   ARGV[5]     1 for the first call of a tick (its deadline replaces the old one), 0 for the
               others (they run later, so their locks' deadlines are later: kept only if earlier)
   ARGV[6]     the lock-key separator
-  Returns     {codes, {}, epoch}: epoch = the epoch now (false if none), codes = one per lock key:
+  ARGV[7..]   the fence this consumer knows for each lock key, in order (a re-take's new fence
+              is above it even when Redis lost the fence key)
+  Returns     {codes, fences, epoch}: epoch = the epoch now (false if none), fences[i] = the new
+              fence of a re-taken lock (false otherwise), codes = one per lock key:
                 OK           extended (the lock was ours)
                 RETAKEN      the lock had vanished and its entry is still pending for this
                              consumer, or Redis lost its data (the epoch changed): set again with
@@ -24,14 +27,16 @@
 --!include codes
 --!include deadline
 --!include pending
+--!include entrykeys
 local owner, ttl, group, seen, sep = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[6]
 local epoch = redis.call('GET', KEYS[3])
 local dataLost = epoch ~= seen
-local codes, lost = {}, {}
+local codes, fences, lost = {}, {}, {}
 for i = 5, #KEYS do
   local key = KEYS[i]
   local holder = redis.call('GET', key)
   local code = HELD
+  fences[i - 4] = false
   if holder == owner then
     redis.call('PEXPIRE', key, ttl)
     code = OK
@@ -40,6 +45,13 @@ for i = 5, #KEYS do
     if dataLost or (id and pending_owner(KEYS[2], group, id) == owner) then
       redis.call('SET', key, owner, 'PX', ttl, 'NX')
       redis.call('SADD', KEYS[4], key)
+      local fence = redis.call('INCR', fence_key(key))
+      local known = tonumber(ARGV[i + 2]) or 0
+      if fence <= known then
+        fence = known + 1
+        redis.call('SET', fence_key(key), fence)
+      end
+      fences[i - 4] = fence
       code = RETAKEN
     else
       code = NOT_PENDING
@@ -54,4 +66,4 @@ if #lost > 0 then
   redis.call('SREM', KEYS[4], unpack(lost))
 end
 lower_deadline(KEYS[1], owner, ttl, ARGV[5] == '1')
-return {codes, {}, epoch}
+return {codes, fences, epoch}
