@@ -4,8 +4,8 @@
  *    starts when it is ready, then 1,000 LBS entries are added whose data streams hold 100
  *    entries each (prefilled, the last one `type: end`), and stops at the 100,000th id that
  *    `consumeStream` emits (handled by a no-op handler and committed), through
- *    `processStreams(client, (s) => consumeStream(client, s, noop, { until }), { concurrency: 1000 })`,
- *    default `commitEvery` and `readCount`. The hand-out of the 1,000 streams is inside the clock.
+ *    `processStreams(client, (s) => consumeStream(client, s, noop, { until, readCount: 10 }))`,
+ *    default `commitEvery`; the client's readCount (LBS) 1000. The hand-out of the 1,000 streams is inside the clock.
  *    Baseline: the hand-written loop of scenario 6a, design (a) (bench/lib/entries.ts: multiplexed
  *    XREAD over the 1,000 streams, COUNT 10, one fenced script call writing the positions per
  *    read) on the same data, locks taken beforehand. Interleaved run by run, one warm-up, medians;
@@ -55,7 +55,7 @@ const startClient = (conn: Redis, service: string, onEntry: (fields: Record<stri
       processStreams(
         client,
         (s) =>
-          consumeStream(client, s, (entry) => (onEntry(entry.fields), of(undefined)), { until }).pipe(
+          consumeStream(client, s, (entry) => (onEntry(entry.fields), of(undefined)), { until, readCount: COUNT_PER_STREAM }).pipe(
             tap(() => void state.committed++),
           ),
         { concurrency: 100_000 },
@@ -89,7 +89,8 @@ const throughputOurs = async (server: RedisServer, streams: number, perStream: n
       const t0 = nowMs();
       await fillLbs(redis, service, streams);
       const total = streams * perStream;
-      await waitOrThrow(() => state.failure !== undefined || state.committed >= total, 120_000, `${total} entries handled and committed`);
+      const ok = await waitFor(() => state.failure !== undefined || state.committed >= total, 120_000, 20);
+      if (!ok) throw new Error(`${state.committed} of ${total} entries handled and committed after 120 s (outcomes ${JSON.stringify(Object.fromEntries(state.outcomes))})`);
       if (state.failure !== undefined) throw state.failure;
       return total / ((nowMs() - t0) / 1000);
     } finally {
