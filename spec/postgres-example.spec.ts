@@ -47,5 +47,6 @@ describe('examples/postgres-exactly-once', function () {
     expect(result.missing, lines.join('\n')).to.deep.equal([]);
     expect(result.duplicates, lines.join('\n')).to.deep.equal([]);
     expect(result.rows).to.equal(6 * 120);
+    expect(result.crashed, lines.join('\n')).to.deep.equal([]);
   });
 });

@@ -47,6 +47,8 @@ export interface ExampleResult {
   /** writes the table refused: a stale owner's (lower fence), an entry already applied */
   readonly refusedStale: number;
   readonly refusedRepeated: number;
+  /** consumers that exited by themselves (a crash) */
+  readonly crashed: string[];
   readonly seconds: number;
 }
 
@@ -58,6 +60,7 @@ interface Proc {
   ready: boolean;
   exited: boolean;
   stopped: boolean;
+  killed: boolean;
 }
 
 /** Runs the example once; resolves what the table holds. */
@@ -81,7 +84,7 @@ export const runExample = async (options: ExampleOptions): Promise<ExampleResult
       env: { ...process.env, REDIS_URL: options.redisUrl, SERVICE: service, POD_NAME: name, TABLES: prefix, HB_INTERVAL: String(options.hbInterval) },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    const proc: Proc = { name, child, ready: false, exited: false, stopped: false };
+    const proc: Proc = { name, child, ready: false, exited: false, stopped: false, killed: false };
     child.stdin!.on('error', () => undefined);
     child.once('exit', () => (proc.exited = true));
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -129,10 +132,11 @@ export const runExample = async (options: ExampleOptions): Promise<ExampleResult
         if (candidates.length < 2) continue;
         const victim = candidates[Math.floor(Math.random() * candidates.length)]!;
         if (k % 2 === 0) {
+          victim.killed = true;
           victim.child.kill('SIGKILL');
           tally.kills++;
           log(`SIGKILL ${victim.name}; starting a replacement`);
-          void waitReady(startConsumer()).catch((err: Error) => log(err.message));
+          void waitReady(startConsumer()).catch((err: Error) => writing && log(err.message));
         } else {
           victim.child.kill('SIGSTOP');
           victim.stopped = true;
@@ -169,15 +173,16 @@ export const runExample = async (options: ExampleOptions): Promise<ExampleResult
     }
     await sleep(500); // a stale owner's late write, if any, would land now
     result = await audit(pool, prefix, expected);
-    const ok = result.duplicates.length === 0 && result.missing.length === 0;
+    const crashed = procs.filter((p) => p.exited && !p.killed).map((p) => p.name);
+    const ok = result.duplicates.length === 0 && result.missing.length === 0 && crashed.length === 0;
     const seconds = (Date.now() - started) / 1000;
     log(
       `${ok ? 'OK' : 'FAILED'}: ${result.rows} rows for ${result.expected} entries; applied twice ${result.duplicates.length}, missing ${result.missing.length}; ` +
-        `${tally.kills} SIGKILL, ${tally.stops} SIGSTOP; writes refused: ${tally.stale} stale (lower fence), ${tally.repeated} already applied; ${seconds.toFixed(1)} s`,
+        `${tally.kills} SIGKILL, ${tally.stops} SIGSTOP${crashed.length > 0 ? `, ${crashed.length} consumer(s) crashed` : ''}; writes refused: ${tally.stale} stale (lower fence), ${tally.repeated} already applied; ${seconds.toFixed(1)} s`,
     );
     for (const d of result.duplicates.slice(0, 5)) log(`  applied twice: ${d}`);
     for (const m of result.missing.slice(0, 5)) log(`  missing: ${m}`);
-    return { ok, ...result, kills: tally.kills, stops: tally.stops, refusedStale: tally.stale, refusedRepeated: tally.repeated, seconds };
+    return { ok, ...result, kills: tally.kills, stops: tally.stops, refusedStale: tally.stale, refusedRepeated: tally.repeated, crashed, seconds };
   } finally {
     for (const p of live()) {
       p.child.kill('SIGCONT');

@@ -49,6 +49,11 @@ export const apply = async (pool: Pool, prefix: string, write: { stream: string;
   const t = tables(prefix);
   const [ms, seq] = parseId(write.entryId);
   const client = await pool.connect();
+  // The server may end the session under a checked-out client (idle_in_transaction_session_timeout
+  // after a SIGSTOP): the query in flight fails, and the client must not crash the process.
+  const ignore = (): void => undefined;
+  client.on('error', ignore);
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     await client.query(`INSERT INTO ${t.progress} (stream, fence, last_ms, last_seq) VALUES ($1, 0, 0, -1) ON CONFLICT (stream) DO NOTHING`, [write.stream]);
@@ -66,10 +71,12 @@ export const apply = async (pool: Pool, prefix: string, write: { stream: string;
     await client.query('COMMIT');
     return 'applied';
   } catch (err) {
+    broken = err instanceof Error ? err : new Error(String(err));
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    client.off('error', ignore);
+    client.release(broken); // a failed client is destroyed, not reused
   }
 };
 
