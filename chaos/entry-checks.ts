@@ -1,7 +1,7 @@
 import type { ConsumerEvent } from '../support/protocol';
 import { shortName } from '../support/protocol';
 
-/** How the entries of the data streams were handled (`entry` and `committed` lines of the consumers). */
+/** How the entries of the data streams were handled (`handled` and `committed` lines of the consumers). */
 export interface EntryAnalysis {
   /** entries of the data streams of the LBS entries checked (finished ones) */
   readonly expected: number;
@@ -51,7 +51,7 @@ export const analyseEntries = ({ checked, written, events, commitEntries }: Entr
   const commits = new Map<string, { entry: string; at: number }[]>();
   for (const e of events) {
     if (e.id === undefined || !checked.has(e.id)) continue;
-    if (e.event === 'entry') handlings.set(e.id, [...(handlings.get(e.id) ?? []), { entry: e.entry, pid: e.pid, fence: e.fence, at: e.at }]);
+    if (e.event === 'handled') handlings.set(e.id, [...(handlings.get(e.id) ?? []), { entry: e.entry, pid: e.pid, fence: e.fence, at: e.at }]);
     else if (e.event === 'committed') commits.set(e.id, [...(commits.get(e.id) ?? []), { entry: e.entry, at: e.at }]);
   }
   let expected = 0;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { NotOwnerError, RedisCommandError, StreamHandlerError } from '../lib/errors';
+import { NotOwnerError, RedisCommandError, StreamHandedBackError, StreamHandlerError } from '../lib/errors';
 import { StreamFinisher, StreamOutcome, processStreams } from '../lib/operators/process-streams';
 import type { LbsInfo, OwnedLbsInfo, OwnershipNotification } from '../lib/types';
 import { newTestScheduler } from './support/scheduler';
@@ -121,5 +121,28 @@ describe('processStreams', () => {
       expectSubscriptions(work.subscriptions).toBe([' -^---!', ' -----^---!']);
     });
     expect(calls).to.deep.equal(['done:a', 'done:b']);
+  });
+
+  it('reports a refused consumeStream commit (NotOwnerError from the handler) as Abandoned, and releases nothing', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const source = hot<OwnershipNotification>('-a----|', { a: added('a') });
+      const work = cold('                          --#', undefined, new NotOwnerError('a', 'redis-consumer-other'));
+      const out = source.pipe(processStreams(finisher(() => cold('|'), () => cold('|')), () => work));
+      expectObservable(out).toBe('---x--|', { x: abandoned('a') });
+    });
+    expect(calls).to.deep.equal([]);
+  });
+
+  it('releases a stream handed back for rebalancing and reports Rebalanced; one stopped by release or done is Abandoned', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const source = hot<OwnershipNotification>('-a-b----|', { a: added('a'), b: added('b') });
+      const works: Record<string, Observable<never>> = {
+        a: cold('--#', undefined, new StreamHandedBackError('a', 'rebalanced')),
+        b: cold('--#', undefined, new StreamHandedBackError('b', 'released')),
+      };
+      const out = source.pipe(processStreams(finisher(() => cold('|'), () => cold('-|')), (s) => works[s.payload.dataStreamName]!));
+      expectObservable(out).toBe('----rx--|', { r: { type: 'Rebalanced', payload: owned('a') }, x: abandoned('b') });
+    });
+    expect(calls).to.deep.equal(['release:a']);
   });
 });

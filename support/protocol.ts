@@ -24,13 +24,13 @@ export interface ConsumerConfig {
    * (or `Info.workMs`) in one timer; `steps` works as long in steps of 250 ms, a step whose timer
    * fired late not counting; `churn` finishes the streams named `churnPrefix*` after a random hold
    * of 0..`churnHoldMs` and holds the others; `entries` (operators process only) reads the data
-   * stream with `consumeStream` (support/consumer-entries.ts), each entry a timer of `entryMs`, the
-   * stream done after its entry with `type: end`. Every work but `none` ends with doneStream.
+   * stream with `consumeStream`, each entry a timer of `entryMs`, the stream done after its entry
+   * with the field `end` or `type: end`. Every work but `none` ends with doneStream.
    */
   readonly work?: 'none' | 'timer' | 'steps' | 'churn' | 'entries';
-  /** entries: the work of one entry, ms (0: the handler completes at once) */
+  /** work `entries` (PROCESS=operators): consumeStream of each owned stream, `entryMs` per entry, a `handled` line per entry; it ends after an entry with the field `end` */
   readonly entryMs?: number;
-  /** entries: `commitEvery` of consumeStream (the library's defaults when not given) */
+  /** work `entries`: consumeStream's commitEvery */
   readonly commitEntries?: number;
   readonly commitMs?: number;
   readonly workMinMs?: number;
@@ -156,12 +156,7 @@ export type EventBody =
   | ({ event: 'abandoned'; startedAt?: number } & StreamFields)
   /** operators: outcome Failed (the handler or doneStream failed) */
   | ({ event: 'failed'; startedAt?: number; code?: string; message?: string } & StreamFields)
-  /**
-   * entries: one entry of a data stream handled (the handler completed; `entry` its id, `fence`
-   * ctx.fence, `n` its field `n`, `t` its field `t`); counts: not printed
-   */
-  | ({ event: 'entry'; entry: string; fence: number; n?: string; t?: string } & StreamFields)
-  /** entries: consumeStream emitted `entry` (handled and committed) */
+  /** work `entries`: consumeStream emitted `entry` (handled and committed); REPORT=counts: not printed */
   | ({ event: 'committed'; entry: string } & StreamFields)
   /** manual: doneStream refused (NOT_OWNER: another consumer took the stream meanwhile) */
   | ({ event: 'done-refused'; code?: string } & StreamFields)
@@ -171,6 +166,8 @@ export type EventBody =
   | { event: 'completed' }
   /** SIGTERM handled: done() or shutdown() ended (`code`: it failed); the process exits next */
   | { event: 'stopped'; code?: string }
+  /** work `entries`: the handler of one data-stream entry completed (`entry`: its id, `fence`: ctx.fence) */
+  | ({ event: 'handled'; entry: string; fence: number; fields: Record<string, string> } & StreamFields)
   /** a line of the library's logger (info and above) */
   | ({ event: 'lib'; level: string; message: string } & Partial<StreamFields>)
   /** the event loop is blocked by a busy-wait from block-start to block-end */

@@ -21,7 +21,7 @@
  *  - failover resume: a survivor (child, CLAIM=1, WORK=entries) runs throughout; for each kill a
  *    victim (child, same) is handed 3 streams (LBS entries added one at a time until it got 3),
  *    into which this process XADDs an entry every 20 ms; 1.5-2.5 s later SIGKILL. The sample is kill ->
- *    the survivor's first handled entry of that stream (its own `entry` line, same clock).
+ *    the survivor's first handled entry of that stream (its own `handled` line, same clock).
  *    Default hbInterval (TTL 2000 ms).
  */
 import type Redis from 'ioredis';
@@ -251,7 +251,7 @@ const failoverResume = async (server: RedisServer, kills: number, perVictim: num
       await sleep(1500 + Math.random() * 1000);
       const killedAt = Date.now();
       await victim.kill();
-      const firstAfter = (name: string): number | undefined => survivor.of('entry').find((e) => e.stream === name && e.at > killedAt)?.at;
+      const firstAfter = (name: string): number | undefined => survivor.of('handled').find((e) => e.stream === name && e.at > killedAt)?.at;
       await waitFor(() => mine.every((name) => firstAfter(name) !== undefined), capMs, 20);
       writing = false;
       await writes;

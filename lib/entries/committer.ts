@@ -84,6 +84,7 @@ export class Committer {
 
   /** Stops the timer; `committed$` completes. Ids still pending are dropped (call `flush` first to keep them). */
   close(): void {
+    this.pending = [];
     this.timer?.unsubscribe();
     this.timer = undefined;
     if (this.failure === undefined) this.committedIds.complete();
