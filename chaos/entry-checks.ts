@@ -18,7 +18,7 @@ export interface EntryAnalysis {
   readonly bound: number;
   /** one take handled its entries out of stream order */
   readonly outOfOrder: string[];
-  /** an entry handled again after a consumer had reported it committed */
+  /** an entry handled again, after a consumer had reported it committed, by a take not older than the committer's */
   readonly repeatedAfterCommit: string[];
   readonly failures: string[];
 }
@@ -44,15 +44,16 @@ export interface EntryInput {
 /**
  * Every entry of a finished stream handled at least once; each take (one process, one fence) of a
  * stream handles its entries in order; an entry is handled again only if no consumer had reported
- * it committed, and at most one commit batch per take that is followed by another.
+ * it committed (or by a stale take finishing what it held), and at most one commit batch per take
+ * that another take followed.
  */
 export const analyseEntries = ({ checked, written, events, commitEntries }: EntryInput): EntryAnalysis => {
   const handlings = new Map<string, { entry: string; pid: number; fence: number; at: number }[]>();
-  const commits = new Map<string, { entry: string; at: number }[]>();
+  const commits = new Map<string, { entry: string; fence: number; at: number }[]>();
   for (const e of events) {
     if (e.id === undefined || !checked.has(e.id)) continue;
     if (e.event === 'handled') handlings.set(e.id, [...(handlings.get(e.id) ?? []), { entry: e.entry, pid: e.pid, fence: e.fence, at: e.at }]);
-    else if (e.event === 'committed') commits.set(e.id, [...(commits.get(e.id) ?? []), { entry: e.entry, at: e.at }]);
+    else if (e.event === 'committed') commits.set(e.id, [...(commits.get(e.id) ?? []), { entry: e.entry, fence: e.fence, at: e.at }]);
   }
   let expected = 0;
   let handled = 0;
@@ -81,7 +82,9 @@ export const analyseEntries = ({ checked, written, events, commitEntries }: Entr
       }
       twice++;
       repeatedOf.set(first, (repeatedOf.get(first) ?? 0) + 1);
-      const committedBefore = (commits.get(id) ?? []).find((c) => c.at < h.at && compareIds(c.entry, h.entry) >= 0);
+      // A take that began after the commit (a fence not lower than the committer's) must start after it;
+      // a stale take (lower fence) finishing the entry it had in flight is the bounded case below.
+      const committedBefore = (commits.get(id) ?? []).find((c) => c.at < h.at && compareIds(c.entry, h.entry) >= 0 && h.fence >= c.fence);
       if (committedBefore !== undefined) repeatedAfterCommit.push(`${label}: ${h.entry} handled again (take ${take}) after ${committedBefore.entry} was reported committed`);
     }
     for (const n of repeatedOf.values()) maxRepeatedPerTake = Math.max(maxRepeatedPerTake, n);

@@ -164,19 +164,23 @@ const openedAt = new Map<string, number>();
  * consumeStream emits (handled and committed) a `committed` line; an entry with the field `end`,
  * or `type: end`, is the last. REPORT=counts prints neither.
  */
-const consumeEntries = (stream: OwnedStreamInfo): Observable<unknown> =>
-  consumeStream(
+const consumeEntries = (stream: OwnedStreamInfo): Observable<unknown> => {
+  let fence = -1;
+  return consumeStream(
     client!,
     stream,
-    (entry, ctx) =>
-      (config.entryMs ? timer(config.entryMs) : of(0)).pipe(
+    (entry, ctx) => {
+      fence = ctx.fence;
+      return (config.entryMs ? timer(config.entryMs) : of(0)).pipe(
         tap({ complete: () => events && emit({ event: 'handled', ...about(stream.payload), entry: entry.id, fence: ctx.fence, fields: entry.fields }) }),
-      ),
+      );
+    },
     {
       until: (entry) => entry.fields.end !== undefined || entry.fields.type === 'end',
       commitEvery: { ...(config.commitEntries === undefined ? {} : { entries: config.commitEntries }), ...(config.commitMs === undefined ? {} : { ms: config.commitMs }) },
     },
-  ).pipe(tap((id) => events && emit({ event: 'committed', ...about(stream.payload), entry: id })));
+  ).pipe(tap((id) => events && emit({ event: 'committed', ...about(stream.payload), entry: id, fence })));
+};
 
 /** The processStreams handler: the planned work, with `started` and `work-done` (doneStream follows). */
 const handler = (stream: OwnedStreamInfo): Observable<unknown> =>

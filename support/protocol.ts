@@ -156,8 +156,8 @@ export type EventBody =
   | ({ event: 'abandoned'; startedAt?: number } & StreamFields)
   /** operators: outcome Failed (the handler or doneStream failed) */
   | ({ event: 'failed'; startedAt?: number; code?: string; message?: string } & StreamFields)
-  /** work `entries`: consumeStream emitted `entry` (handled and committed); REPORT=counts: not printed */
-  | ({ event: 'committed'; entry: string } & StreamFields)
+  /** work `entries`: consumeStream emitted `entry` (handled and committed; `fence` that of the handler's last entry); REPORT=counts: not printed */
+  | ({ event: 'committed'; entry: string; fence: number } & StreamFields)
   /** manual: doneStream refused (NOT_OWNER: another consumer took the stream meanwhile) */
   | ({ event: 'done-refused'; code?: string } & StreamFields)
   /** notifications$ errored, or (with stream fields) a claim failed other than by a lost race */
