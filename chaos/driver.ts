@@ -195,7 +195,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
   let teardownAt = Date.now();
   try {
     for (let i = 0; i < (def.consumers ?? 3); i++) await spawn(`c${i}`);
-    await ctx.waitReady(consumers);
+    await ctx.waitReady(consumers, 30_000); // 10 processes loading at once on a busy machine can take more than 15 s
     producer.start(settings.produceEveryMs);
     const warmupEnd = Date.now() + settings.warmupMs;
     await def.setup?.(ctx);
