@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { EMPTY, Observable, of } from 'rxjs';
+import { EMPTY, Observable, Subscription, of } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { NotOwnerError, StreamHandedBackError } from '../lib/errors';
 import { ConsumePolicy, EntryFeed, consumeEntries } from '../lib/entries/consume-entries';
@@ -18,14 +18,16 @@ describe('consumeEntries (the work on one stream)', () => {
 
   const feed = (batches: readonly Observable<readonly StreamEntry[]>[], commit: () => Observable<unknown> = () => of(true), start = '0-0'): EntryFeed => {
     const next = attemptsOf(batches);
+    let reading: Subscription | undefined;
     return {
       dataStreamName: 's',
       idInLbs: '1-0',
-      start: of(start),
-      next: (after, count) => {
+      start: () => of(start),
+      read: (after, count, sink) => {
         reads.push([after, count]);
-        return next;
+        reading = next.subscribe({ next: (batch) => sink.entries(batch), error: (err: unknown) => sink.failed(err) });
       },
+      cancelRead: () => reading?.unsubscribe(),
       commit: (position) => {
         commits.push(position);
         return commit();

@@ -1,4 +1,4 @@
-import { EMPTY, Observable, SchedulerLike, Subject, Subscription, concat, defer, ignoreElements, share, tap, throwError, timer } from 'rxjs';
+import { EMPTY, Observable, SchedulerLike, Subscription, concat, defer, ignoreElements, share, tap, throwError, timer } from 'rxjs';
 
 /** `commitEvery` with its defaults filled in. */
 export interface CommitPolicy {
@@ -10,30 +10,36 @@ export interface CommitPolicy {
  * The commit batching of one stream: handled entry ids wait here until they are committed, in
  * one commit of the last id (the position), at most `entries` of them uncommitted at once
  * (`handled` makes the handler of the next entry wait while the tail is full) and none longer than
- * `ms`. Commits run one at a time. Each id goes out on `committed$` once its commit succeeded; a
- * failed commit errors `committed$` and every later `handled` / `flush`.
+ * `ms`. Commits run one at a time. Each id goes to `out.committed` once its commit succeeded; a
+ * failed commit goes to `out.failed`, and every later `handled` / `flush` errors with it.
  *
  * ## Example
  * ```ts
- * const committer = new Committer((position) => commit$(position), { entries: 100, ms: 50 }, asyncScheduler);
+ * const committer = new Committer((position) => commit$(position), { entries: 100, ms: 50 }, asyncScheduler, { committed: emit, commitFailed: stop });
  * concat(handle(entry), committer.handled(entry.id)); // waits only when 100 ids are uncommitted
  * committer.flush(); // commits what is left, before a release
  * ```
  */
+export interface CommitListener {
+  /** An id handled and committed, in order. */
+  committed(id: string): void;
+  /** A commit failed (once). */
+  commitFailed(err: unknown): void;
+}
+
 export class Committer {
-  private readonly committedIds = new Subject<string>();
-  /** Ids handled and committed, in order. */
-  readonly committed$: Observable<string> = this.committedIds.asObservable();
   private pending: string[] = [];
   private inflight: Observable<never> | undefined;
   private inflightCount = 0;
   private timer: Subscription | undefined;
   private failure: { readonly err: unknown } | undefined;
+  private closed = false;
 
   constructor(
     private readonly commit: (position: string) => Observable<unknown>,
     private readonly policy: CommitPolicy,
     private readonly scheduler: SchedulerLike,
+    private readonly out: CommitListener,
   ) {}
 
   /** Records a handled entry; completes at once, or once a commit made room when the uncommitted tail is full. */
@@ -67,12 +73,12 @@ export class Committer {
           complete: () => {
             this.inflight = undefined;
             this.inflightCount = 0;
-            for (const id of ids) this.committedIds.next(id);
+            if (!this.closed) for (const id of ids) this.out.committed(id);
           },
           error: (err: unknown) => {
             this.inflight = undefined;
             this.failure = { err };
-            this.committedIds.error(err);
+            if (!this.closed) this.out.commitFailed(err);
           },
         }),
         share(),
@@ -82,11 +88,11 @@ export class Committer {
     });
   }
 
-  /** Stops the timer; `committed$` completes. Ids still pending are dropped (call `flush` first to keep them). */
+  /** Stops the timer and tells `out` nothing more. Ids still pending are dropped (call `flush` first to keep them). */
   close(): void {
+    this.closed = true;
     this.pending = [];
     this.timer?.unsubscribe();
     this.timer = undefined;
-    if (this.failure === undefined) this.committedIds.complete();
   }
 }

@@ -1,19 +1,28 @@
-import { EMPTY, Observable, SchedulerLike, catchError, concat, concatMap, defer, from, ignoreElements, merge, of, repeat, takeWhile, tap, throwError } from 'rxjs';
-import { Committer, CommitPolicy } from './committer';
+import { EMPTY, Observable, ObservableInput, SchedulerLike, Subscriber, Subscription, from } from 'rxjs';
+import { CommitListener, Committer, CommitPolicy } from './committer';
 import type { EntryContext, EntryHandler, StreamEntry } from './types';
+
+/** Where a read of the feed delivers: once, entries or an error. */
+export interface ReadSink {
+  /** The next entries (at least one); an empty array means the data stream's key is gone. */
+  entries(batch: readonly StreamEntry[]): void;
+  /** The read failed: the stream must stop (`StreamHandedBackError`) or is not a stream (`DataStreamTypeError`). */
+  failed(err: unknown): void;
+}
 
 /** What the work on one stream needs of the engine (marble specs pass `cold()` values). */
 export interface EntryFeed {
   readonly dataStreamName: string;
   readonly idInLbs: string;
   /** The committed position ('0-0' when nothing was committed): one value, then complete. */
-  readonly start: Observable<string>;
+  start(): Observable<string>;
   /**
-   * The next entries after `after` (at most `count`), once there are some: one non-empty array,
-   * then complete. An empty array means the data stream's key is gone. Errors when the stream must
-   * stop (`StreamHandedBackError`) or is not a stream (`DataStreamTypeError`).
+   * Asks for the next entries after `after` (at most `count`): `sink` gets them once there are
+   * some. A callback, not an Observable: an idle stream then costs a few fields, not a subscription.
    */
-  next(after: string, count: number): Observable<readonly StreamEntry[]>;
+  read(after: string, count: number, sink: ReadSink): void;
+  /** Forgets the read in flight, if any (the work was unsubscribed). */
+  cancelRead(): void;
   /** Commits the position; errors with `NotOwnerError` when refused. */
   commit(position: string): Observable<unknown>;
   /** Copies a poison entry to the dead-letter stream. */
@@ -31,8 +40,7 @@ export interface ConsumePolicy {
   readonly readCount: number;
 }
 
-/** The key is gone: the stream's work ends (see `EntryFeed.next`). */
-const END = Symbol('end');
+type Phase = 'start' | 'read' | 'handle' | 'dead' | 'handled' | 'flush';
 
 /**
  * The work on one stream: read from the committed position, handle each entry in order (the next
@@ -40,64 +48,205 @@ const END = Symbol('end');
  * busy handler is not read further), commit (see `Committer`), stop after the `until` entry.
  * On a handler error, a stop request or a read error, the entries handled before are committed
  * first, then the error goes out. Emits each entry's id once handled and committed.
+ *
+ * One step runs at a time (the committed position, a read, a handler, a dead-letter, a commit
+ * that makes room, the last flush), driven by a small loop rather than an operator chain: an idle
+ * stream then holds this object, its committer and its subscriber, which keeps the heap per idle
+ * stream small with many thousands of streams.
  */
-export const consumeEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike): Observable<string> =>
-  defer(() => {
-    const committer = new Committer((position) => feed.commit(position), policy.commitEvery, scheduler);
-    let failure: { readonly err: unknown } | undefined;
-
-    const handleOne = (entry: StreamEntry): Observable<StreamEntry> =>
-      defer(() => {
-        const stop = feed.stopRequested();
-        if (stop !== undefined) return throwError(() => stop);
-        let poison: string | undefined;
-        const ctx: EntryContext = {
-          dataStreamName: feed.dataStreamName,
-          idInLbs: feed.idInLbs,
-          get fence() {
-            return feed.fence();
-          },
-          deadLetter: (reason: string) => {
-            poison = reason;
-            return EMPTY;
-          },
-        };
-        return concat(
-          from(handler(entry, ctx)).pipe(ignoreElements()),
-          defer(() => (poison === undefined ? EMPTY : feed.deadLetter(entry, poison).pipe(ignoreElements()))),
-          committer.handled(entry.id),
-          of(entry),
-        );
-      });
-
-    const handled$ = feed.start.pipe(
-      concatMap((start) => {
-        let after = start;
-        return defer(() => feed.next(after, policy.readCount)).pipe(
-          tap((batch) => {
-            if (batch.length > 0) after = batch[batch.length - 1]!.id;
-          }),
-          concatMap((batch) => (batch.length === 0 ? of<typeof END>(END) : from(batch).pipe(concatMap(handleOne)))),
-          repeat(),
-          takeWhile((e): e is StreamEntry => e !== END),
-          takeWhile((e) => !policy.until(e), true),
-        );
-      }),
-    );
-
-    const settled$ = concat(
-      handled$.pipe(
-        ignoreElements(),
-        catchError((err: unknown) => {
-          failure = { err };
-          return EMPTY;
-        }),
-      ),
-      defer(() => committer.flush()),
-      defer(() => {
-        committer.close();
-        return failure === undefined ? EMPTY : throwError(() => failure!.err);
-      }),
-    );
-    return merge(committer.committed$, settled$).pipe(tap({ unsubscribe: () => committer.close() }));
+export const consumeEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike, onEnd?: () => void): Observable<string> =>
+  new Observable<string>((out) => {
+    const loop = new EntryLoop(feed, handler, policy, scheduler, out, onEnd);
+    loop.drive();
+    return () => loop.close();
   });
+
+class EntryLoop implements EntryContext, ReadSink, CommitListener {
+  readonly dataStreamName: string;
+  readonly idInLbs: string;
+  private readonly committer: Committer;
+  private phase: Phase = 'start';
+  private failure: { readonly err: unknown } | undefined;
+  private closed = false;
+  private current: Subscription | undefined;
+  private after = '0-0';
+  private batch: readonly StreamEntry[] = [];
+  private at = 0;
+  private poison: string | undefined;
+
+  constructor(
+    private readonly feed: EntryFeed,
+    private readonly handler: EntryHandler,
+    private readonly policy: ConsumePolicy,
+    scheduler: SchedulerLike,
+    private readonly out: Subscriber<string>,
+    /** Called once when the work ends (before its completion or error goes out, or at unsubscription). */
+    private readonly onEnd: (() => void) | undefined,
+  ) {
+    this.dataStreamName = feed.dataStreamName;
+    this.idInLbs = feed.idInLbs;
+    this.committer = new Committer((position) => feed.commit(position), policy.commitEvery, scheduler, this);
+  }
+
+  get fence(): number {
+    return this.feed.fence();
+  }
+
+  deadLetter(reason: string): ObservableInput<never> {
+    this.poison = reason;
+    return EMPTY;
+  }
+
+  committed(id: string): void {
+    if (!this.closed) this.out.next(id);
+  }
+
+  commitFailed(err: unknown): void {
+    if (this.closed) return;
+    this.end();
+    this.current?.unsubscribe();
+    this.feed.cancelRead();
+    this.out.error(err);
+  }
+
+  private end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.committer.close();
+    this.onEnd?.();
+  }
+
+  entries(batch: readonly StreamEntry[]): void {
+    if (this.closed || this.phase !== 'read') return;
+    this.batch = batch;
+    this.at = 0;
+    if (this.advance()) this.drive();
+  }
+
+  failed(err: unknown): void {
+    if (this.phase === 'read' && this.fail(err)) this.drive();
+  }
+
+  close(): void {
+    this.end();
+    this.current?.unsubscribe();
+    this.feed.cancelRead();
+  }
+
+  /** Runs phase after phase until one has to wait (or the work is over). */
+  drive(): void {
+    while (!this.closed) {
+      if (this.phase === 'read') {
+        const stop = this.feed.stopRequested();
+        if (stop !== undefined) {
+          if (!this.fail(stop)) return;
+          continue;
+        }
+        this.feed.read(this.after, this.policy.readCount, this);
+        return;
+      }
+      let input: ObservableInput<unknown>;
+      try {
+        input = this.action();
+      } catch (err) {
+        if (!this.fail(err)) return;
+        continue;
+      }
+      let sync = true;
+      let settled: { readonly err: unknown } | 'done' | undefined;
+      const sub = from(input).subscribe({
+        next: (value) => {
+          if (this.phase === 'start') this.after = value as string;
+        },
+        error: (err: unknown) => {
+          if (sync) settled = { err };
+          else {
+            this.current = undefined;
+            if (this.fail(err)) this.drive();
+          }
+        },
+        complete: () => {
+          if (sync) settled = 'done';
+          else {
+            this.current = undefined;
+            if (this.advance()) this.drive();
+          }
+        },
+      });
+      sync = false;
+      if (settled === undefined) {
+        this.current = sub;
+        return;
+      }
+      if (settled === 'done' ? !this.advance() : !this.fail(settled.err)) return;
+    }
+  }
+
+  /** What the current phase (other than a read) waits for. */
+  private action(): ObservableInput<unknown> {
+    switch (this.phase) {
+      case 'start':
+        return this.feed.start();
+      case 'handle': {
+        const stop = this.feed.stopRequested();
+        if (stop !== undefined) throw stop;
+        this.poison = undefined;
+        return this.handler(this.batch[this.at]!, this);
+      }
+      case 'dead':
+        return this.feed.deadLetter(this.batch[this.at]!, this.poison!);
+      case 'handled':
+        return this.committer.handled(this.batch[this.at]!.id);
+      default:
+        return this.committer.flush();
+    }
+  }
+
+  /** The current phase completed: the next one (false once the work is over). */
+  private advance(): boolean {
+    if (this.closed) return false;
+    switch (this.phase) {
+      case 'start':
+        this.phase = 'read';
+        break;
+      case 'read':
+        if (this.batch.length === 0) this.phase = 'flush';
+        else {
+          this.after = this.batch[this.batch.length - 1]!.id;
+          this.phase = 'handle';
+        }
+        break;
+      case 'handle':
+        this.phase = this.poison === undefined ? 'handled' : 'dead';
+        break;
+      case 'dead':
+        this.phase = 'handled';
+        break;
+      case 'handled': {
+        const entry = this.batch[this.at++]!;
+        this.phase = this.policy.until(entry) ? 'flush' : this.at < this.batch.length ? 'handle' : 'read';
+        if (this.phase !== 'handle') this.batch = [];
+        break;
+      }
+      case 'flush':
+        this.end();
+        if (this.failure === undefined) this.out.complete();
+        else this.out.error(this.failure.err);
+        return false;
+    }
+    return true;
+  }
+
+  /** The current phase failed: flush what was handled, then error (false once the work is over). */
+  private fail(err: unknown): boolean {
+    if (this.closed) return false;
+    if (this.phase === 'flush') {
+      this.end();
+      this.out.error(err);
+      return false;
+    }
+    this.failure ??= { err };
+    this.phase = 'flush';
+    return true;
+  }
+}

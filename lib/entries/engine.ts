@@ -1,4 +1,4 @@
-import { EMPTY, Observable, SchedulerLike, Subject, Subscription, defer, finalize, firstValueFrom, from, map, of, take, tap, throwError, timeout, timer } from 'rxjs';
+import { EMPTY, Observable, SchedulerLike, Subject, Subscription, defer, firstValueFrom, from, map, of, take, tap, throwError, timeout, timer } from 'rxjs';
 import { catchError, ignoreElements } from 'rxjs/operators';
 import { DataStreamTypeError, InvalidOptionsError, NotOwnerError, StreamHandedBackError, StreamNotFoundError, asRedisError } from '../errors';
 import type { Lease, LeaseLedger } from '../lease/ledger';
@@ -6,6 +6,7 @@ import type { OwnedStreamInfo } from '../operators/process-streams';
 import type { Logger } from '../types';
 import { ConsumePolicy, EntryFeed, consumeEntries } from './consume-entries';
 import { EntryPort, ReadRequest, WrongTypeReply } from './port';
+import type { ReadSink } from './consume-entries';
 import type { ConsumeStreamConfig, EntryHandler, StreamEntry } from './types';
 
 /** Commit batching by default: measured in bench (see docs/architecture.md, "Processing the entries"). */
@@ -29,16 +30,91 @@ export interface EntryEngineDeps {
   readonly log: Logger;
 }
 
-/** One running `consumeStream`. */
-interface Slot {
-  readonly name: string;
-  readonly lease: Lease;
+/** One running `consumeStream`: its state in the engine, and the feed its work reads (methods, not closures: thousands of them may wait). */
+class Slot implements EntryFeed {
   /** Its read waiting for entries, if any. */
-  request: { readonly read: ReadRequest; readonly sink: Subject<readonly StreamEntry[]> } | undefined;
+  request: { readonly read: ReadRequest; readonly sink: ReadSink } | undefined;
   stop: StreamHandedBackError | undefined;
-  ended: boolean;
-  readonly settled: Subject<void>;
+  ended = false;
+  /** Told when the work ended (created by `settle`). */
+  settled: Subject<void> | undefined;
+
+  constructor(
+    private readonly engine: EntryEngine,
+    private readonly deps: EntryEngineDeps,
+    readonly name: string,
+    readonly lease: Lease,
+  ) {}
+
+  get dataStreamName(): string {
+    return this.name;
+  }
+
+  get idInLbs(): string {
+    return this.lease.payload.idInLbs;
+  }
+
+  start(): Observable<string> {
+    return defer(() => this.deps.port.committed(this.lease.lockKey)).pipe(
+      map((position) => position ?? '0-0'),
+      catchError((err: unknown) => throwError(() => asRedisError(`Reading the committed position of stream "${this.name}"`)(err))),
+    );
+  }
+
+  read(after: string, count: number, sink: ReadSink): void {
+    if (this.stop !== undefined) return sink.failed(this.stop);
+    this.request = { read: { key: this.name, after, count }, sink };
+    this.engine.kick();
+  }
+
+  cancelRead(): void {
+    this.request = undefined;
+  }
+
+  commit(position: string): Observable<unknown> {
+    const { port, ledger, log } = this.deps;
+    const { lease, name } = this;
+    return defer(() => {
+      if (!ledger.isCurrent(lease)) return throwError(() => new NotOwnerError(name, 'nobody known here (this consumer no longer holds the stream)'));
+      return from(port.commit(lease.lockKey, position)).pipe(
+        catchError((err: unknown) => throwError(() => asRedisError(`Committing stream "${name}"`)(err))),
+        map((result) => {
+          if (result.kind === 'committed') return;
+          ledger.drop(lease);
+          log.warn({ stream: name, holder: result.holder }, 'commit refused: another consumer holds the stream (or its lock is gone); dropped it here');
+          throw new NotOwnerError(name, result.holder ?? 'nobody (the lock is gone)');
+        }),
+      );
+    });
+  }
+
+  deadLetter(entry: StreamEntry, reason: string): Observable<unknown> {
+    const { port, consumer, log } = this.deps;
+    const name = this.name;
+    return defer(() => {
+      const fields = ['data-stream', name, 'entry-id', entry.id, 'reason', reason, 'consumer', consumer];
+      for (const [k, v] of Object.entries(entry.fields)) fields.push(k, v);
+      return from(port.deadLetter(fields)).pipe(
+        tap(() => log.warn({ stream: name, id: entry.id, reason }, 'entry dead-lettered')),
+        catchError((err: unknown) => throwError(() => asRedisError(`Dead-lettering entry ${entry.id} of stream "${name}"`)(err))),
+      );
+    });
+  }
+
+  stopRequested(): Error | undefined {
+    return this.stop;
+  }
+
+  fence(): number {
+    return this.deps.ledger.get(this.name)?.fence ?? this.lease.fence;
+  }
 }
+
+/** Hands a read its entries; the read is over. */
+const deliver = (slot: Slot, request: NonNullable<Slot['request']>, entries: readonly StreamEntry[]): void => {
+  if (slot.request === request) slot.request = undefined;
+  request.sink.entries(entries);
+};
 
 const positive = (name: string, value: number | undefined, fallback: number): number => {
   const v = value ?? fallback;
@@ -80,12 +156,11 @@ export class EntryEngine {
       const lease = ledger.get(name);
       if (lease === undefined || lease.payload.idInLbs !== stream.payload.idInLbs) return throwError(() => new StreamNotFoundError(name));
       if (this.slots.has(name)) return throwError(() => new InvalidOptionsError(`consumeStream: stream "${name}" is already being consumed by this client.`));
-      const slot: Slot = { name, lease, request: undefined, stop: undefined, ended: false, settled: new Subject<void>() };
+      const slot = new Slot(this, this.deps, name, lease);
       this.slots.set(name, slot);
       this.idleClose?.unsubscribe();
       this.idleClose = undefined;
-      const end = (): void => this.end(slot);
-      return consumeEntries(this.feed(slot), handler, policy, scheduler).pipe(tap({ complete: end, error: end }), finalize(end));
+      return consumeEntries(slot, handler, policy, scheduler, () => this.end(slot));
     });
   }
 
@@ -99,7 +174,7 @@ export class EntryEngine {
       const slot = this.slots.get(name);
       if (slot === undefined || slot.ended) return EMPTY;
       this.requestStop(slot, reason);
-      return slot.settled.pipe(
+      return (slot.settled ??= new Subject<void>()).pipe(
         take(1),
         timeout({ first: this.deps.blockMs, scheduler: this.deps.scheduler, with: () => of(undefined) }),
         ignoreElements(),
@@ -146,7 +221,7 @@ export class EntryEngine {
     const request = slot.request;
     if (request !== undefined) {
       slot.request = undefined;
-      request.sink.error(slot.stop);
+      request.sink.failed(slot.stop);
     }
   }
 
@@ -155,8 +230,8 @@ export class EntryEngine {
     slot.ended = true;
     if (this.slots.get(slot.name) === slot) this.slots.delete(slot.name);
     slot.request = undefined;
-    slot.settled.next();
-    slot.settled.complete();
+    slot.settled?.next();
+    slot.settled?.complete();
     if (this.slots.size === 0 && this.idleClose === undefined) {
       this.idleClose = timer(this.deps.blockMs, this.deps.scheduler).subscribe(() => {
         this.idleClose = undefined;
@@ -165,59 +240,9 @@ export class EntryEngine {
     }
   }
 
-  private feed(slot: Slot): EntryFeed {
-    const { port, ledger, consumer, log } = this.deps;
-    const { lease, name } = slot;
-    return {
-      dataStreamName: name,
-      idInLbs: lease.payload.idInLbs,
-      start: defer(() => port.committed(lease.lockKey)).pipe(
-        map((position) => position ?? '0-0'),
-        catchError((err: unknown) => throwError(() => asRedisError(`Reading the committed position of stream "${name}"`)(err))),
-      ),
-      next: (after, count) =>
-        defer(() => {
-          if (slot.stop !== undefined) return throwError(() => slot.stop);
-          const sink = new Subject<readonly StreamEntry[]>();
-          const request = { read: { key: name, after, count }, sink };
-          slot.request = request;
-          this.kick();
-          return sink.pipe(
-            take(1),
-            finalize(() => {
-              if (slot.request === request) slot.request = undefined;
-            }),
-          );
-        }),
-      commit: (position) =>
-        defer(() => {
-          if (!ledger.isCurrent(lease)) return throwError(() => new NotOwnerError(name, 'nobody known here (this consumer no longer holds the stream)'));
-          return from(port.commit(lease.lockKey, position)).pipe(
-            catchError((err: unknown) => throwError(() => asRedisError(`Committing stream "${name}"`)(err))),
-            map((result) => {
-              if (result.kind === 'committed') return;
-              ledger.drop(lease);
-              log.warn({ stream: name, holder: result.holder }, 'commit refused: another consumer holds the stream (or its lock is gone); dropped it here');
-              throw new NotOwnerError(name, result.holder ?? 'nobody (the lock is gone)');
-            }),
-          );
-        }),
-      deadLetter: (entry, reason) =>
-        defer(() => {
-          const fields = ['data-stream', name, 'entry-id', entry.id, 'reason', reason, 'consumer', consumer];
-          for (const [k, v] of Object.entries(entry.fields)) fields.push(k, v);
-          return from(port.deadLetter(fields)).pipe(
-            tap(() => log.warn({ stream: name, id: entry.id, reason }, 'entry dead-lettered')),
-            catchError((err: unknown) => throwError(() => asRedisError(`Dead-lettering entry ${entry.id} of stream "${name}"`)(err))),
-          );
-        }),
-      stopRequested: () => slot.stop,
-      fence: () => ledger.get(name)?.fence ?? lease.fence,
-    };
-  }
-
   /** A stream waits for entries: start the read loop, or end its blocking read so that the next round includes the stream. */
-  private kick(): void {
+  /** @internal */
+  kick(): void {
     this.closed = false;
     if (!this.running) {
       this.running = true;
@@ -255,23 +280,23 @@ export class EntryEngine {
           this.wake = undefined;
           continue;
         }
-        const sent = slots.map((slot) => slot.request!);
+        const sent = slots.map((slot): [Slot, NonNullable<Slot['request']>] => [slot, slot.request!]);
         const round = ++this.round;
         this.blockingRound = round;
         const sentAt = scheduler.now();
         try {
-          const reply = await port.read(sent.map((r) => r.read), blockMs);
+          const reply = await port.read(sent.map(([, r]) => r.read), blockMs);
           failures = 0;
           this.blockingRound = undefined;
-          for (const request of sent) {
+          for (const [slot, request] of sent) {
             const entries = reply.get(request.read.key);
-            if (entries !== undefined) request.sink.next(entries);
+            if (entries !== undefined) deliver(slot, request, entries);
           }
-          if (reply.size === 0 && scheduler.now() - sentAt >= blockMs) await this.checkGone(sent.map((r) => r.read));
+          if (reply.size === 0 && scheduler.now() - sentAt >= blockMs) await this.checkGone(sent.map(([, r]) => r.read));
         } catch (err) {
           this.blockingRound = undefined;
           if (err instanceof WrongTypeReply) {
-            await this.checkGone(sent.map((r) => r.read), true).catch(() => undefined);
+            await this.checkGone(sent.map(([, r]) => r.read), true).catch(() => undefined);
             continue;
           }
           failures++;
@@ -302,8 +327,8 @@ export class EntryEngine {
       if (request === undefined || request.read !== read || type === 'stream') return;
       if (type === 'none' && read.after === '0-0') return;
       slot!.request = undefined;
-      if (type === 'none') request.sink.next([]);
-      else request.sink.error(new DataStreamTypeError(read.key, type));
+      if (type === 'none') deliver(slot!, request, []);
+      else request.sink.failed(new DataStreamTypeError(read.key, type));
     });
   }
 }
