@@ -10,10 +10,10 @@
  *    XREAD over the 1,000 streams, COUNT 10, one fenced script call writing the positions per
  *    read) on the same data, locks taken beforehand. Interleaved run by run, one warm-up, medians;
  *  - heap per idle owned stream: a child consumer (support/consumer.ts, --expose-gc, WORK=entries,
- *    REPORT=counts) is handed 20,000 streams (quick: 5,000) whose data streams hold one entry;
- *    once it handled them all it waits on every stream. heapUsed after GC, minus heapUsed after GC
- *    before any stream, divided by the streams owned (the whole cost of an owned stream: its lease
- *    and its reader);
+ *    REPORT=counts) is handed 20,000 streams whose data streams hold one entry; once it handled
+ *    them all it waits on every stream. heapUsed after GC, minus heapUsed after GC before any
+ *    stream, divided by the streams owned (the whole cost of an owned stream: its lease and its
+ *    reader). Baseline: the same with WORK=none (the streams only held, the handler NEVER);
  *  - latency: the client of the throughput run owning 1,000 streams (each with one entry handled),
  *    a producer on another connection of this process XADDs 5,000 entries/s spread over them
  *    (batches every 10 ms, field `t` = wall clock at the XADD); the handler takes now - t. The first
@@ -171,8 +171,8 @@ const latency = async (server: RedisServer, streams: number, rate: number, secon
 };
 
 /** The idle client's heap per owned stream (child process, --expose-gc). */
-const idleHeap = async (server: RedisServer, streams: number): Promise<{ perStream: number; owned: number; before: number; after: number }> => {
-  const service = 'bench-en-heap';
+const idleHeap = async (server: RedisServer, streams: number, work: 'entries' | 'none'): Promise<{ perStream: number; owned: number; before: number; after: number }> => {
+  const service = `bench-en-heap-${work}`;
   const redis = server.connect();
   await createGroup(redis, service);
   await fillStreams(
@@ -182,7 +182,7 @@ const idleHeap = async (server: RedisServer, streams: number): Promise<{ perStre
     false,
   );
   const holder = new ChildConsumer(
-    { redisUrl: server.url, service, pod: 'bench-en-heap', readCount: 1000, report: 'counts', target: streams, process: 'operators', work: 'entries' },
+    { redisUrl: server.url, service, pod: `bench-en-heap-${work}`, readCount: 1000, report: 'counts', target: streams, process: 'operators', work },
     { nodeFlags: ['--expose-gc'] },
   );
   try {
@@ -203,7 +203,7 @@ const idleHeap = async (server: RedisServer, streams: number): Promise<{ perStre
       return n;
     };
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && (await committedKeys()) < streams) await sleep(250);
+    while (work === 'entries' && Date.now() < deadline && (await committedKeys()) < streams) await sleep(250);
     await sleep(2500);
     const after = await holder.ask({ cmd: 'heap' }, 120_000);
     const owned = Number(after.owned);
@@ -285,10 +285,12 @@ export const entriesScenario = async (server: RedisServer, config: BenchConfig):
     }
     progress('entries', `${run === 0 ? 'warm-up' : `run ${run}/${runs}`}: consumeStream ${fmt(o, 0)} entries/s, hand-written loop ${fmt(l, 0)} entries/s`);
   }
-  const heapStreams = config.quick ? 5000 : 20_000;
-  progress('entries', `heap: a child consumer owning ${heapStreams} idle streams`);
-  const heap = await idleHeap(server, heapStreams);
-  progress('entries', `heap: ${fmt(heap.perStream, 0)} B per owned stream (${heap.owned} owned; heapUsed ${fmt(heap.before / 2 ** 20, 1)} -> ${fmt(heap.after / 2 ** 20, 1)} MiB)`);
+  const heapStreams = 20_000;
+  progress('entries', `heap: a child consumer owning ${heapStreams} idle streams, read by consumeStream, then another only holding as many`);
+  const heap = await idleHeap(server, heapStreams, 'entries');
+  progress('entries', `heap: ${fmt(heap.perStream, 0)} B per owned stream with consumeStream (${heap.owned} owned; heapUsed ${fmt(heap.before / 2 ** 20, 1)} -> ${fmt(heap.after / 2 ** 20, 1)} MiB)`);
+  const held = await idleHeap(server, heapStreams, 'none');
+  progress('entries', `heap: ${fmt(held.perStream, 0)} B per owned stream only held (${held.owned} owned; heapUsed ${fmt(held.before / 2 ** 20, 1)} -> ${fmt(held.after / 2 ** 20, 1)} MiB)`);
   const latencySeconds = config.quick ? 4 : 10;
   progress('entries', `latency: 5,000 entries/s over ${STREAMS} owned streams for ${latencySeconds} s (+1 s warm-up)`);
   const lat = await latency(server, STREAMS, 5000, latencySeconds);
@@ -314,11 +316,11 @@ export const entriesScenario = async (server: RedisServer, config: BenchConfig):
       id: 'entries-idle-heap',
       scenario: `6 client heap per idle owned stream with consumeStream, ${fmt(heapStreams / 1000, 0)}k streams`,
       ours: `${fmt(heap.perStream, 0)} B`,
-      baseline: '-',
-      ratio: '-',
+      baseline: `${fmt(held.perStream, 0)} B only held`,
+      ratio: `+${fmt(heap.perStream - held.perStream, 0)} B`,
       target: '<= 1024 B',
       pass: heap.perStream <= 1024 && heap.owned >= heapStreams,
-      values: heap,
+      values: { ...heap, heldOnly: held, addedByConsumeStream: heap.perStream - held.perStream },
     },
     {
       id: 'entries-latency',
