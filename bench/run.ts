@@ -1,8 +1,8 @@
 /**
  * `npm run bench` — the performance benchmark of issue 5 (see docs/performance.md).
  *
- *   npm run bench                      full run (4-9 minutes on 2 cores; up to ~13 when failovers time out)
- *   npm run bench -- --quick           short run (under 2 minutes)
+ *   npm run bench                      full run (8-14 minutes on 2 cores, the entries scenarios about 5 of them; more when failovers time out)
+ *   npm run bench -- --quick           short run (about 4 minutes, 2 of them the entries scenarios)
  *   npm run bench -- --soak [--soak-seconds=600]   also the memory soak (streams coming and going)
  *   npm run bench -- --only=heartbeat,handout      some scenarios only
  *      (heartbeat, cpu-memory, handout, failover, handoff, entries-design, entries, soak)
