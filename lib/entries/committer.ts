@@ -44,16 +44,22 @@ export class Committer {
 
   /** Records a handled entry; completes at once, or once a commit made room when the uncommitted tail is full. */
   handled(id: string): Observable<never> {
-    return defer(() => {
-      if (this.failure !== undefined) return throwError(() => this.failure!.err);
-      this.pending.push(id);
-      if (this.pending.length + this.inflightCount >= this.policy.entries) return this.flush();
-      this.timer ??= timer(this.policy.ms, this.scheduler).subscribe(() => {
-        this.timer = undefined;
-        this.flush().subscribe({ error: () => undefined });
-      });
-      return EMPTY;
+    return defer(() => this.record(id) ?? EMPTY);
+  }
+
+  /**
+   * Records a handled entry now: undefined when there is room for more, else what to wait for
+   * (the commit that makes room, or the error of an earlier failed commit). The loop's hot path.
+   */
+  record(id: string): Observable<never> | undefined {
+    if (this.failure !== undefined) return throwError(() => this.failure!.err);
+    this.pending.push(id);
+    if (this.pending.length + this.inflightCount >= this.policy.entries) return this.flush();
+    this.timer ??= timer(this.policy.ms, this.scheduler).subscribe(() => {
+      this.timer = undefined;
+      this.flush().subscribe({ error: () => undefined });
     });
+    return undefined;
   }
 
   /** Commits every id handled so far (after the commit in flight); completes when they are committed. */

@@ -145,45 +145,56 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
         this.feed.read(this.after, this.policy.readCount, this);
         return;
       }
-      let input: ObservableInput<unknown>;
+      let input: ObservableInput<unknown> | undefined;
       try {
         input = this.action();
       } catch (err) {
         if (!this.fail(err)) return;
         continue;
       }
-      let sync = true;
-      let settled: { readonly err: unknown } | 'done' | undefined;
-      const sub = from(input).subscribe({
-        next: (value) => {
-          if (this.phase === 'start') this.after = value as string;
-        },
-        error: (err: unknown) => {
-          if (sync) settled = { err };
-          else {
-            this.current = undefined;
-            if (this.fail(err)) this.drive();
-          }
-        },
-        complete: () => {
-          if (sync) settled = 'done';
-          else {
-            this.current = undefined;
-            if (this.advance()) this.drive();
-          }
-        },
-      });
-      sync = false;
-      if (settled === undefined) {
+      if (input === undefined) {
+        if (!this.advance()) return;
+        continue;
+      }
+      this.sync = true;
+      this.settled = undefined;
+      const sub = from(input).subscribe(this.step);
+      this.sync = false;
+      if (this.settled === undefined) {
         this.current = sub;
         return;
       }
+      const settled = this.settled as { readonly err: unknown } | 'done';
       if (settled === 'done' ? !this.advance() : !this.fail(settled.err)) return;
     }
   }
 
-  /** What the current phase (other than a read) waits for. */
-  private action(): ObservableInput<unknown> {
+  /** Whether the step being subscribed is still in `subscribe` (then `drive` goes on), and how it ended there. */
+  private sync = false;
+  private settled: { readonly err: unknown } | 'done' | undefined;
+  /** The observer of every step (one object per stream, not one per step). */
+  private readonly step = {
+    next: (value: unknown): void => {
+      if (this.phase === 'start') this.after = value as string;
+    },
+    error: (err: unknown): void => {
+      if (this.sync) this.settled = { err };
+      else {
+        this.current = undefined;
+        if (this.fail(err)) this.drive();
+      }
+    },
+    complete: (): void => {
+      if (this.sync) this.settled = 'done';
+      else {
+        this.current = undefined;
+        if (this.advance()) this.drive();
+      }
+    },
+  };
+
+  /** What the current phase (other than a read) waits for; undefined: nothing, go on. */
+  private action(): ObservableInput<unknown> | undefined {
     switch (this.phase) {
       case 'start':
         return this.feed.start();
@@ -196,7 +207,7 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
       case 'dead':
         return this.feed.deadLetter(this.batch[this.at]!, this.poison!);
       case 'handled':
-        return this.committer.handled(this.batch[this.at]!.id);
+        return this.committer.record(this.batch[this.at]!.id);
       default:
         return this.committer.flush();
     }

@@ -173,8 +173,10 @@ export class EntryEngine {
     return defer(() => {
       const slot = this.slots.get(name);
       if (slot === undefined || slot.ended) return EMPTY;
+      const settled = (slot.settled ??= new Subject<void>());
       this.requestStop(slot, reason);
-      return (slot.settled ??= new Subject<void>()).pipe(
+      if (slot.ended) return EMPTY;
+      return settled.pipe(
         take(1),
         timeout({ first: this.deps.blockMs, scheduler: this.deps.scheduler, with: () => of(undefined) }),
         ignoreElements(),
@@ -295,6 +297,7 @@ export class EntryEngine {
           if (reply.size === 0 && scheduler.now() - sentAt >= blockMs) await this.checkGone(sent.map(([, r]) => r.read));
         } catch (err) {
           this.blockingRound = undefined;
+          if (this.closed) break;
           if (err instanceof WrongTypeReply) {
             await this.checkGone(sent.map(([, r]) => r.read), true).catch(() => undefined);
             continue;
