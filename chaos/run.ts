@@ -18,7 +18,7 @@ import { installCleanupHandlers, killAll } from '../support/processes';
 import { CaseSummary, summarise, table } from './report';
 
 const HELP = `npm run chaos -- [options]
-  --quick            one short run per case (about 2.5 minutes)
+  --quick            one short run per case (about 4 minutes)
   --case NAME[,..]   only these cases (repeatable); names: ${CASES.map((c) => c.name).join(', ')}
   --runs N           runs per case (default 2, --quick 1)
   --logs             keep every consumer's event log in chaos/results.json (failing runs always keep theirs)
