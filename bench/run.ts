@@ -1,11 +1,11 @@
 /**
  * `npm run bench` — the performance benchmark of issue 5 (see docs/performance.md).
  *
- *   npm run bench                      full run (4-9 minutes on 2 cores; up to ~13 when failovers time out)
- *   npm run bench -- --quick           short run (under 2 minutes)
+ *   npm run bench                      full run (8-14 minutes on 2 cores, the entries scenarios about 5 of them; more when failovers time out)
+ *   npm run bench -- --quick           short run (about 4 minutes, 2 of them the entries scenarios)
  *   npm run bench -- --soak [--soak-seconds=600]   also the memory soak (streams coming and going)
  *   npm run bench -- --only=heartbeat,handout      some scenarios only
- *      (heartbeat, cpu-memory, handout, failover, handoff, soak)
+ *      (heartbeat, cpu-memory, handout, failover, handoff, entries-design, entries, soak)
  *   --read-count=N        readCount of the hand-out scenario (default 500)
  *   --bullmq-concurrency=N   concurrency of the BullMQ worker (default 100)
  *   --failover-cap=MS     longest wait for one failover before it counts as a timeout
@@ -23,13 +23,15 @@ import { RedisServer } from '../support/redis-server';
 import { BenchConfig, Row, renderTable } from './lib/report';
 import { machineCpu, progress } from './lib/stats';
 import { cpuMemoryScenario } from './scenarios/cpu-memory';
+import { entriesDesignScenario } from './scenarios/entries-design';
+import { entriesScenario } from './scenarios/entries';
 import { failoverScenario } from './scenarios/failover';
 import { handoffScenario } from './scenarios/handoff';
 import { BULLMQ_CONCURRENCY, handoutScenario } from './scenarios/handout';
 import { heartbeatScenario } from './scenarios/heartbeat';
 import { soakScenario } from './scenarios/soak';
 
-const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'soak'] as const;
+const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'entries-design', 'entries', 'soak'] as const;
 
 class UsageError extends Error {}
 
@@ -124,6 +126,8 @@ const main = async (): Promise<void> => {
     await run('handout', () => handoutScenario(server, config));
     await run('failover', () => failoverScenario(server, config));
     await run('handoff', () => handoffScenario(server, config));
+    await run('entries-design', () => entriesDesignScenario(server, config));
+    await run('entries', () => entriesScenario(server, config));
     await run('soak', () => soakScenario(server, config));
   } finally {
     redis.disconnect();

@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { MUTEX_KEY_SEP } from '../lib';
 import type { ConsumerEvent } from '../support/protocol';
 import { shortName } from '../support/protocol';
+import { EntryAnalysis, analyseEntries } from './entry-checks';
 import type { Added } from './producer';
 
 /** What the driver knows of one consumer process after a run. */
@@ -193,6 +194,8 @@ export interface Analysis {
   /** failed XADDs whose entry nobody ever saw (it may never have existed) */
   readonly uncertainAdds: number;
   readonly windows: Window[];
+  /** the entries of the data streams of the finished LBS entries (consumeStream) */
+  readonly entries: EntryAnalysis;
   readonly failures: string[];
 }
 
@@ -208,6 +211,8 @@ export interface AnalysisInput {
   readonly mustDeadLetter: readonly string[];
   /** kinds of entries that may be dead-lettered (with a reason) or processed */
   readonly mayDeadLetter?: readonly string[];
+  /** the consumers' commitEvery.entries: the bound of entries handled twice per take */
+  readonly commitEntries?: number;
 }
 
 export const analyse = (input: AnalysisInput): Analysis => {
@@ -249,6 +254,8 @@ export const analyse = (input: AnalysisInput): Analysis => {
   const wrongDeadLetters: string[] = [];
   let finished = 0;
   let deadLettered = 0;
+  /** finished LBS entries (also unconfirmed ones): their data streams' entries are checked */
+  const checked = new Map<string, string>();
   for (const entry of entries.values()) {
     if (vanishedIds.has(entry.id)) continue;
     const times = finishedAt.get(entry.id) ?? [];
@@ -262,9 +269,11 @@ export const analyse = (input: AnalysisInput): Analysis => {
       if (times.length > 0) failures.push(`${label} both finished and dead-lettered`);
     } else if (times.length > 0) {
       finished++;
+      checked.set(entry.id, entry.name);
       if (input.mustDeadLetter.includes(entry.kind)) wrongDeadLetters.push(`${label} was processed, but must be dead-lettered`);
     } else if (redisAcknowledgedAll && diedWith(entry.id)) {
       finished++;
+      checked.set(entry.id, entry.name);
       finishedUnconfirmed.push(label);
     } else {
       lostIds.push(redisAcknowledgedAll ? `${label} (acknowledged in Redis, never processed to the end)` : label);
@@ -306,6 +315,10 @@ export const analyse = (input: AnalysisInput): Analysis => {
     if (first !== undefined) handOutMs.push(first.start - entry.at);
   }
 
+  const written = new Map<string, readonly string[]>();
+  for (const a of added) if (a.entries !== undefined && a.entries.length > 0) written.set(shortName(a.name), a.entries);
+  const entryAnalysis = analyseEntries({ checked: written.size > 0 ? checked : new Map(), written, events, commitEntries: input.commitEntries ?? Infinity });
+  failures.push(...entryAnalysis.failures);
   if (!input.settled) failures.push('did not settle: Redis still holds entries, pending entries or locks at the deadline');
   if (lostIds.length > 0) failures.push(`lost ${lostIds.length}: ${lostIds.slice(0, 5).join(', ')}`);
   if (finishedTwice.length > 0) failures.push(`finished more than once: ${finishedTwice.slice(0, 5).join(', ')}`);
@@ -339,6 +352,7 @@ export const analyse = (input: AnalysisInput): Analysis => {
     handOutMs,
     uncertainAdds,
     windows,
+    entries: entryAnalysis,
     failures,
   };
 };

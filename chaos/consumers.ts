@@ -9,6 +9,10 @@ export interface ChaosConsumerSettings {
   readonly hbInterval: number;
   readonly workMinMs: number;
   readonly workMaxMs: number;
+  /** consumeStream: the work of one entry, and commitEvery; without entryMs the work is one timer of workMinMs..workMaxMs (no data stream read) */
+  readonly entryMs?: number;
+  readonly commitEntries?: number;
+  readonly commitMs?: number;
   readonly blockMs: number;
   /** loads, then waits for SIGUSR1 to start its client */
   readonly startOnSignal?: boolean;
@@ -16,8 +20,9 @@ export interface ChaosConsumerSettings {
 
 /**
  * One chaos consumer in a child process: support/consumer.ts running
- * `client.init().pipe(claimExpired(client), processStreams(client, handler))`, the handler a timer
- * of simulated work; SIGTERM hands its streams back (`shutdown()`).
+ * `client.init().pipe(claimExpired(client), processStreams(client, handler))`, the handler
+ * `consumeStream` over the data stream, each entry a timer of simulated work, done after the entry
+ * with `type: end`; SIGTERM hands its streams back (`shutdown()`).
  */
 export class ConsumerProc extends ChildConsumer {
   /** the driver ended it (kill, SIGTERM at teardown); otherwise its exit is a crash */
@@ -28,7 +33,7 @@ export class ConsumerProc extends ChildConsumer {
   constructor(readonly index: number, settings: ChaosConsumerSettings) {
     const stderr: string[] = [];
     super(
-      { ...settings, claim: true, process: 'operators', work: 'timer', report: 'events', onSigterm: 'shutdown' },
+      { ...settings, claim: true, process: 'operators', work: settings.entryMs === undefined ? 'timer' : 'entries', report: 'events', onSigterm: 'shutdown' },
       {
         onStderr: (line) => void (stderr.length < 50 && stderr.push(line.slice(0, 2000))),
         onStray: (line) => void stderr.push(`unparsable stdout line: ${line.slice(0, 200)}`),

@@ -22,6 +22,11 @@ export interface RunSettings {
   readonly settleTimeoutMs: number;
   readonly workMinMs: number;
   readonly workMaxMs: number;
+  /** the work of one entry of a data stream (a stream of work W gets W / entryMs entries) */
+  readonly entryMs: number;
+  /** consumeStream's commitEvery: the bound of entries handled twice after a crash is `commitEntries` */
+  readonly commitEntries: number;
+  readonly commitMs: number;
 }
 
 export const settingsFor = (quick: boolean): RunSettings => ({
@@ -33,6 +38,9 @@ export const settingsFor = (quick: boolean): RunSettings => ({
   settleTimeoutMs: 15_000,
   workMinMs: 300,
   workMaxMs: 2000,
+  entryMs: 50,
+  commitEntries: 5,
+  commitMs: 1000,
 });
 
 /** What a case's fault and checks can use. */
@@ -123,7 +131,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
   const notes: string[] = [];
   const server = await RedisServer.start({ args: def.redisArgs ?? [] });
   const admin = server.connect({ ...RIDE_OUT, connectionName: 'chaos-admin' });
-  const producer = new Producer(server.port, service, tag);
+  const producer = new Producer(server.port, service, tag, { entryMs: settings.entryMs, minMs: settings.workMinMs, maxMs: settings.workMaxMs });
   const consumers: ConsumerProc[] = [];
   const proxies = new Map<ConsumerProc, SilentProxy>();
   let fault: FaultRecord = { at: Date.now(), endAt: Date.now(), pauseMs: 0, targets: [], notes: [] };
@@ -135,8 +143,8 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
       proxy = await SilentProxy.start(server.port);
       url = proxy.url;
     }
-    const { workMinMs, workMaxMs } = settings;
-    const proc = new ConsumerProc(consumers.length, { redisUrl: url, service, pod, hbInterval: hb, workMinMs, workMaxMs, blockMs: Math.round(3.5 * hb), startOnSignal: held });
+    const { workMinMs, workMaxMs, entryMs, commitEntries, commitMs } = settings;
+    const proc = new ConsumerProc(consumers.length, { redisUrl: url, service, pod, hbInterval: hb, workMinMs, workMaxMs, entryMs, commitEntries, commitMs, blockMs: Math.round(3.5 * hb), startOnSignal: held });
     consumers.push(proc);
     if (proxy !== undefined) proxies.set(proc, proxy);
     return proc;
@@ -187,7 +195,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
   let teardownAt = Date.now();
   try {
     for (let i = 0; i < (def.consumers ?? 3); i++) await spawn(`c${i}`);
-    await ctx.waitReady(consumers);
+    await ctx.waitReady(consumers, 30_000); // 10 processes loading at once on a busy machine can take more than 15 s
     producer.start(settings.produceEveryMs);
     const warmupEnd = Date.now() + settings.warmupMs;
     await def.setup?.(ctx);
@@ -245,6 +253,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     now: teardownAt,
     mustDeadLetter: def.mustDeadLetter ?? [],
     mayDeadLetter: def.mayDeadLetter ?? [],
+    commitEntries: settings.commitEntries,
   });
   const failures = [...analysis.failures];
   if (error !== undefined) failures.unshift(`run error: ${error}`);

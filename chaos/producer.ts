@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { addStream } from '../lib';
+import { shortName } from '../support/protocol';
 import { sleep } from '../support/service';
 
 /** One LBS entry the producer asked for. */
@@ -14,6 +15,15 @@ export interface Added {
   confirmedAt?: number;
   /** the XADD failed (Redis down...): the entry may or may not exist */
   error?: string;
+  /** the ids of the entries written into its data stream before the LBS entry (the last one `type: end`) */
+  entries?: readonly string[];
+}
+
+/** How many entries the producer writes into each data stream: `Info.workMs` (else a random time in min..max) over `entryMs`. */
+export interface EntryPlan {
+  readonly entryMs: number;
+  readonly minMs: number;
+  readonly maxMs: number;
 }
 
 const ADD_TIMEOUT_MS = 10_000;
@@ -31,8 +41,10 @@ export class Producer {
   private running = false;
   private loop: Promise<void> | undefined;
   private count = 0;
+  /** data stream (its short name) -> the ids of the entries written into it */
+  readonly dataEntries = new Map<string, readonly string[]>();
 
-  constructor(port: number, readonly service: string, private readonly tag: string) {
+  constructor(port: number, readonly service: string, private readonly tag: string, private readonly plan?: EntryPlan) {
     this.redis = new Redis({ port, host: '127.0.0.1', connectionName: 'chaos-producer', autoResendUnfulfilledCommands: false, maxRetriesPerRequest: null, retryStrategy: () => 100 });
     this.redis.on('error', () => undefined);
     for (const ev of ['connect', 'ready', 'close', 'reconnecting', 'end'] as const) this.redis.on(ev, () => this.connectionLog.push(`${Date.now()} ${ev}`));
@@ -53,11 +65,34 @@ export class Producer {
     }
   }
 
-  /** Adds one stream and waits for its id. */
+  /**
+   * Writes the entries of a data stream (once per name: a second LBS entry for the same stream
+   * reads the same entries), in one MULTI so that they are all there or none; the last one `type: end`.
+   */
+  private async writeEntries(name: string, info: Record<string, unknown>): Promise<readonly string[]> {
+    const known = this.dataEntries.get(shortName(name));
+    if (known !== undefined || this.plan === undefined) return known ?? [];
+    const { entryMs, minMs, maxMs } = this.plan;
+    const fromInfo = Number(info.workMs);
+    const workMs = Number.isFinite(fromInfo) && fromInfo > 0 ? fromInfo : minMs + Math.random() * (maxMs - minMs);
+    const count = Math.max(1, Math.round(workMs / entryMs));
+    const multi = this.redis.multi();
+    for (let n = 0; n < count; n++) multi.xadd(name, '*', 'n', String(n), 'type', n === count - 1 ? 'end' : 'data');
+    const replies = (await this.bounded(multi.exec())) ?? [];
+    const ids = replies.map(([err, id]) => {
+      if (err) throw err;
+      return id as string;
+    });
+    this.dataEntries.set(shortName(name), ids);
+    return ids;
+  }
+
+  /** Adds one stream (its entries first, with an entry plan) and waits for its id. */
   async add(name: string, info: Record<string, unknown> = {}, kind = 'normal'): Promise<Added> {
     const entry: Added = { name, kind, requestedAt: Date.now() };
     this.added.push(entry);
     try {
+      entry.entries = await this.writeEntries(name, info);
       entry.id = await this.bounded(lastValueFrom(addStream(this.redis, this.service, { dataStreamName: name, info })));
       entry.confirmedAt = Date.now();
     } catch (err) {

@@ -11,6 +11,12 @@ export interface CaseSummary {
   readonly streams: number;
   readonly vanished: number;
   readonly lost: number;
+  /** entries of the finished streams' data streams, lost among them, handled again, the most one take left to be handled again (bound: one commit batch) */
+  readonly entries: number;
+  readonly entriesLost: number;
+  readonly entriesTwice: number;
+  readonly entriesRepeatedMax: number;
+  readonly entriesBound: number;
   readonly duplicateMaxMs: number;
   readonly duplicateBoundMs: number;
   readonly recoveryP50Ms: number | undefined;
@@ -33,6 +39,11 @@ export const summarise = (def: CaseDef, runs: readonly RunResult[]): CaseSummary
     streams: runs.reduce((n, r) => n + r.analysis.streams, 0),
     vanished: runs.reduce((n, r) => n + r.analysis.vanished, 0),
     lost: runs.reduce((n, r) => n + r.analysis.lost, 0),
+    entries: runs.reduce((n, r) => n + r.analysis.entries.expected, 0),
+    entriesLost: runs.reduce((n, r) => n + r.analysis.entries.lost, 0),
+    entriesTwice: runs.reduce((n, r) => n + r.analysis.entries.twice, 0),
+    entriesRepeatedMax: Math.max(0, ...runs.map((r) => r.analysis.entries.maxRepeatedPerTake)),
+    entriesBound: Math.max(0, ...runs.map((r) => r.analysis.entries.bound)),
     duplicateMaxMs: Math.max(0, ...runs.map((r) => r.analysis.duplicate.ms)),
     duplicateBoundMs: Math.max(0, ...runs.map((r) => r.analysis.duplicateBoundMs)),
     recoveryP50Ms: percentile(recovery, 50),
@@ -47,13 +58,16 @@ export const summarise = (def: CaseDef, runs: readonly RunResult[]): CaseSummary
 const ms = (v: number | undefined): string => (v === undefined ? '–' : String(Math.round(v)));
 
 export const table = (rows: readonly CaseSummary[]): string => {
-  const header = ['fault', 'runs', 'streams', 'lost', 'vanished', 'dup max ms (bound)', 'recovery p50/p99 ms (n)', 'hand-out p99 ms', 'result'];
+  const header = ['fault', 'runs', 'streams', 'lost', 'vanished', 'entries', 'entries lost', 'entries twice (max/take, bound)', 'dup max ms (bound)', 'recovery p50/p99 ms (n)', 'hand-out p99 ms', 'result'];
   const body = rows.map((r) => [
     r.case,
     `${r.passed}/${r.runs}`,
     String(r.streams),
     String(r.lost),
     String(r.vanished),
+    String(r.entries),
+    String(r.entriesLost),
+    `${r.entriesTwice} (${r.entriesRepeatedMax}, ${r.entriesBound})`,
     `${r.duplicateMaxMs} (${r.duplicateBoundMs})`,
     `${ms(r.recoveryP50Ms)}/${ms(r.recoveryP99Ms)} (${r.recoverySamples})`,
     ms(r.handOutP99Ms),

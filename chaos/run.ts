@@ -18,7 +18,7 @@ import { installCleanupHandlers, killAll } from '../support/processes';
 import { CaseSummary, summarise, table } from './report';
 
 const HELP = `npm run chaos -- [options]
-  --quick            one short run per case (about 2.5 minutes)
+  --quick            one short run per case (about 4 minutes)
   --case NAME[,..]   only these cases (repeatable); names: ${CASES.map((c) => c.name).join(', ')}
   --runs N           runs per case (default 2, --quick 1)
   --logs             keep every consumer's event log in chaos/results.json (failing runs always keep theirs)
@@ -83,7 +83,7 @@ const main = async (): Promise<number> => {
       const a = result.analysis;
       const rec = a.recoveryMs.length === 0 ? '–' : `${Math.round(Math.max(...a.recoveryMs))} ms max (${a.recoveryMs.length})`;
       console.log(
-        `${result.ok ? 'PASS' : 'FAIL'} ${(result.durationMs / 1000).toFixed(1)} s: streams ${a.streams}, lost ${a.lost}${a.vanished ? `, vanished ${a.vanished}` : ''}, dup ${a.duplicate.ms}/${a.duplicateBoundMs} ms, recovery ${rec}, settled in ${result.settleMs} ms`,
+        `${result.ok ? 'PASS' : 'FAIL'} ${(result.durationMs / 1000).toFixed(1)} s: streams ${a.streams}, lost ${a.lost}${a.vanished ? `, vanished ${a.vanished}` : ''}, entries ${a.entries.expected} (lost ${a.entries.lost}, twice ${a.entries.twice}, max ${a.entries.maxRepeatedPerTake}/${a.entries.bound} per take), dup ${a.duplicate.ms}/${a.duplicateBoundMs} ms, recovery ${rec}, settled in ${result.settleMs} ms`,
       );
       for (const n of result.notes) console.log(`      note: ${n}`);
       for (const f of result.failures) console.log(`      FAIL: ${f}`);
@@ -93,6 +93,7 @@ const main = async (): Promise<number> => {
 
   const summaries = results.map((r) => (r.summary = summarise(r.def, r.runs)));
   console.log(`\n${table(summaries)}\n`);
+  console.log('entries = entries of the finished streams\' data streams (consumeStream); twice = handled again after a take of the stream ended, max/take = the most one take left (bound: one commit batch);');
   console.log('dup max = longest time two consumer processes held one LBS entry at once (bound: one TTL + the injected pause);');
   console.log('recovery = fault injection to the next start of each stream whose processing the fault interrupted;');
   console.log('hand-out = XADD to first start, for streams added during the fault; vanished = entries lost with Redis\'s data (restart without persistence), not counted as lost.\n');

@@ -43,7 +43,7 @@ export const workOf = (config: ConsumerConfig): Work => {
   const max = config.workMaxMs ?? 2000;
   switch (config.work ?? 'none') {
     case 'none':
-    case 'entries':
+    case 'entries': // PROCESS=operators: consumeStream is the work (support/consumer.ts)
       return { plan: () => undefined, run: () => NEVER };
     case 'timer':
       return { plan: (s) => planned(s.additionalInfo, min, max), run: after };

@@ -8,7 +8,8 @@
  *                      a StreamDisowned stops that work
  *   PROCESS=operators  client.init().pipe(claimExpired(client) (CLAIM=1), processStreams(client, WORK))
  *   WORK=none | timer | steps | churn   what it does with a stream it owns (see ConsumerConfig.work)
- *   WORK=entries       (PROCESS=operators) consumeStream: a `handled` line per entry, with its fence
+ *   WORK=entries       (PROCESS=operators) consumeStream: a `handled` line per entry, with its fence,
+ *                      a `committed` line per commit; it ends after an entry with the field `end` or `type: end`
  *   REPORT=events      (default) one JSON line per event, and the library's info+ log lines (`lib`)
  *   REPORT=counts      quiet counting for 100k streams: `owned` at TARGET, `progress` every 10k,
  *                      `disowned` at the first and every 10k
@@ -157,30 +158,44 @@ const manual = (client: RedisStreamClient): Observable<unknown> =>
 /** PROCESS=operators: when each entry's processing window opened (by LBS id). */
 const openedAt = new Map<string, number>();
 
-/** The processStreams handler: the planned work, with `started` and `work-done` (doneStream follows). */
-/** WORK=entries: each entry handled in ENTRY_MS (0: at once), then a `handled` line; an entry with the field `end` is the last. */
-const consumeEntries = (stream: OwnedStreamInfo): Observable<unknown> =>
-  consumeStream(
+/**
+ * WORK=entries: each entry handled in ENTRY_MS (0: at once), then a `handled` line; each id
+ * consumeStream emits (handled and committed) a `committed` line; an entry with the field `end`,
+ * or `type: end`, is the last. REPORT=counts prints neither.
+ */
+const consumeEntries = (stream: OwnedStreamInfo): Observable<unknown> => {
+  let fence = -1;
+  return consumeStream(
     client!,
     stream,
-    (entry, ctx) =>
-      (config.entryMs ? timer(config.entryMs) : of(0)).pipe(
-        tap({ complete: () => emit({ event: 'handled', ...about(stream.payload), entry: entry.id, fence: ctx.fence, fields: entry.fields }) }),
-      ),
+    (entry, ctx) => {
+      fence = ctx.fence;
+      return (config.entryMs ? timer(config.entryMs) : of(0)).pipe(
+        tap({ complete: () => events && emit({ event: 'handled', ...about(stream.payload), entry: entry.id, fence: ctx.fence, fields: entry.fields }) }),
+      );
+    },
     {
-      until: (entry) => entry.fields.end !== undefined,
+      until: (entry) => entry.fields.end !== undefined || entry.fields.type === 'end',
       commitEvery: { ...(config.commitEntries === undefined ? {} : { entries: config.commitEntries }), ...(config.commitMs === undefined ? {} : { ms: config.commitMs }) },
     },
-  );
+  ).pipe(tap((id) => events && emit({ event: 'committed', ...about(stream.payload), entry: id, fence })));
+};
 
+/** The processStreams handler: the planned work, with `started` and `work-done` (doneStream follows). */
 const handler = (stream: OwnedStreamInfo): Observable<unknown> =>
-  config.work === 'entries' ? consumeEntries(stream) : defer(() => {
-    const workMs = work.plan(stream);
-    openedAt.set(stream.payload.idInLbs, Date.now());
-    if (events) emit({ event: 'started', ...about(stream.payload), workMs: Math.round(workMs ?? 0) });
-    if (workMs === undefined) return NEVER;
-    return work.run(workMs).pipe(tap({ complete: () => events && emit({ event: 'work-done', ...about(stream.payload) }) }));
-  });
+  config.work === 'entries'
+    ? defer(() => {
+        openedAt.set(stream.payload.idInLbs, Date.now());
+        if (events) emit({ event: 'started', ...about(stream.payload), workMs: 0 });
+        return consumeEntries(stream).pipe(tap({ complete: () => events && emit({ event: 'work-done', ...about(stream.payload) }) }));
+      })
+    : defer(() => {
+        const workMs = work.plan(stream);
+        openedAt.set(stream.payload.idInLbs, Date.now());
+        if (events) emit({ event: 'started', ...about(stream.payload), workMs: Math.round(workMs ?? 0) });
+        if (workMs === undefined) return NEVER;
+        return work.run(workMs).pipe(tap({ complete: () => events && emit({ event: 'work-done', ...about(stream.payload) }) }));
+      });
 
 const outcome = (o: StreamOutcome): void => {
   const startedAt = openedAt.get(o.payload.idInLbs);

@@ -23,7 +23,9 @@ export interface ConsumerConfig {
    * What it does with a stream it owns: `none` (default) holds it; `timer` works `workMinMs..workMaxMs`
    * (or `Info.workMs`) in one timer; `steps` works as long in steps of 250 ms, a step whose timer
    * fired late not counting; `churn` finishes the streams named `churnPrefix*` after a random hold
-   * of 0..`churnHoldMs` and holds the others. Every work but `none` ends with doneStream.
+   * of 0..`churnHoldMs` and holds the others; `entries` (operators process only) reads the data
+   * stream with `consumeStream`, each entry a timer of `entryMs`, the stream done after its entry
+   * with the field `end` or `type: end`. Every work but `none` ends with doneStream.
    */
   readonly work?: 'none' | 'timer' | 'steps' | 'churn' | 'entries';
   /** work `entries` (PROCESS=operators): consumeStream of each owned stream, `entryMs` per entry, a `handled` line per entry; it ends after an entry with the field `end` */
@@ -66,6 +68,9 @@ const ENV: { readonly [K in keyof ConsumerConfig]-?: readonly [string, Kind] } =
   workMaxMs: ['WORK_MAX_MS', 'number'],
   churnPrefix: ['CHURN_PREFIX', 'string'],
   churnHoldMs: ['CHURN_HOLD_MS', 'number'],
+  entryMs: ['ENTRY_MS', 'number'],
+  commitEntries: ['COMMIT_ENTRIES', 'number'],
+  commitMs: ['COMMIT_MS', 'number'],
   report: ['REPORT', 'string'],
   target: ['TARGET', 'number'],
   ticks: ['TICKS', 'flag'],
@@ -73,9 +78,6 @@ const ENV: { readonly [K in keyof ConsumerConfig]-?: readonly [string, Kind] } =
   exitOnError: ['EXIT_ON_ERROR', 'flag'],
   startOnSignal: ['START_ON_SIGNAL', 'flag'],
   blockMs: ['BLOCK_MS', 'number'],
-  entryMs: ['ENTRY_MS', 'number'],
-  commitEntries: ['COMMIT_ENTRIES', 'number'],
-  commitMs: ['COMMIT_MS', 'number'],
 };
 
 /** The child's environment: `base` without any of the protocol's variables, plus those of `config`. */
@@ -154,6 +156,8 @@ export type EventBody =
   | ({ event: 'abandoned'; startedAt?: number } & StreamFields)
   /** operators: outcome Failed (the handler or doneStream failed) */
   | ({ event: 'failed'; startedAt?: number; code?: string; message?: string } & StreamFields)
+  /** work `entries`: consumeStream emitted `entry` (handled and committed; `fence` that of the handler's last entry); REPORT=counts: not printed */
+  | ({ event: 'committed'; entry: string; fence: number } & StreamFields)
   /** manual: doneStream refused (NOT_OWNER: another consumer took the stream meanwhile) */
   | ({ event: 'done-refused'; code?: string } & StreamFields)
   /** notifications$ errored, or (with stream fields) a claim failed other than by a lost race */
