@@ -6,6 +6,7 @@ import type { ClientDeps } from './deps';
 import { InvalidOptionsError } from './errors';
 import { consumerName, lockKey, serviceKeys } from './keys';
 import { claim, doneStream, finishAll, release } from './lease/commands';
+import { Fleet } from './lease/fleet';
 import { LeaseLedger } from './lease/ledger';
 import { LockManager } from './lease/lock-manager';
 import { notifications$ } from './notifications';
@@ -60,9 +61,10 @@ export class RedisStreamClient {
     const ledger = new LeaseLedger(lockKey, () => scheduler.now(), HAND_BACK_HEARTBEATS * hbInterval, {
       taken: (lease) => metrics.recordStreamProcessingStart?.(lease.payload.dataStreamName, lease.since),
       dropped: (lease) => metrics.recordStreamProcessingEnd?.(lease.payload.dataStreamName, lease.since),
-    });
-    const locks = new LockManager({ ledger, port, ttl: hbInterval, scheduler, log, metrics });
-    this.deps = { service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey };
+    }, resolved.maxStreams);
+    const fleet = new Fleet(ledger, { consumer: this.id, hbInterval, rebalance: resolved.rebalance, rebalanceBatch: resolved.rebalanceBatch });
+    const locks = new LockManager({ ledger, port, ttl: hbInterval, scheduler, log, metrics, fleet });
+    this.deps = { service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey, fleet };
     this.notifications$ = notifications$(this.deps, { stop$: this.stop$, isClosed: () => this.closed });
   }
 

@@ -1,4 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
+import type { Fleet } from './lease/fleet';
 import type { LeaseLedger } from './lease/ledger';
 import type { LockManager } from './lease/lock-manager';
 import type { ServiceKeys } from './keys';
@@ -23,4 +24,6 @@ export interface ClientDeps {
   readonly metrics: MetricsRecorder;
   /** The lock key of an LBS entry. */
   readonly lockKeyOf: (dataStreamName: string, idInLbs: string) => string;
+  /** The fleet's membership and balance (absent: this consumer claims at once and never hands back). */
+  readonly fleet?: Fleet;
 }

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'STREAM_TERMINATED'
   | 'CLIENT_CLOSED'
   | 'HANDLER_FAILED'
+  | 'AT_CAPACITY'
   | 'REDIS';
 
 /**
@@ -99,6 +100,14 @@ export class StreamHandlerError extends RedisStreamClientError {
   readonly code = 'HANDLER_FAILED';
   constructor(readonly streamName: string, cause: unknown) {
     super(`The handler of stream "${streamName}" failed (${cause instanceof Error ? cause.message : String(cause)}); the stream was released for another consumer.`, { cause });
+  }
+}
+
+/** `claim()` while this consumer owns `maxStreams` streams: another consumer with room takes the stream. `claimExpired` skips it quietly. */
+export class AtCapacityError extends RedisStreamClientError {
+  readonly code = 'AT_CAPACITY';
+  constructor(readonly streamName: string, readonly maxStreams: number) {
+    super(`Not claiming stream "${streamName}": this consumer owns maxStreams (${maxStreams}) streams already; a consumer with room takes it. Raise options.maxStreams to own more.`);
   }
 }
 

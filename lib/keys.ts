@@ -48,6 +48,8 @@ export interface ServiceKeys {
   /** Guard keys: one consumer of the service reaps (or reconciles) per interval. */
   readonly reaperGuard: string;
   readonly reconcilerGuard: string;
+  /** Hash: consumer name -> `<capacity> <owned> <joinedAt> <incarnation> <seenAt>`, written by each heartbeat: the fleet's membership. */
+  readonly members: string;
   /** Set of the lock keys a consumer of this library holds (what the reaper touches once its deadline passes). */
   locksOf(consumer: string): string;
 }
@@ -61,5 +63,6 @@ export const serviceKeys = (service: string): ServiceKeys => ({
   epoch: `${service}-epoch`,
   reaperGuard: `${service}-reaper`,
   reconcilerGuard: `${service}-reconciler`,
+  members: `${service}-members`,
   locksOf: (consumer) => `${service}-locks:${consumer}`,
 });

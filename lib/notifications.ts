@@ -1,10 +1,11 @@
-import { Observable, Unsubscribable, concat, merge, share, takeUntil, using } from 'rxjs';
+import { EMPTY, Observable, Unsubscribable, concat, merge, share, takeUntil, using } from 'rxjs';
 import type { ClientDeps } from './deps';
 import type { LbsSession } from './port';
 import { heartbeat$ } from './sources/heartbeat';
 import { keyspaceExpiries$ } from './sources/keyspace-expiries';
 import { lbsEntries$ } from './sources/lbs-entries';
 import { lockReaper$ } from './sources/lock-reaper';
+import { rebalancer$ } from './sources/rebalancer';
 import { reconciler$ } from './sources/reconciler';
 import { recoverySweep$ } from './sources/recovery-sweep';
 import { ensureGroup, keyspaceFlags, startup$ } from './sources/startup';
@@ -29,6 +30,7 @@ export interface Lifecycle {
  * | `reconciler$` | guard key, CONFIG, one XPENDING page + the claim script | `StreamAdded` |
  * | `lbsEntries$` | XREADGROUP BLOCK on its own connection + the lock script | `StreamAdded` |
  * | `heartbeat$` | the extension script, and a local verdict without Redis | `StreamDisowned` |
+ * | `rebalancer$` | the membership registry the heartbeat reads back, then `release` | `StreamReleased` |
  *
  * It completes when `stop$` emits and errors with a typed error when start-up fails or the reader
  * gives up. `share()` keeps its default resets on purpose: when the last subscriber leaves, or
@@ -51,6 +53,7 @@ export const notifications$ = (deps: ClientDeps, { stop$, isClosed }: Lifecycle)
         reconciler$({ ...deps, flags }),
         lbsEntries$({ ...deps, session, recreateGroup }),
         heartbeat$({ ...deps, periodMs: options.hbInterval / 2 }),
+        deps.fleet === undefined ? EMPTY : rebalancer$({ ...deps, fleet: deps.fleet }),
       ),
     );
   }).pipe(takeUntil(stop$), share());

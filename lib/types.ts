@@ -38,7 +38,19 @@ export interface StreamDisowned {
   readonly additionalInfo?: AdditionalInfo;
 }
 
-export type Notification = StreamAdded | StreamExpired | StreamDisowned;
+/**
+ * This consumer handed the stream back to the fleet, unfinished, for balance (`reason`
+ * 'rebalance': it held more than its fair share). Stop working on it and do not `doneStream` it:
+ * another consumer takes it over within milliseconds. Sent before the lock is let go.
+ */
+export interface StreamReleased {
+  readonly type: 'StreamReleased';
+  readonly payload: LbsInfo;
+  readonly reason: 'rebalance';
+  readonly additionalInfo?: AdditionalInfo;
+}
+
+export type Notification = StreamAdded | StreamExpired | StreamDisowned | StreamReleased;
 export type NotificationType = Notification['type'];
 
 /** This consumer won the claim of an expired stream (emitted by the `claimExpired` operator); it owns it now. */
@@ -74,6 +86,8 @@ export interface MetricsRecorder {
   recordKspNotification?(streamName: string): void;
   recordKspNotificationDropped?(): void;
   recordDeadLetter?(reason: string): void;
+  /** A stream this consumer handed back for balance (`reason` 'rebalance'). */
+  recordStreamReleased?(streamName: string, reason: string): void;
 }
 
 /** Backoff of the LBS reader after a failed read. */
@@ -111,6 +125,22 @@ export interface ClientOptions {
   readonly reconcileInterval?: number;
   /** An LBS entry larger than this (bytes of its raw value) is dead-lettered. Default 1 MiB. */
   readonly maxEntryBytes?: number;
+  /**
+   * Most streams this consumer owns at once. At capacity it stops reading the LBS (new entries
+   * wait there for consumers with room), `claim` fails with `AtCapacityError` and the sweeps skip.
+   * Default: unlimited.
+   */
+  readonly maxStreams?: number;
+  /**
+   * Whether this consumer hands streams back when it holds more than its fair share of the fleet:
+   * `'consumed'` (default) only streams a `consumeStream` reads, right after a commit, so nothing
+   * is handled twice; `true` also the others (`StreamReleased` tells the application to stop
+   * working on them; `processStreams` reports `Rebalanced`); `false` never, and claims take no
+   * account of load.
+   */
+  readonly rebalance?: boolean | 'consumed';
+  /** Most streams handed back per heartbeat while rebalancing. Default 100. */
+  readonly rebalanceBatch?: number;
   /** Backoff of the LBS reader. */
   readonly retry?: RetryOptions;
   /** Replace `notify-keyspace-events` with `Kx` instead of adding `K` and `x` to the flags already set. */
@@ -129,6 +159,10 @@ export interface ResolvedOptions {
   readonly reapInterval: number;
   readonly reconcileInterval: number;
   readonly maxEntryBytes: number;
+  /** Infinity when unlimited. */
+  readonly maxStreams: number;
+  readonly rebalance: boolean | 'consumed';
+  readonly rebalanceBatch: number;
   readonly retry: Required<RetryOptions>;
   readonly forceConfigOverride: boolean;
   readonly logger: Logger;

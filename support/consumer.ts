@@ -32,7 +32,7 @@ const config = fromEnv();
 const consumer = consumerName(config);
 const events = (config.report ?? 'events') === 'events';
 const work = workOf(config);
-const counts = { added: 0, disowned: 0, finished: 0, failedDone: 0 };
+const counts = { added: 0, disowned: 0, released: 0, claimed: 0, finished: 0, failedDone: 0 };
 
 const emit = (body: EventBody): void => void process.stdout.write(`${JSON.stringify({ ...body, at: Date.now(), consumer, pid: process.pid })}\n`);
 
@@ -71,6 +71,9 @@ const options: ClientOptions = {
   ...(config.hbInterval === undefined ? {} : { hbInterval: config.hbInterval }),
   ...(config.lbsIdleTime === undefined ? {} : { lbsIdleTime: config.lbsIdleTime }),
   ...(config.readCount === undefined ? {} : { readCount: config.readCount }),
+  ...(config.maxStreams === undefined ? {} : { maxStreams: config.maxStreams }),
+  ...(config.rebalance === undefined ? {} : { rebalance: config.rebalance === 'consumed' ? 'consumed' : config.rebalance === 'true' }),
+  ...(config.rebalanceBatch === undefined ? {} : { rebalanceBatch: config.rebalanceBatch }),
   retry: { maxRetries: -1, initialDelay: 50, maxDelay: 500 },
   logger,
   ...(config.ticks ? { metrics } : {}),
@@ -87,6 +90,10 @@ const report = (n: Notification, workMs?: number): void => {
     counts.disowned++;
     if (events) emit({ event: 'disowned', ...about(n.payload) });
     else if (counts.disowned === 1 || counts.disowned % 10_000 === 0) emit({ event: 'disowned', ...about(n.payload), count: counts.disowned });
+  } else if (n.type === 'StreamReleased') {
+    counts.released++;
+    if (events) emit({ event: 'released', ...about(n.payload), reason: n.reason });
+    else if (counts.released === 1 || counts.released % 10_000 === 0) emit({ event: 'released', ...about(n.payload), reason: n.reason, count: counts.released });
   } else if (events) emit({ event: 'expired', ...about(n.payload) });
 };
 
@@ -124,6 +131,7 @@ const startWork = (client: RedisStreamClient, owned: Claimed, workMs: number | u
 const claim = (client: RedisStreamClient, n: StreamExpired): Observable<never> =>
   client.claim(n.payload).pipe(
     tap((claimed) => {
+      counts.claimed++;
       const workMs = work.plan(claimed);
       if (events) emit({ event: 'claimed', ...about(claimed.payload), info: claimed.additionalInfo, workMs: workMs === undefined ? undefined : Math.round(workMs) });
       startWork(client, claimed, workMs);
@@ -142,7 +150,7 @@ const manual = (client: RedisStreamClient): Observable<unknown> =>
         report(n);
         return config.claim ? claim(client, n) : EMPTY;
       }
-      if (n.type === 'StreamDisowned') {
+      if (n.type === 'StreamDisowned' || n.type === 'StreamReleased') {
         stopWork(n.payload.dataStreamName);
         report(n);
         return EMPTY;
@@ -174,6 +182,7 @@ const outcome = (o: StreamOutcome): void => {
   if (!events) return;
   if (o.type === 'Processed') emit({ event: 'finished', ...about(o.payload), startedAt });
   else if (o.type === 'Abandoned') emit({ event: 'abandoned', ...about(o.payload), startedAt });
+  else if (o.type === 'Rebalanced') emit({ event: 'rebalanced', ...about(o.payload), startedAt });
   else emit({ event: 'failed', ...about(o.payload), startedAt, ...describeErr((o.error as { cause?: unknown }).cause ?? o.error) });
 };
 
@@ -184,6 +193,7 @@ const operators = (client: RedisStreamClient): Observable<unknown> =>
       ? claimExpired(client, { onError: (err, info) => emit({ event: 'error', ...about(info), code: describeErr(err).code, message: `claim: ${describeErr(err).message}` }) })
       : identity,
     tap((n) => {
+      if (n.type === 'StreamClaimed') counts.claimed++;
       if (n.type === 'StreamClaimed' && events) emit({ event: 'claimed', ...about(n.payload), info: n.additionalInfo });
     }),
     processStreams(client, handler),

@@ -18,7 +18,7 @@ export type Message =
       readonly type: 'outcome';
       readonly consumer: string;
       readonly stream: string;
-      readonly outcome: 'Processed' | 'Abandoned' | 'Failed';
+      readonly outcome: 'Processed' | 'Abandoned' | 'Rebalanced' | 'Failed';
       readonly entries?: number;
       readonly ms?: number;
       readonly error?: string;

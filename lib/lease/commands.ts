@@ -1,9 +1,9 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EMPTY, Observable, catchError, concatMap, defer, endWith, from, ignoreElements, map, mergeMap, of, range, reduce, takeWhile, tap, throwError, timer } from 'rxjs';
+import { EMPTY, Observable, catchError, concatMap, defer, endWith, finalize, from, ignoreElements, map, mergeMap, of, range, reduce, takeWhile, tap, throwError, timer } from 'rxjs';
 import { decodeLbsEntry } from '../codecs/lbs-message';
 import type { ClientDeps } from '../deps';
-import { AlreadyClaimedError, NotOwnerError, StreamNotFoundError, asRedisError } from '../errors';
+import { AlreadyClaimedError, AtCapacityError, NotOwnerError, StreamNotFoundError, asRedisError } from '../errors';
 import type { Claimed, LbsInfo } from '../types';
 
 /** Streams finished (or released) at once by `done()` and `shutdown()`; finishes in one turn share a script call. */
@@ -12,16 +12,23 @@ const STOP_CONCURRENCY = 1000;
 const EXPIRE_READS = 5;
 const EXPIRE_READ_MS = 2;
 
-type Deps = Pick<ClientDeps, 'port' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'>;
+type Deps = Pick<ClientDeps, 'port' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'> & Partial<Pick<ClientDeps, 'fleet'>>;
 
-/** `client.claim(info)`: takes over a stream that lost its owner; one value, or `AlreadyClaimedError`. */
+/**
+ * `client.claim(info)`: takes over a stream that lost its owner; one value, or `AlreadyClaimedError`
+ * (`AtCapacityError` when this consumer owns `maxStreams`). In a balanced fleet it first waits
+ * the delay the fleet gives it (0 for the stream's designated claimer, longer the more loaded it
+ * is), so that under-loaded consumers take the stream first.
+ */
 export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
-  const { port, ledger, options, scheduler, log, metrics, lockKeyOf } = deps;
+  const { port, ledger, options, scheduler, log, metrics, lockKeyOf, fleet } = deps;
   const name = info.dataStreamName;
-  return defer(() => {
+  const attempt = (): Observable<Claimed> => {
     if (ledger.holds(name, info.idInLbs)) return throwError(() => new AlreadyClaimedError(name, info.idInLbs));
+    if (ledger.reserve(1) === 0) return throwError(() => new AtCapacityError(name, ledger.capacity));
     const started = scheduler.now();
     return port.claim(lockKeyOf(name, info.idInLbs), info.idInLbs, options.hbInterval).pipe(
+      finalize(() => ledger.unreserve(1)),
       catchError((err: unknown) => throwError(() => asRedisError(`Claiming stream "${name}"`)(err))),
       map((result) => {
         const won = result.kind === 'claimed';
@@ -40,6 +47,12 @@ export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
         return { payload: lease.payload, additionalInfo };
       }),
     );
+  };
+  return defer(() => {
+    if (ledger.holds(name, info.idInLbs)) return throwError(() => new AlreadyClaimedError(name, info.idInLbs));
+    if (ledger.room() === 0) return throwError(() => new AtCapacityError(name, ledger.capacity));
+    const delay = fleet?.claimDelay(name) ?? 0;
+    return delay === 0 ? attempt() : timer(delay, scheduler).pipe(concatMap(attempt));
   });
 };
 

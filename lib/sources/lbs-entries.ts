@@ -1,4 +1,4 @@
-import { EMPTY, Observable, catchError, concat, concatMap, defer, filter, from, map, of, repeat, tap, throwError } from 'rxjs';
+import { EMPTY, Observable, catchError, concat, concatMap, defer, filter, finalize, from, map, of, repeat, tap, throwError } from 'rxjs';
 import { RawEntry, partitionEntries } from '../codecs/lbs-message';
 import { deadLetter$ } from '../dead-letters';
 import type { ClientDeps } from '../deps';
@@ -70,10 +70,28 @@ const handOut = (deps: LbsEntriesDeps, batch: readonly RawEntry[]): Observable<S
   );
 };
 
-/** New LBS entries: XREADGROUP on the session's reader, handed out batch by batch (see `readLoop$`); NOGROUP re-creates the group before the retry. */
+/**
+ * New LBS entries: XREADGROUP on the session's reader, handed out batch by batch (see `readLoop$`);
+ * NOGROUP re-creates the group before the retry. Each read asks for at most the room this
+ * consumer has left (`maxStreams`), reserved until its batch is handed out; with no room it waits
+ * until a stream is dropped, and the entries wait in the LBS for consumers with room.
+ */
 export const lbsEntries$ = (deps: LbsEntriesDeps): Observable<StreamAdded> => {
-  const { session, options, scheduler, log, keys } = deps;
-  return readLoop$(session.readNew(options.readCount, options.hbInterval), (batch) => handOut(deps, batch), {
+  const { session, options, scheduler, log, keys, ledger } = deps;
+  let reserved = 0;
+  const free = (): void => {
+    ledger.unreserve(reserved);
+    reserved = 0;
+  };
+  const read$ = ledger.whenRoom().pipe(
+    concatMap(() => {
+      free();
+      reserved = ledger.reserve(options.readCount);
+      return session.readNew(reserved, options.hbInterval);
+    }),
+    tap({ error: free, unsubscribe: free }),
+  );
+  return readLoop$(read$, (batch) => handOut(deps, batch).pipe(finalize(free)), {
     ...options.retry,
     scheduler,
     onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'LBS read failed; retrying'),

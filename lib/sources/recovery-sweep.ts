@@ -1,4 +1,4 @@
-import { EMPTY, Observable, catchError, concat, concatMap, defer, exhaustMap, expand, forkJoin, from, ignoreElements, map, mergeMap, of, tap, timer } from 'rxjs';
+import { EMPTY, Observable, catchError, concat, concatMap, defer, exhaustMap, expand, finalize, forkJoin, from, ignoreElements, map, mergeMap, of, tap, timer } from 'rxjs';
 import { BadEntry, LbsEntry, RawEntry, partitionEntries } from '../codecs/lbs-message';
 import { deadLetter$ } from '../dead-letters';
 import type { ClientDeps } from '../deps';
@@ -34,10 +34,16 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
       return port.entries(candidates.map((row) => row.id)).pipe(
         concatMap((entries) => {
           const dangling = candidates.filter((_, i) => entries[i] === null).map((row) => row.id);
-          const { good, bad } = partitionEntries(entries.filter((e): e is RawEntry => e !== null), options.maxEntryBytes);
+          const decoded = partitionEntries(entries.filter((e): e is RawEntry => e !== null), options.maxEntryBytes);
+          const { bad } = decoded;
           const failures: unknown[] = [];
-          const claims$ = defer(() =>
-            good.length === 0
+          // At most the room this consumer has left (maxStreams): the others stay for consumers with room.
+          let reserved = 0;
+          let good: readonly LbsEntry[] = [];
+          const claims$ = defer(() => {
+            reserved = ledger.reserve(decoded.good.length);
+            good = decoded.good.slice(0, reserved);
+            return good.length === 0
               ? of([] as boolean[])
               : forkJoin(
                   good.map((entry) =>
@@ -49,8 +55,8 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
                       }),
                     ),
                   ),
-                ),
-          );
+                );
+          }).pipe(finalize(() => ledger.unreserve(reserved)));
           return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), claims$).pipe(
             map((won): SweepPage => ({ examined: rows.length, recovered: good.filter((_, i) => won[i]), deadLettered: bad, failures, next })),
           );
@@ -62,7 +68,7 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
 
 /** One recovery sweep: the whole pending list (entries idle at least `minIdleMs`), page after page. */
 export const sweepOnce$ = (deps: RecoveryDeps, minIdleMs: number): Observable<SweepPage> =>
-  sweepPage$(deps, minIdleMs, '-').pipe(expand((page) => (page.next === '-' ? EMPTY : sweepPage$(deps, minIdleMs, page.next))));
+  sweepPage$(deps, minIdleMs, '-').pipe(expand((page) => (page.next === '-' || deps.ledger.room() === 0 ? EMPTY : sweepPage$(deps, minIdleMs, page.next))));
 
 /** Announces recovered entries: this consumer holds them now. */
 export const announce = (deps: Pick<ClientDeps, 'ledger'>, entries: readonly LbsEntry[]): StreamAdded[] =>

@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { Observable, Subject } from 'rxjs';
+import type { MemberInput } from '../port';
+import { BalancePolicy, BalanceRules, FleetView, MemberRecord, claimDelay, excessToHandBack, fleetView } from '../rules/balance';
+import type { LeaseLedger } from './ledger';
+
+/** Hand back above share + 10%: fewer moves for a fleet that is nearly balanced. */
+export const BALANCE_TOLERANCE = 0.1;
+/** A member takes part in the balance once it has been in the registry this many heartbeat intervals. */
+export const SETTLE_HEARTBEATS = 2;
+/** A stream this consumer took less than this many heartbeat intervals ago is not handed back: no stream moves twice in one rebalance. */
+export const HOLD_HEARTBEATS = 5;
+
+export interface FleetOptions {
+  readonly consumer: string;
+  readonly hbInterval: number;
+  readonly rebalance: boolean | 'consumed';
+  readonly rebalanceBatch: number;
+}
+
+/**
+ * This consumer's view of the fleet: it writes its member record at every heartbeat (through the
+ * lock manager's extension call) and keeps the last snapshot of the registry it read back. It
+ * answers the two questions of the balance: how long to wait before claiming a stream, and how
+ * many streams to hand back now. The decisions themselves are the pure rules of
+ * `rules/balance.ts`.
+ *
+ * ## Example
+ * ```ts
+ * const fleet = new Fleet(ledger, { consumer: 'redis-consumer-a', hbInterval: 2000, rebalance: true, rebalanceBatch: 100 });
+ * fleet.observe(members, now);     // after a heartbeat
+ * fleet.claimDelay('s1');          // 0 when this consumer should take s1 first
+ * ```
+ */
+export class Fleet {
+  /** A new one per client: a restarted process is a new member and settles again. */
+  readonly incarnation = randomUUID().slice(0, 8);
+  readonly rules: BalanceRules;
+  readonly policy: BalancePolicy;
+  private latest: FleetView | undefined;
+  private readonly views = new Subject<FleetView>();
+  /** Every snapshot read back by the heartbeat. */
+  readonly views$: Observable<FleetView> = this.views.asObservable();
+
+  constructor(private readonly ledger: Pick<LeaseLedger, 'size' | 'capacity'>, readonly options: FleetOptions) {
+    this.rules = { memberTtlMs: options.hbInterval, settleMs: SETTLE_HEARTBEATS * options.hbInterval };
+    this.policy = { hbInterval: options.hbInterval, tolerance: BALANCE_TOLERANCE, batch: options.rebalanceBatch };
+  }
+
+  /** The record the next heartbeat writes. */
+  member(): MemberInput {
+    return { capacity: this.ledger.capacity, owned: this.ledger.size, incarnation: this.incarnation, ttlMs: this.rules.memberTtlMs };
+  }
+
+  /** A heartbeat read the registry back at `now` (Redis clock). */
+  observe(records: readonly MemberRecord[], now: number): FleetView {
+    const view = fleetView(records, now, this.rules);
+    this.latest = view;
+    this.views.next(view);
+    return view;
+  }
+
+  get view(): FleetView | undefined {
+    return this.latest;
+  }
+
+  /** How long to wait before claiming `stream` (0 when this consumer does not balance). */
+  claimDelay(stream: string): number {
+    if (this.options.rebalance === false) return 0;
+    return claimDelay(this.latest, this.options.consumer, this.ledger.size, stream, this.policy);
+  }
+
+  /** How many streams to hand back now, `handingBack` being already on their way. */
+  excess(handingBack: number): number {
+    if (this.options.rebalance === false) return 0;
+    return excessToHandBack(this.latest, this.options.consumer, this.ledger.size, handingBack, this.policy);
+  }
+}
