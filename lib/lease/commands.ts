@@ -12,18 +12,17 @@ const STOP_CONCURRENCY = 1000;
 const EXPIRE_READS = 5;
 const EXPIRE_READ_MS = 2;
 
-type Deps = Pick<ClientDeps, 'port' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'> & Partial<Pick<ClientDeps, 'fleet'>>;
+type Deps = Pick<ClientDeps, 'port' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'>;
 
 /**
  * `client.claim(info)`: takes over a stream that lost its owner; one value, or `AlreadyClaimedError`
- * (`AtCapacityError` when this consumer owns `maxStreams`). In a balanced fleet it first waits
- * the delay the fleet gives it (0 for the stream's designated claimer, longer the more loaded it
- * is), so that under-loaded consumers take the stream first.
+ * (`AtCapacityError` when this consumer owns `maxStreams`, a place being reserved while the claim
+ * runs).
  */
 export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
-  const { port, ledger, options, scheduler, log, metrics, lockKeyOf, fleet } = deps;
+  const { port, ledger, options, scheduler, log, metrics, lockKeyOf } = deps;
   const name = info.dataStreamName;
-  const attempt = (): Observable<Claimed> => {
+  return defer(() => {
     if (ledger.holds(name, info.idInLbs)) return throwError(() => new AlreadyClaimedError(name, info.idInLbs));
     if (ledger.reserve(1) === 0) return throwError(() => new AtCapacityError(name, ledger.capacity));
     const started = scheduler.now();
@@ -47,12 +46,6 @@ export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
         return { payload: lease.payload, additionalInfo };
       }),
     );
-  };
-  return defer(() => {
-    if (ledger.holds(name, info.idInLbs)) return throwError(() => new AlreadyClaimedError(name, info.idInLbs));
-    if (ledger.room() === 0) return throwError(() => new AtCapacityError(name, ledger.capacity));
-    const delay = fleet?.claimDelay(name) ?? 0;
-    return delay === 0 ? attempt() : timer(delay, scheduler).pipe(concatMap(attempt));
   });
 };
 

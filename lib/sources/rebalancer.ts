@@ -47,7 +47,7 @@ export const rebalancer$ = (deps: RebalancerDeps): Observable<StreamReleased> =>
     const released: StreamReleased = { type: 'StreamReleased', payload: lease.payload, reason: 'rebalance', additionalInfo: lease.additionalInfo };
     return concat(
       of(released),
-      release({ ...deps, fleet: undefined }, name).pipe(
+      release(deps, name).pipe(
         ignoreElements(),
         catchError((err: unknown) => {
           log.warn({ err, stream: name }, 'could not hand a stream back for balance; its lock lapses');
