@@ -139,7 +139,7 @@ export interface ClientOptions {
    * account of load.
    */
   readonly rebalance?: boolean | 'consumed';
-  /** Most streams handed back per heartbeat while rebalancing. Default 100. */
+  /** Most streams handed back per heartbeat tick (every hbInterval / 2) while rebalancing. Default 500. */
   readonly rebalanceBatch?: number;
   /** Backoff of the LBS reader. */
   readonly retry?: RetryOptions;

@@ -115,6 +115,12 @@ describe('the fleet view and the balance decisions', () => {
     expect(designated.get('b')).to.equal(3000);
   });
 
+  it('hands nothing back while a member is settling: the shares are about to change', () => {
+    const view = fleetView([member('a', 1000), member('b', 0), member('new', 0, { joinedAt: 9000 })], 10_000, rules);
+    expect(view.shares.get('a')).to.equal(500);
+    expect(excessToHandBack(view, 'a', 1000, 0, policy)).to.equal(0);
+  });
+
   it('makes the others wait: a quarter heartbeat below the share, half at or above it or not settled', () => {
     const view = fleetView([member('a', 10), member('b', 10), member('c', 100), member('new', 0, { joinedAt: 9000 })], 10_000, rules);
     const stream = [...Array(100).keys()].map((i) => `s${i}`).find((s) => claimDelay(view, 'a', 10, s, policy) === 0)!;

@@ -11,7 +11,7 @@ export const DEFAULTS = {
   readCount: 10,
   maxEntryBytes: 1024 * 1024,
   rebalance: 'consumed',
-  rebalanceBatch: 100,
+  rebalanceBatch: 500,
   retry: { maxRetries: 5, initialDelay: 100, maxDelay: 30000 },
 } as const;
 

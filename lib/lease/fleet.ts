@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
 import type { MemberInput } from '../port';
-import { BalancePolicy, BalanceRules, FleetView, MemberRecord, claimDelay, excessToHandBack, fleetView } from '../rules/balance';
+import { BalancePolicy, BalanceRules, FleetView, MemberRecord, claimDelay, excessToHandBack, fleetView, sweepAllowance } from '../rules/balance';
 import type { LeaseLedger } from './ledger';
 
 /** Hand back above share + 10%: fewer moves for a fleet that is nearly balanced. */
@@ -68,6 +68,12 @@ export class Fleet {
   claimDelay(stream: string): number {
     if (this.options.rebalance === false) return 0;
     return claimDelay(this.latest, this.options.consumer, this.ledger.size, stream, this.policy);
+  }
+
+  /** How many lockless entries the sweeps may take now (Infinity when this consumer does not balance). */
+  sweepAllowance(): number {
+    if (this.options.rebalance === false) return Infinity;
+    return sweepAllowance(this.latest, this.options.consumer, this.ledger.size, this.policy);
   }
 
   /** How many streams to hand back now, `handingBack` being already on their way. */

@@ -172,16 +172,18 @@ export const claimDelay = (view: FleetView | undefined, me: string, owned: numbe
 };
 
 /**
- * How many streams this consumer hands back at this heartbeat: nothing until it holds more than
- * its share plus the tolerance, then the excess over its share (rounded up), at most `batch`.
- * `handingBack`: streams it is already handing back (they still count as held).
+ * How many streams this consumer hands back at this heartbeat: nothing while a live member is
+ * still settling (the shares are about to change: a stream moved now could have to move again),
+ * nothing until it holds more than its share plus the tolerance, then the excess over its share
+ * (rounded up), at most `batch`. `handingBack`: streams it is already handing back (they still
+ * count as held).
  *
  * @example
  * excessToHandBack(view, 'redis-consumer-a', 1000, 0, { tolerance: 0.1, batch: 100, hbInterval: 2000 }) // 100 when a's share is 250
  */
 export const excessToHandBack = (view: FleetView | undefined, me: string, owned: number, handingBack: number, policy: Pick<BalancePolicy, 'tolerance' | 'batch'>): number => {
   const share = view?.shares.get(me);
-  if (share === undefined) return 0;
+  if (share === undefined || view!.settled.size < view!.live.length) return 0;
   const keeping = owned - handingBack;
   if (keeping <= share * (1 + policy.tolerance) || keeping - Math.ceil(share) < 1) return 0;
   return Math.max(0, Math.min(keeping - Math.ceil(share), policy.batch - handingBack));
@@ -208,4 +210,19 @@ export const pickHandBacks = (
     .sort((a, b) => a.since - b.since)
     .slice(0, count)
     .map((h) => h.name);
+};
+
+/**
+ * How many lockless pending entries this consumer's sweeps (the reconciler, the recovery sweep)
+ * may take now: up to its share plus the tolerance, so that a sweep does not grab streams handed
+ * back for balance before their designated claimers take them (and so move them twice).
+ * Unbounded while it is not settled or has no view: a newcomer takes what nobody holds.
+ *
+ * @example
+ * sweepAllowance(view, 'redis-consumer-b', 200, { tolerance: 0.1 }) // 75 when b's share is 250
+ */
+export const sweepAllowance = (view: FleetView | undefined, me: string, owned: number, policy: Pick<BalancePolicy, 'tolerance'>): number => {
+  const share = view?.shares.get(me);
+  if (share === undefined) return Infinity;
+  return Math.max(0, Math.ceil(share * (1 + policy.tolerance)) - owned);
 };

@@ -48,8 +48,15 @@ export const readLoop$ = <T>(read: Observable<readonly RawEntry[]>, handOut: (ba
  */
 const handOut = (deps: LbsEntriesDeps, batch: readonly RawEntry[]): Observable<StreamAdded> => {
   const { port, ledger, options, scheduler, log, metrics, lockKeyOf } = deps;
-  const { good, bad } = partitionEntries(batch, options.maxEntryBytes);
+  const decoded = partitionEntries(batch, options.maxEntryBytes);
+  const { bad } = decoded;
+  let good = decoded.good;
+  let reserved = 0;
   const locked$ = defer(() => {
+    // Claims may have filled the room while the read was blocked: entries beyond it stay pending, lockless, for the reconciler of a consumer with room.
+    reserved = ledger.reserve(decoded.good.length);
+    good = decoded.good.slice(0, reserved);
+    if (reserved < decoded.good.length) log.warn({ left: decoded.good.length - reserved, maxStreams: ledger.capacity }, 'read more new entries than there is room for; the rest is left to the reconciler of a consumer with room');
     if (good.length === 0) return EMPTY;
     const started = scheduler.now();
     const entries = good.map((e) => ({ lockKey: lockKeyOf(e.payload.dataStreamName, e.payload.idInLbs), name: e.payload.dataStreamName, id: e.payload.idInLbs }));
@@ -67,31 +74,21 @@ const handOut = (deps: LbsEntriesDeps, batch: readonly RawEntry[]): Observable<S
       const lease = ledger.take(entry.payload, entry.additionalInfo);
       return { type: 'StreamAdded', payload: lease.payload, additionalInfo: lease.additionalInfo };
     }),
+    finalize(() => ledger.unreserve(reserved)),
   );
 };
 
 /**
  * New LBS entries: XREADGROUP on the session's reader, handed out batch by batch (see `readLoop$`);
  * NOGROUP re-creates the group before the retry. Each read asks for at most the room this
- * consumer has left (`maxStreams`), reserved until its batch is handed out; with no room it waits
- * until a stream is dropped, and the entries wait in the LBS for consumers with room.
+ * consumer has left (`maxStreams`); with no room it waits until a stream is dropped, and the
+ * entries wait in the LBS for consumers with room. Nothing is reserved while the read blocks, so
+ * claims and sweeps may use the room meanwhile; the hand-out takes what is left.
  */
 export const lbsEntries$ = (deps: LbsEntriesDeps): Observable<StreamAdded> => {
   const { session, options, scheduler, log, keys, ledger } = deps;
-  let reserved = 0;
-  const free = (): void => {
-    ledger.unreserve(reserved);
-    reserved = 0;
-  };
-  const read$ = ledger.whenRoom().pipe(
-    concatMap(() => {
-      free();
-      reserved = ledger.reserve(options.readCount);
-      return session.readNew(reserved, options.hbInterval);
-    }),
-    tap({ error: free, unsubscribe: free }),
-  );
-  return readLoop$(read$, (batch) => handOut(deps, batch).pipe(finalize(free)), {
+  const read$ = ledger.whenRoom().pipe(concatMap(() => session.readNew(Math.min(options.readCount, ledger.room()), options.hbInterval)));
+  return readLoop$(read$, (batch) => handOut(deps, batch), {
     ...options.retry,
     scheduler,
     onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'LBS read failed; retrying'),

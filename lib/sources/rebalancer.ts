@@ -2,7 +2,7 @@ import { EMPTY, Observable, catchError, concat, from, ignoreElements, mergeMap, 
 import type { ClientDeps } from '../deps';
 import { HOLD_HEARTBEATS, type Fleet } from '../lease/fleet';
 import { release } from '../lease/commands';
-import { pickHandBacks } from '../rules/balance';
+import { FleetView, pickHandBacks } from '../rules/balance';
 import type { StreamReleased } from '../types';
 
 /** Where a stream's entries are being consumed, and how to hand it back at its next safe point. */
@@ -23,7 +23,8 @@ export interface RebalancerDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'op
  * The rebalancer: at every snapshot of the fleet the heartbeat reads, a consumer holding more
  * than its fair share (plus the tolerance) hands back the excess, at most `rebalanceBatch` per
  * heartbeat, streams held longest first and none it took less than `HOLD_HEARTBEATS` heartbeats
- * ago. A stream being consumed is handed over at its consumer's next commit (`processStreams`
+ * ago; after a hand-back it waits for a snapshot in which every member has written its record
+ * since (the streams on their way are then counted where they arrived). A stream being consumed is handed over at its consumer's next commit (`processStreams`
  * reports `Rebalanced`); with `rebalance: true` the others are released at once, each announced
  * first by `StreamReleased` (reason 'rebalance') so the application stops working on it before
  * anyone else can take it. Emits those notifications; a failed release is logged (the lock then
@@ -57,14 +58,20 @@ export const rebalancer$ = (deps: RebalancerDeps): Observable<StreamReleased> =>
     );
   };
 
+  /** The snapshot (Redis clock) of the last hand-back: the next one waits until every member wrote its record since, so that streams on their way are counted. */
+  let handedBackAt = -Infinity;
+  const fresh = (view: FleetView): boolean => [...view.settled.values()].every((m) => m.name === deps.port.consumer || m.seenAt > handedBackAt);
+
   return fleet.views$.pipe(
-    mergeMap(() => {
+    mergeMap((view) => {
       for (const name of pending) if (ledger.get(name) === undefined) pending.delete(name);
+      if (!fresh(view)) return EMPTY;
       const count = fleet.excess(pending.size);
       if (count === 0) return EMPTY;
       const held = ledger.all().map((l) => ({ name: l.payload.dataStreamName, since: l.since.getTime() }));
       const picked = pickHandBacks(held, count, scheduler.now(), holdMs, eligible);
       if (picked.length === 0) return EMPTY;
+      handedBackAt = view.at;
       const share = fleet.view?.shares.get(deps.port.consumer);
       log.info({ handingBack: picked.length, owned: ledger.size, share: share === undefined ? undefined : Math.round(share) }, 'handing streams back for balance');
       return from(picked).pipe(mergeMap(handBack));

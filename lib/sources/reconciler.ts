@@ -1,5 +1,5 @@
 import { EMPTY, Observable, catchError, concat, exhaustMap, filter, from, interval, mergeMap, tap } from 'rxjs';
-import { RecoveryDeps, announce, sweepPage$ } from './recovery-sweep';
+import { RecoveryDeps, announce, sweepPage$, sweepRoom } from './recovery-sweep';
 import type { StreamAdded } from '../types';
 
 export interface ReconcilerDeps extends RecoveryDeps {
@@ -13,14 +13,14 @@ export interface ReconcilerDeps extends RecoveryDeps {
  * one page of pending entries idle for `hbInterval` whose lock is gone (their owner died before
  * locking them, or the lock vanished without an event: evicted, expired while Redis was down, an
  * event lost in a reconnection). The page starts where the previous turn's ended (after a short
- * page, from the start again). A consumer with no room left (`maxStreams`) skips its turns, so
- * one with room wins them. A failed turn is logged and produces nothing.
+ * page, from the start again). A consumer with no room left (`maxStreams`, or its fair share in
+ * a balanced fleet) skips its turns, so one with room wins them. A failed turn is logged and produces nothing.
  */
 export const reconciler$ = (deps: ReconcilerDeps): Observable<StreamAdded> => {
   const { port, options, scheduler, log } = deps;
   let cursor = '-';
   const turn = (): Observable<StreamAdded> =>
-    deps.ledger.room() === 0 ? EMPTY : port.winReconcilerTurn(options.reconcileInterval).pipe(
+    sweepRoom(deps) === 0 ? EMPTY : port.winReconcilerTurn(options.reconcileInterval).pipe(
       filter((won) => won),
       mergeMap(() => concat(deps.flags, sweepPage$(deps, options.hbInterval, cursor))),
       tap((page) => {

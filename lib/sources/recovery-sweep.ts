@@ -5,7 +5,10 @@ import type { ClientDeps } from '../deps';
 import type { PendingEntry } from '../port';
 import type { StreamAdded } from '../types';
 
-export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'>;
+export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'> & Partial<Pick<ClientDeps, 'fleet'>>;
+
+/** How many entries a sweep may take now: the room left (`maxStreams`), and in a balanced fleet up to the share. */
+export const sweepRoom = ({ ledger, fleet }: Pick<RecoveryDeps, 'ledger' | 'fleet'>): number => Math.min(ledger.room(), fleet?.sweepAllowance() ?? Infinity);
 
 /** What one page of the pending list gave. */
 export interface SweepPage {
@@ -16,6 +19,21 @@ export interface SweepPage {
   /** Where the following page starts ('-' again after the last page). */
   readonly next: string;
 }
+
+/**
+ * The entries whose lock is gone, when this consumer may take fewer than there are (`sweepRoom`):
+ * one PTTL each (sent together), so that its few places go to entries it can win. With room for
+ * all, all of them (the claim script checks the locks anyway).
+ */
+const withoutLock = (deps: RecoveryDeps, entries: readonly LbsEntry[]): Observable<readonly LbsEntry[]> =>
+  defer(() => {
+    const { port, lockKeyOf } = deps;
+    const room = sweepRoom(deps);
+    if (entries.length <= room || room === 0) return of(room === 0 ? [] : entries);
+    return forkJoin(entries.map((e) => port.touchLock(lockKeyOf(e.payload.dataStreamName, e.payload.idInLbs)))).pipe(
+      map((ttls) => entries.filter((_, i) => ttls[i] === -2)),
+    );
+  });
 
 /**
  * Recovers one page of the pending list: skips the entries this consumer keeps (held, or handed
@@ -40,9 +58,10 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
           // At most the room this consumer has left (maxStreams): the others stay for consumers with room.
           let reserved = 0;
           let good: readonly LbsEntry[] = [];
-          const claims$ = defer(() => {
-            reserved = ledger.reserve(decoded.good.length);
-            good = decoded.good.slice(0, reserved);
+          const lockless$ = withoutLock(deps, decoded.good);
+          const claims$ = lockless$.pipe(concatMap((free) => {
+            reserved = ledger.reserve(Math.min(free.length, sweepRoom(deps)));
+            good = free.slice(0, reserved);
             return good.length === 0
               ? of([] as boolean[])
               : forkJoin(
@@ -56,7 +75,7 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
                     ),
                   ),
                 );
-          }).pipe(finalize(() => ledger.unreserve(reserved)));
+          }), finalize(() => ledger.unreserve(reserved)));
           return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), claims$).pipe(
             map((won): SweepPage => ({ examined: rows.length, recovered: good.filter((_, i) => won[i]), deadLettered: bad, failures, next })),
           );
@@ -68,7 +87,7 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
 
 /** One recovery sweep: the whole pending list (entries idle at least `minIdleMs`), page after page. */
 export const sweepOnce$ = (deps: RecoveryDeps, minIdleMs: number): Observable<SweepPage> =>
-  sweepPage$(deps, minIdleMs, '-').pipe(expand((page) => (page.next === '-' || deps.ledger.room() === 0 ? EMPTY : sweepPage$(deps, minIdleMs, page.next))));
+  sweepPage$(deps, minIdleMs, '-').pipe(expand((page) => (page.next === '-' || sweepRoom(deps) === 0 ? EMPTY : sweepPage$(deps, minIdleMs, page.next))));
 
 /** Announces recovered entries: this consumer holds them now. */
 export const announce = (deps: Pick<ClientDeps, 'ledger'>, entries: readonly LbsEntry[]): StreamAdded[] =>
