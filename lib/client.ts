@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { Observable, Subject, asyncScheduler } from 'rxjs';
+import { Observable, Subject, asyncScheduler, concat } from 'rxjs';
 import { resolveOptions } from './codecs/options';
 import type { ClientDeps } from './deps';
 import { InvalidOptionsError } from './errors';
@@ -9,6 +9,7 @@ import { claim, doneStream, finishAll, release } from './lease/commands';
 import { Fleet } from './lease/fleet';
 import { LeaseLedger } from './lease/ledger';
 import { LockManager } from './lease/lock-manager';
+import { EntryEngine } from './entries/engine';
 import { notifications$ } from './notifications';
 import type { RedisConnection } from './redis/connections';
 import { RedisPort } from './redis/store';
@@ -32,6 +33,8 @@ const HAND_BACK_HEARTBEATS = 10;
 export class RedisStreamClient {
   /** This consumer's name in the group and in lock values: `redis-consumer-<id>`. */
   readonly id: string;
+  /** @internal Reads the entries of owned streams for `consumeStream` (one shared reader, batched fenced commits). */
+  readonly entryEngine: EntryEngine;
   private readonly deps: ClientDeps;
   private readonly stop$ = new Subject<void>();
   private readonly notifications$: Observable<Notification>;
@@ -64,8 +67,9 @@ export class RedisStreamClient {
     }, resolved.maxStreams);
     const fleet = new Fleet(ledger, { consumer: this.id, hbInterval, rebalance: resolved.rebalance, rebalanceBatch: resolved.rebalanceBatch });
     const locks = new LockManager({ ledger, port, ttl: hbInterval, scheduler, log, metrics, fleet });
-    this.deps = { service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey, fleet };
+    this.deps = { service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey, fleet, handOver: { isConsuming: (name) => this.entryEngine.isConsuming(name), handBack: (name) => this.entryEngine.handBack(name) } };
     this.notifications$ = notifications$(this.deps, { stop$: this.stop$, isClosed: () => this.closed });
+    this.entryEngine = new EntryEngine({ port: port.entryPort(hbInterval), ledger, consumer: this.id, blockMs: hbInterval, readCount: resolved.readCount, scheduler, log });
   }
 
   /**
@@ -91,7 +95,7 @@ export class RedisStreamClient {
    * `NotOwnerError` (nothing acknowledged) when another consumer took it meanwhile.
    */
   doneStream(name: string): Observable<void> {
-    return doneStream(this.deps, name);
+    return concat(this.entryEngine.settle(name, 'done'), doneStream(this.deps, name));
   }
 
   /**
@@ -106,7 +110,7 @@ export class RedisStreamClient {
    * ```
    */
   release(name: string): Observable<void> {
-    return release(this.deps, name);
+    return concat(this.entryEngine.settle(name, 'released'), release(this.deps, name));
   }
 
   /**
@@ -130,6 +134,7 @@ export class RedisStreamClient {
 
   private stop(): void {
     this.closed = true;
+    this.entryEngine.close();
     this.stop$.next();
     this.deps.log.info({}, 'client stopped');
   }

@@ -1,5 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
-import type { Fleet } from './lease/fleet';
+import type { Fleet, HandOver } from './lease/fleet';
 import type { LeaseLedger } from './lease/ledger';
 import type { LockManager } from './lease/lock-manager';
 import type { ServiceKeys } from './keys';
@@ -26,4 +26,6 @@ export interface ClientDeps {
   readonly lockKeyOf: (dataStreamName: string, idInLbs: string) => string;
   /** The fleet's membership and balance (absent: this consumer claims at once and never hands back). */
   readonly fleet?: Fleet;
+  /** The streams a `consumeStream` reads, handed back at their next commit when rebalancing. */
+  readonly handOver?: HandOver;
 }

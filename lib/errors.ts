@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'CLIENT_CLOSED'
   | 'HANDLER_FAILED'
   | 'AT_CAPACITY'
+  | 'DATA_STREAM_WRONG_TYPE'
+  | 'HANDED_BACK'
   | 'REDIS';
 
 /**
@@ -43,7 +45,10 @@ export class StreamNotFoundError extends RedisStreamClientError {
   }
 }
 
-/** `doneStream()` found the lock held by another consumer: the entry was left for its new owner, not acknowledged. */
+/**
+ * This consumer no longer holds the stream's lock: `doneStream()` acknowledged nothing, or a
+ * `consumeStream` commit was refused (nothing written). Stop working on the stream.
+ */
 export class NotOwnerError extends RedisStreamClientError {
   readonly code = 'NOT_OWNER';
   constructor(readonly streamName: string, readonly owner: string) {
@@ -108,6 +113,25 @@ export class AtCapacityError extends RedisStreamClientError {
   readonly code = 'AT_CAPACITY';
   constructor(readonly streamName: string, readonly maxStreams: number) {
     super(`Not claiming stream "${streamName}": this consumer owns maxStreams (${maxStreams}) streams already; a consumer with room takes it. Raise options.maxStreams to own more.`);
+  }
+}
+
+/** `consumeStream`: the data stream's key holds another type than a stream; only that stream's work ends. */
+export class DataStreamTypeError extends RedisStreamClientError {
+  readonly code = 'DATA_STREAM_WRONG_TYPE';
+  constructor(readonly streamName: string, readonly actualType: string) {
+    super(`The data stream "${streamName}" is a ${actualType}, not a stream; its work ends here. Delete or rename the key, then add the stream again.`);
+  }
+}
+
+/**
+ * `consumeStream` stopped on request after flushing its commits: the stream was released, finished,
+ * or handed back for rebalancing (`reason`). `processStreams` reports it as `Rebalanced` or `Abandoned`, never `Failed`.
+ */
+export class StreamHandedBackError extends RedisStreamClientError {
+  readonly code = 'HANDED_BACK';
+  constructor(readonly streamName: string, readonly reason: 'rebalanced' | 'released' | 'done') {
+    super(`Stopped reading stream "${streamName}" (${reason}); its commits were flushed.`);
   }
 }
 

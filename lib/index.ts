@@ -8,5 +8,9 @@ export type { OwnedStreamInfo, ProcessStreamsConfig, StreamFinisher, StreamOutco
 export { retryWithBackoff, backoffDelay } from './operators/retry-with-backoff';
 export type { RetryWithBackoffConfig } from './operators/retry-with-backoff';
 export { MUTEX_KEY_SEP, LBS_FIELD, lbsKey, groupName, deadLetterKey, lockKey } from './keys';
+export { consumeStream } from './entries/consume-stream';
+export type { EntryReader } from './entries/consume-stream';
+export type { CommitEvery, ConsumeStreamConfig, EntryContext, EntryHandler, StreamEntry } from './entries/types';
+export { entryKeysOf } from './keys';
 export * from './errors';
 export type * from './types';

@@ -15,6 +15,27 @@ export const deadLetterKey = (service: string): string => `${service}-dead`;
 export const consumerName = (id: string): string => `redis-consumer-${id}`;
 export const lockKey = (dataStreamName: string, idInLbs: string): string => `${dataStreamName}${MUTEX_KEY_SEP}${idInLbs}`;
 
+/** What replaces the separator of a lock key in the keys kept beside it (see `entryKeysOf`); the Lua scripts get them from here (include `entrykeys`). */
+export const COMMITTED_SEP = '<COMMITTED>';
+export const FENCE_SEP = '<FENCE>';
+
+/**
+ * The keys `consumeStream` keeps beside a stream's lock key, derived from it alone (its last
+ * separator replaced), so that a layout that puts a hash tag in the data-stream name keeps them in
+ * the lock's slot (one script checks the lock and writes them), and so that they never match the
+ * lock keys' pattern `*<MUTEX_KEY_SEP>*`: the committed position (the id of the last entry
+ * handled and committed) and the fencing token (a counter every take of the stream increments).
+ * Written only by this library; `doneStream` deletes both.
+ *
+ * @example
+ * entryKeysOf(lockKey('s1', '1-0')) // { committed: 's1<COMMITTED>1-0', fence: 's1<FENCE>1-0' }
+ */
+export const entryKeysOf = (lock: string): { readonly committed: string; readonly fence: string } => {
+  const at = lock.lastIndexOf(MUTEX_KEY_SEP);
+  const [head, tail] = at < 0 ? [lock, ''] : [lock.slice(0, at), lock.slice(at + MUTEX_KEY_SEP.length)];
+  return { committed: `${head}${COMMITTED_SEP}${tail}`, fence: `${head}${FENCE_SEP}${tail}` };
+};
+
 /** Splits a lock key back into its data-stream name and LBS entry id (the id never holds the separator). */
 export const parseLockKey = (key: string): { dataStreamName: string; idInLbs: string } | undefined => {
   const at = key.lastIndexOf(MUTEX_KEY_SEP);

@@ -23,7 +23,7 @@ export interface LbsPort {
   /** Claims one entry whose lock is gone (lock absent, then XCLAIM with `minIdleMs`, then lock), atomically. */
   claim(lockKey: string, idInLbs: string, minIdleMs: number): Observable<ClaimResult>;
   /** Extends (or re-takes) every given lock; one status per lock, and the epoch Redis has now. With `member`, also writes this consumer's member record and reads the registry back. */
-  extendLocks(lockKeys: readonly string[], seenEpoch: string, member?: MemberInput): Observable<Extension>;
+  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput): Observable<Extension>;
   /** Releases the lock, XACK and XDEL of one entry, atomically (see lua/finish-n.lua). */
   finish(lockKey: string, idInLbs: string, dataStreamName: string): Observable<FinishResult>;
   /** Makes a lock this consumer holds expire at once; emits false if it was not ours. */
@@ -89,6 +89,8 @@ export enum LockStatus {
 
 export interface Extension {
   readonly statuses: readonly LockStatus[];
+  /** The new fence of each re-taken lock (undefined for the others, or when not reported). */
+  readonly fences?: readonly (number | undefined)[];
   /** The epoch Redis has now (undefined: none, Redis lost its data). */
   readonly epoch: string | undefined;
   /** The membership registry, when a member record was written. */
@@ -109,7 +111,8 @@ export interface MemberInput {
 }
 
 export type TakeResult =
-  | { readonly kind: 'taken' }
+  /** Taken; `fence` is the stream's new fencing token. */
+  | { readonly kind: 'taken'; readonly fence: number }
   /** Held by another consumer. */
   | { readonly kind: 'held' }
   /** No longer pending for this consumer (a read reply that came late, after another consumer took the entry over). */
@@ -119,7 +122,7 @@ export type TakeResult =
 
 export type ClaimResult =
   /** Claimed; `fields` is the entry's flat field/value list. */
-  | { readonly kind: 'claimed'; readonly fields: readonly string[] }
+  | { readonly kind: 'claimed'; readonly fields: readonly string[]; readonly fence: number }
   | { readonly kind: 'held'; readonly holder: string }
   /** XCLAIM took nothing: not pending, deleted, or delivered too recently. */
   | { readonly kind: 'not-pending' };
@@ -129,3 +132,8 @@ export type FinishResult =
   | { readonly kind: 'held'; readonly holder: string }
   /** The entry went to another consumer (`holder`), or was finished (undefined): nothing acknowledged. */
   | { readonly kind: 'not-pending'; readonly holder: string | undefined };
+
+export type CommitResult =
+  | { readonly kind: 'committed' }
+  /** The lock is held by another consumer (`holder`), or gone (undefined): nothing written. */
+  | { readonly kind: 'refused'; readonly holder: string | undefined };

@@ -7,16 +7,22 @@ export interface LbsInfo {
 /** The `Info` object a producer attached to the LBS entry (`addStream(..., { info })`). */
 export type AdditionalInfo = Record<string, unknown>;
 
+/** A stream this consumer now owns, with its fencing token (see `EntryContext.fence`). */
+export interface OwnedLbsInfo extends LbsInfo {
+  /** Grows strictly every time a consumer of the service takes the stream; cleared by `doneStream`. */
+  readonly fence: number;
+}
+
 /** What `claim()` hands back: the stream now owned by this consumer and its `Info`. */
 export interface Claimed {
-  readonly payload: LbsInfo;
+  readonly payload: OwnedLbsInfo;
   readonly additionalInfo: AdditionalInfo;
 }
 
 /** A new stream was handed to this consumer (fresh from the LBS, or recovered); this consumer owns it. */
 export interface StreamAdded {
   readonly type: 'StreamAdded';
-  readonly payload: LbsInfo;
+  readonly payload: OwnedLbsInfo;
   readonly additionalInfo: AdditionalInfo;
 }
 
@@ -56,7 +62,7 @@ export type NotificationType = Notification['type'];
 /** This consumer won the claim of an expired stream (emitted by the `claimExpired` operator); it owns it now. */
 export interface StreamClaimed {
   readonly type: 'StreamClaimed';
-  readonly payload: LbsInfo;
+  readonly payload: OwnedLbsInfo;
   readonly additionalInfo: AdditionalInfo;
 }
 

@@ -6,11 +6,11 @@ import { GroupMissingError } from '../lib/errors';
 import type { LbsPort, TakeResult } from '../lib/port';
 import { lbsEntries$ } from '../lib/sources/lbs-entries';
 import type { ClientOptions, StreamAdded } from '../lib/types';
-import { fakePort, info, messages, raw, specDeps } from './support/deps';
+import { fakePort, messages, owned, raw, specDeps } from './support/deps';
 import { attemptsOf, newTestScheduler } from './support/scheduler';
 
-const added = (name: string, id: string, extra = {}): StreamAdded => ({ type: 'StreamAdded', payload: info(name, id), additionalInfo: extra });
-const TAKEN: TakeResult = { kind: 'taken' };
+const added = (name: string, id: string, extra = {}): StreamAdded => ({ type: 'StreamAdded', payload: owned(name, id), additionalInfo: extra });
+const TAKEN: TakeResult = { kind: 'taken', fence: 1 };
 type Batch = readonly RawEntry[];
 
 describe('lbsEntries$ (the LBS reader and the hand-out)', () => {

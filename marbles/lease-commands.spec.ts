@@ -68,10 +68,10 @@ describe('lease commands (hbInterval 10)', () => {
   describe('claim', () => {
     it('takes the stream with the Info of its LBS entry, and records the attempt', () => {
       testScheduler.run(({ cold, expectObservable }) => {
-        const won = cold<ClaimResult>('--(c|)', { c: { kind: 'claimed', fields: raw('1-0', 's1', { k: 1 }).fields } });
+        const won = cold<ClaimResult>('--(c|)', { c: { kind: 'claimed', fields: raw('1-0', 's1', { k: 1 }).fields, fence: 1 } });
         const recorded: [string, boolean, number][] = [];
         const deps = { ...setup({ claim: () => won }), metrics: { recordClaimAttempt: (n: string, ok: boolean, ms: number) => void recorded.push([n, ok, ms]) } };
-        expectObservable(claim(deps, info('s1'))).toBe('--(c|)', { c: { payload: info('s1'), additionalInfo: { k: 1 } } });
+        expectObservable(claim(deps, info('s1'))).toBe('--(c|)', { c: { payload: { ...info('s1'), fence: 1 }, additionalInfo: { k: 1 } } });
         testScheduler.flush();
         expect(deps.ledger.holds('s1', '1-0')).to.equal(true);
         expect(recorded).to.deep.equal([['s1', true, 2]]);

@@ -5,10 +5,10 @@ import { ofType } from '../lib/operators/of-type';
 import type { Notification, OwnershipNotification, StreamAdded, StreamClaimed, StreamDisowned, StreamExpired } from '../lib/types';
 import { newTestScheduler } from './support/scheduler';
 
-const added: StreamAdded = { type: 'StreamAdded', payload: { dataStreamName: 'a', idInLbs: '1-0' }, additionalInfo: { k: 1 } };
+const added: StreamAdded = { type: 'StreamAdded', payload: { dataStreamName: 'a', idInLbs: '1-0', fence: 1 }, additionalInfo: { k: 1 } };
 const expired: StreamExpired = { type: 'StreamExpired', payload: { dataStreamName: 'b', idInLbs: '2-0' } };
 const disowned: StreamDisowned = { type: 'StreamDisowned', payload: { dataStreamName: 'c', idInLbs: '3-0' } };
-const claimed: StreamClaimed = { type: 'StreamClaimed', payload: { dataStreamName: 'b', idInLbs: '2-0' }, additionalInfo: {} };
+const claimed: StreamClaimed = { type: 'StreamClaimed', payload: { dataStreamName: 'b', idInLbs: '2-0', fence: 1 }, additionalInfo: {} };
 const values: Record<string, Notification> = { a: added, e: expired, d: disowned };
 const ownershipValues: Record<string, OwnershipNotification> = { ...values, c: claimed };
 

@@ -1,17 +1,18 @@
 import { expect } from 'chai';
 import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { NotOwnerError, RedisCommandError, StreamHandlerError } from '../lib/errors';
+import { NotOwnerError, RedisCommandError, StreamHandedBackError, StreamHandlerError } from '../lib/errors';
 import { StreamFinisher, StreamOutcome, processStreams } from '../lib/operators/process-streams';
-import type { LbsInfo, OwnershipNotification } from '../lib/types';
+import type { LbsInfo, OwnedLbsInfo, OwnershipNotification } from '../lib/types';
 import { newTestScheduler } from './support/scheduler';
 
 const info = (name: string): LbsInfo => ({ dataStreamName: name, idInLbs: `${name}-0` });
-const added = (name: string): OwnershipNotification => ({ type: 'StreamAdded', payload: info(name), additionalInfo: {} });
-const claimed = (name: string): OwnershipNotification => ({ type: 'StreamClaimed', payload: info(name), additionalInfo: {} });
+const owned = (name: string): OwnedLbsInfo => ({ ...info(name), fence: 1 });
+const added = (name: string): OwnershipNotification => ({ type: 'StreamAdded', payload: owned(name), additionalInfo: {} });
+const claimed = (name: string): OwnershipNotification => ({ type: 'StreamClaimed', payload: owned(name), additionalInfo: {} });
 const disowned = (name: string): OwnershipNotification => ({ type: 'StreamDisowned', payload: info(name) });
-const processed = (name: string): StreamOutcome => ({ type: 'Processed', payload: info(name) });
-const abandoned = (name: string): StreamOutcome => ({ type: 'Abandoned', payload: info(name) });
+const processed = (name: string): StreamOutcome => ({ type: 'Processed', payload: owned(name) });
+const abandoned = (name: string): StreamOutcome => ({ type: 'Abandoned', payload: owned(name) });
 
 describe('processStreams', () => {
   let testScheduler: TestScheduler;
@@ -82,7 +83,7 @@ describe('processStreams', () => {
       const release = cold<void>('                    |');
       const expected = '                         ----f---|';
       expectObservable(source.pipe(processStreams(finisher(() => done, () => release), () => work))).toBe(expected, {
-        f: { type: 'Failed', payload: info('a'), error: down },
+        f: { type: 'Failed', payload: owned('a'), error: down },
       });
       expectSubscriptions(work.subscriptions).toBe(' -^-!');
       expectSubscriptions(done.subscriptions).toBe(' ---^!');
@@ -101,7 +102,7 @@ describe('processStreams', () => {
       const expected = '                         ---f--p--|';
       const out = source.pipe(processStreams(finisher(() => cold('|'), () => cold('|')), (s) => handlers[s.payload.dataStreamName]!));
       expectObservable(out).toBe(expected, {
-        f: { type: 'Failed', payload: info('a'), error: new StreamHandlerError('a', boom) },
+        f: { type: 'Failed', payload: owned('a'), error: new StreamHandlerError('a', boom) },
         p: processed('b'),
       });
       expectSubscriptions(failing.subscriptions).toBe(' -^-!');
@@ -120,5 +121,28 @@ describe('processStreams', () => {
       expectSubscriptions(work.subscriptions).toBe([' -^---!', ' -----^---!']);
     });
     expect(calls).to.deep.equal(['done:a', 'done:b']);
+  });
+
+  it('reports a refused consumeStream commit (NotOwnerError from the handler) as Abandoned, and releases nothing', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const source = hot<OwnershipNotification>('-a----|', { a: added('a') });
+      const work = cold('                          --#', undefined, new NotOwnerError('a', 'redis-consumer-other'));
+      const out = source.pipe(processStreams(finisher(() => cold('|'), () => cold('|')), () => work));
+      expectObservable(out).toBe('---x--|', { x: abandoned('a') });
+    });
+    expect(calls).to.deep.equal([]);
+  });
+
+  it('releases a stream handed back for rebalancing and reports Rebalanced; one stopped by release or done is Abandoned', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const source = hot<OwnershipNotification>('-a-b----|', { a: added('a'), b: added('b') });
+      const works: Record<string, Observable<never>> = {
+        a: cold('--#', undefined, new StreamHandedBackError('a', 'rebalanced')),
+        b: cold('--#', undefined, new StreamHandedBackError('b', 'released')),
+      };
+      const out = source.pipe(processStreams(finisher(() => cold('|'), () => cold('-|')), (s) => works[s.payload.dataStreamName]!));
+      expectObservable(out).toBe('----rx--|', { r: { type: 'Rebalanced', payload: owned('a') }, x: abandoned('b') });
+    });
+    expect(calls).to.deep.equal(['release:a']);
   });
 });

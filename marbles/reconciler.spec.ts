@@ -4,11 +4,11 @@ import { TestScheduler } from 'rxjs/testing';
 import type { ClaimResult, PendingEntry } from '../lib/port';
 import { reconciler$ } from '../lib/sources/reconciler';
 import type { StreamAdded } from '../lib/types';
-import { fakePort, info, raw, specDeps } from './support/deps';
+import { fakePort, owned, raw, specDeps } from './support/deps';
 import { attemptsOf, newTestScheduler } from './support/scheduler';
 
 const row = (id: string): PendingEntry => ({ id, consumer: 'redis-consumer-dead', idleMs: 50 });
-const added = (name: string, id: string): StreamAdded => ({ type: 'StreamAdded', payload: info(name, id), additionalInfo: {} });
+const added = (name: string, id: string): StreamAdded => ({ type: 'StreamAdded', payload: owned(name, id), additionalInfo: {} });
 
 describe('reconciler$ (reconcileInterval 5, hbInterval 10, pages of 2)', () => {
   let testScheduler: TestScheduler;
@@ -26,7 +26,7 @@ describe('reconciler$ (reconcileInterval 5, hbInterval 10, pages of 2)', () => {
       entries: (ids) => of(ids.map((id) => raw(id, `s${id}`))),
       ackDangling: () => of(undefined),
       deadLetter: () => of(undefined),
-      claim: (_, id): Observable<ClaimResult> => of({ kind: 'claimed', fields: raw(id, `s${id}`).fields }),
+      claim: (_, id): Observable<ClaimResult> => of({ kind: 'claimed', fields: raw(id, `s${id}`).fields, fence: 1 }),
     });
     const deps = specDeps(testScheduler, port, { reconcileInterval: 5, lbsRecoveryCount: 2 });
     return { pending, deps, reconciled$: reconciler$({ ...deps, flags }) };

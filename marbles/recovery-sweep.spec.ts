@@ -5,12 +5,12 @@ import type { RawEntry } from '../lib/codecs/lbs-message';
 import type { ClaimResult, LbsPort, PendingEntry } from '../lib/port';
 import { recoverySweep$ } from '../lib/sources/recovery-sweep';
 import type { StreamAdded } from '../lib/types';
-import { fakePort, info, messages, raw, specDeps } from './support/deps';
+import { fakePort, info, messages, owned, raw, specDeps } from './support/deps';
 import { attemptsOf, newTestScheduler } from './support/scheduler';
 
-const added = (name: string, id: string): StreamAdded => ({ type: 'StreamAdded', payload: info(name, id), additionalInfo: {} });
+const added = (name: string, id: string): StreamAdded => ({ type: 'StreamAdded', payload: owned(name, id), additionalInfo: {} });
 const row = (id: string, consumer = 'redis-consumer-dead'): PendingEntry => ({ id, consumer, idleMs: 500 });
-const CLAIMED = (name: string): ClaimResult => ({ kind: 'claimed', fields: raw('0-0', name).fields });
+const CLAIMED = (name: string): ClaimResult => ({ kind: 'claimed', fields: raw('0-0', name).fields, fence: 1 });
 
 describe('recoverySweep$ (lbsIdleTime 100, pages of 2)', () => {
   let testScheduler: TestScheduler;

@@ -34,7 +34,7 @@ describe('claim, heartbeat and done', () => {
       const results = await Promise.all(racers.map((c) => outcome(lastValueFrom(c.client.claim(info)))));
       const winners = results.filter((r) => !(r instanceof Error));
       expect(winners).to.have.length(1);
-      expect(winners[0]).to.deep.equal({ payload: info, additionalInfo: { priority: 'high' } });
+      expect(winners[0]).to.deep.equal({ payload: { ...info, fence: 1 }, additionalInfo: { priority: 'high' } });
       const losers = results.filter((r): r is AlreadyClaimedError => r instanceof Error);
       expect(losers).to.have.length(3);
       losers.forEach((e) => expect(e).to.be.instanceOf(AlreadyClaimedError).with.property('code', 'ALREADY_CLAIMED'));
@@ -98,7 +98,7 @@ describe('claim, heartbeat and done', () => {
       const payload = await handOne(c, { k: 1 });
       await t.admin.set(lockKey(payload.dataStreamName, payload.idInLbs), 'redis-consumer-thief', 'PX', 10_000);
       await c.waitFor('StreamDisowned', 1, hbInterval * 4);
-      expect(c.of('StreamDisowned')[0]).to.deep.equal({ type: 'StreamDisowned', payload, additionalInfo: { k: 1 } });
+      expect(c.of('StreamDisowned')[0]).to.deep.equal({ type: 'StreamDisowned', payload: { dataStreamName: payload.dataStreamName, idInLbs: payload.idInLbs }, additionalInfo: { k: 1 } });
       const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
       expect(err).to.be.instanceOf(StreamNotFoundError);
       expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);

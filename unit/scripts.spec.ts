@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Code, scriptArgs, withIncludes } from '../lib/redis/scripts';
+import { Code, include, scriptArgs, withIncludes } from '../lib/redis/scripts';
 
 const LUA = join(__dirname, '..', 'lib', 'redis', 'lua');
-const include = (name: string): string => readFileSync(join(LUA, 'include', `${name}.lua`), 'utf8');
 
 describe('script arguments', () => {
   it("lays out key count, fixed keys, one key per entry, fixed arguments, then each entry's arguments", () => {

@@ -5,6 +5,7 @@ import { decodeLbsEntry } from '../codecs/lbs-message';
 import type { ClientDeps } from '../deps';
 import { AlreadyClaimedError, AtCapacityError, NotOwnerError, StreamNotFoundError, asRedisError } from '../errors';
 import type { Claimed, LbsInfo } from '../types';
+import { ownedInfo } from './ledger';
 
 /** Streams finished (or released) at once by `done()` and `shutdown()`; finishes in one turn share a script call. */
 const STOP_CONCURRENCY = 1000;
@@ -41,9 +42,9 @@ export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
             (entry) => entry.additionalInfo,
           ),
         );
-        const lease = ledger.take(info, additionalInfo);
-        log.info({ stream: name, id: info.idInLbs }, 'claimed stream');
-        return { payload: lease.payload, additionalInfo };
+        const lease = ledger.take(info, additionalInfo, result.fence);
+        log.info({ stream: name, id: info.idInLbs, fence: result.fence }, 'claimed stream');
+        return { payload: ownedInfo(lease), additionalInfo };
       }),
     );
   });

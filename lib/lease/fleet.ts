@@ -11,6 +11,14 @@ export const SETTLE_HEARTBEATS = 2;
 /** A stream this consumer took less than this many heartbeat intervals ago is not handed back: no stream moves twice in one rebalance. */
 export const HOLD_HEARTBEATS = 5;
 
+/** Where a stream's entries are being consumed, and how to hand it back at its next safe point (the entry engine). */
+export interface HandOver {
+  /** True while a `consumeStream` reads this stream. */
+  isConsuming(name: string): boolean;
+  /** Asks that `consumeStream` to stop right after its next commit, then `processStreams` releases the stream; false if none runs. */
+  handBack(name: string): boolean;
+}
+
 export interface FleetOptions {
   readonly consumer: string;
   readonly hbInterval: number;

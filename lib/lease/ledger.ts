@@ -1,5 +1,5 @@
 import { Observable, Subject, defer, filter, map, of, take } from 'rxjs';
-import type { AdditionalInfo, LbsInfo } from '../types';
+import type { AdditionalInfo, LbsInfo, OwnedLbsInfo } from '../types';
 
 /** A stream this consumer owns: its LBS entry, its `Info`, its lock key and when it was taken. */
 export interface Lease {
@@ -9,7 +9,12 @@ export interface Lease {
   readonly since: Date;
   /** When Redis last confirmed the lock (ms, the scheduler's clock, taken when the confirming call was sent). Only the ledger changes it. */
   readonly confirmedAt: number;
+  /** The stream's fencing token from the script that took its lock (a heartbeat re-take raises it). Only the ledger changes it. */
+  readonly fence: number;
 }
+
+/** The payload of `StreamAdded` / `StreamClaimed` for a lease: its LBS info and its fence. */
+export const ownedInfo = (lease: Lease): OwnedLbsInfo => ({ dataStreamName: lease.payload.dataStreamName, idInLbs: lease.payload.idInLbs, fence: lease.fence });
 
 type MutableLease = { -readonly [K in keyof Lease]: Lease[K] };
 
@@ -89,9 +94,8 @@ export class LeaseLedger {
     return defer(() => (this.room() > 0 ? of(undefined) : this.freed.pipe(filter(() => this.room() > 0), take(1), map(() => undefined))));
   }
 
-
   /** Records that this consumer now holds the stream (its lock is already taken). */
-  take(payload: LbsInfo, additionalInfo: AdditionalInfo): Lease {
+  take(payload: LbsInfo, additionalInfo: AdditionalInfo, fence = 0): Lease {
     const at = this.now();
     const lease: MutableLease = {
       payload: { dataStreamName: payload.dataStreamName, idInLbs: payload.idInLbs },
@@ -99,6 +103,7 @@ export class LeaseLedger {
       lockKey: this.lockKeyOf(payload.dataStreamName, payload.idInLbs),
       since: new Date(at),
       confirmedAt: at,
+      fence,
     };
     const previous = this.byName.get(payload.dataStreamName);
     if (previous !== undefined) this.ids.delete(previous.payload.idInLbs);
@@ -138,6 +143,12 @@ export class LeaseLedger {
       const current = this.byName.get(lease.payload.dataStreamName);
       if (current === lease) current.confirmedAt = sentAt;
     }
+  }
+
+  /** A heartbeat re-took the lease's lock: its fence is now `fence`. */
+  refence(lease: Lease, fence: number): void {
+    const current = this.byName.get(lease.payload.dataStreamName);
+    if (current === lease && fence > current.fence) current.fence = fence;
   }
 
   all(): Lease[] {

@@ -49,13 +49,15 @@ export class LockManager {
     return defer(() => {
       const sent = ledger.all();
       const sentAt = scheduler.now();
-      if (sent.length === 0 && fleet === undefined) return of({ sent, sentAt, statuses: [] as readonly LockStatus[], epoch: ledger.epoch, members: undefined, now: undefined });
+      if (sent.length === 0 && fleet === undefined) return of({ sent, sentAt, statuses: [] as readonly LockStatus[], fences: undefined as readonly (number | undefined)[] | undefined, epoch: ledger.epoch, members: undefined, now: undefined });
       if (sent.length > 0) this.failingSince ??= sentAt;
-      return port.extendLocks(sent.map((l) => l.lockKey), ledger.epoch, fleet?.member()).pipe(map(({ statuses, epoch, members, now }) => ({ sent, sentAt, statuses, epoch, members, now })));
+      return port.extendLocks(sent.map((l) => l.lockKey), ledger.epoch, sent.map((l) => l.fence), fleet?.member()).pipe(
+        map(({ statuses, fences, epoch, members, now }) => ({ sent, sentAt, statuses, fences, epoch, members, now })),
+      );
     }).pipe(
       timeout({ first: ttl, scheduler }),
-      map(({ sent, sentAt, statuses, epoch, members, now }) => {
-        const extended = this.apply(sent, statuses, sentAt, epoch);
+      map(({ sent, sentAt, statuses, fences, epoch, members, now }) => {
+        const extended = this.apply(sent, statuses, sentAt, epoch, fences);
         if (fleet !== undefined && members !== undefined && now !== undefined) fleet.observe(members, now);
         return extended;
       }),
@@ -67,7 +69,7 @@ export class LockManager {
   }
 
   /** What a heartbeat's answer means for each lock: confirmed, re-taken, or lost (StreamDisowned). */
-  private apply(sent: readonly Lease[], statuses: readonly LockStatus[], sentAt: number, epoch: string | undefined): Extended {
+  private apply(sent: readonly Lease[], statuses: readonly LockStatus[], sentAt: number, epoch: string | undefined, fences: readonly (number | undefined)[] = []): Extended {
     const { ledger, log, metrics } = this.deps;
     this.failingSince = undefined;
     if (epoch !== undefined) ledger.epoch = epoch;
@@ -85,7 +87,11 @@ export class LockManager {
         log.warn({ stream: name }, 'stream disowned: another consumer holds its lock, or took over its entry');
         lost.push(lease);
       } else {
-        if (status === LockStatus.Retaken) log.info({ stream: name }, 're-took a lock that had vanished');
+        if (status === LockStatus.Retaken) {
+          const fence = fences[i];
+          if (fence !== undefined) ledger.refence(lease, fence);
+          log.info({ stream: name, fence }, 're-took a lock that had vanished');
+        }
         confirmed.push(lease);
       }
     });

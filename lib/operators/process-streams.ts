@@ -16,7 +16,7 @@ import {
   takeUntil,
   tap,
 } from 'rxjs';
-import { NotOwnerError, StreamHandlerError } from '../errors';
+import { NotOwnerError, StreamHandedBackError, StreamHandlerError } from '../errors';
 import type { AdditionalInfo, LbsInfo, OwnershipNotification } from '../types';
 
 /** What `processStreams` needs of a client (a `RedisStreamClient` fits; tests pass stubs). */
@@ -35,7 +35,7 @@ export interface OwnedStreamInfo {
 export type StreamOutcome =
   | { readonly type: 'Processed'; readonly payload: LbsInfo }
   | { readonly type: 'Abandoned'; readonly payload: LbsInfo }
-  /** Handed back to the fleet for balance (`StreamReleased`, reason 'rebalance'): nothing acknowledged, another consumer goes on. */
+  /** Handed back to the fleet for balance: a `consumeStream` right after a commit (then released), or any handler at `StreamReleased` (reason 'rebalance'); nothing acknowledged, another consumer goes on. */
   | { readonly type: 'Rebalanced'; readonly payload: LbsInfo }
   | { readonly type: 'Failed'; readonly payload: LbsInfo; readonly error: StreamHandlerError | Error };
 
@@ -57,7 +57,12 @@ export interface ProcessStreamsConfig {
  * - the handler errors: the stream is handed back (`release`) for another consumer, `Failed`
  *   with a `StreamHandlerError` naming the stream. The other streams go on;
  * - `doneStream` fails (Redis error): the stream is handed back too (done again elsewhere: at
- *   least once), `Failed` with that error.
+ *   least once), `Failed` with that error;
+ * - the handler errors with `NotOwnerError` (a `consumeStream` commit was refused: another
+ *   consumer took the stream): `Abandoned`, nothing released (the stream was already dropped here);
+ * - the handler errors with `StreamHandedBackError` (its `consumeStream` stopped after flushing its
+ *   commits): `Rebalanced` after `release` when it was handed back for rebalancing; `Abandoned`
+ *   when a `release`, `doneStream`, `done` or `shutdown` of the client stopped it.
  *
  * ## Example
  * ```ts
@@ -112,6 +117,10 @@ export function processStreams(
           takeUntil(stop$),
           ignoreElements(),
           catchError((cause: unknown) => {
+            if (cause instanceof NotOwnerError) return of<StreamOutcome>({ type: 'Abandoned', payload: stream.payload });
+            if (cause instanceof StreamHandedBackError) {
+              return cause.reason === 'rebalanced' ? handBack(name, { type: 'Rebalanced', payload: stream.payload }) : of<StreamOutcome>({ type: 'Abandoned', payload: stream.payload });
+            }
             return handBack(name, { type: 'Failed', payload: stream.payload, error: new StreamHandlerError(name, cause) });
           }),
         );

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { MUTEX_KEY_SEP } from '../keys';
-import { ClaimResult, Extension, FinishResult, LockStatus, MemberInput, NewEntry, TakeResult } from '../port';
+import { COMMITTED_SEP, FENCE_SEP, MUTEX_KEY_SEP } from '../keys';
+import { ClaimResult, CommitResult, Extension, FinishResult, LockStatus, MemberInput, NewEntry, TakeResult } from '../port';
 import type { MemberRecord } from '../rules/balance';
 import { idRange } from '../rules/entry-ids';
 
@@ -60,7 +60,7 @@ export const withIncludes = (source: string, read: (name: string) => string, see
     return withIncludes(read(name), read, seen).trimEnd();
   });
 
-type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks';
+type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks' | 'commit';
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 /** What every `-n` script returns: one code per entry and, beside it, its detail (false when none). */
 type PerEntry = [readonly number[], readonly unknown[], ...unknown[]];
@@ -74,10 +74,27 @@ const FILES: Record<ScriptName, string> = {
   expireLock: 'expireLock-2.lua',
   overdueConsumers: 'overdueConsumers-2.lua',
   touchLocks: 'touchLocks-2.lua',
+  commit: 'commit-n.lua',
 };
 const LUA = join(__dirname, 'lua');
-const source = (file: string): string =>
-  withIncludes(readFileSync(join(LUA, file), 'utf8'), (name) => readFileSync(join(LUA, 'include', `${name}.lua`), 'utf8'));
+/** The include `entrykeys`: the suffixes of the keys beside a lock key, from `keys.ts` (one definition for TypeScript and Lua). */
+const ENTRY_KEYS_LUA = `-- The keys beside a lock key, as lib/keys.ts entryKeysOf derives them: its last separator replaced.
+local function beside_lock(lock, sep)
+  local at, from = nil, 1
+  while true do
+    local s = string.find(lock, '${MUTEX_KEY_SEP}', from, true)
+    if not s then break end
+    at, from = s, s + 1
+  end
+  if not at then return lock .. sep end
+  return string.sub(lock, 1, at - 1) .. sep .. string.sub(lock, at + ${MUTEX_KEY_SEP.length})
+end
+-- committed_key(lock): the committed position of a stream; fence_key(lock): its fencing token.
+local function committed_key(lock) return beside_lock(lock, '${COMMITTED_SEP}') end
+local function fence_key(lock) return beside_lock(lock, '${FENCE_SEP}') end
+`;
+export const include = (name: string): string => (name === 'entrykeys' ? ENTRY_KEYS_LUA : readFileSync(join(LUA, 'include', `${name}.lua`), 'utf8'));
+const source = (file: string): string => withIncludes(readFileSync(join(LUA, file), 'utf8'), include);
 
 /** The keys and names every script of one consumer works on (see `keys.ts`). */
 export interface ScriptContext {
@@ -98,7 +115,6 @@ export interface ScriptContext {
   readonly ttl: number;
 }
 
-const TAKEN: TakeResult = { kind: 'taken' };
 const HELD: TakeResult = { kind: 'held' };
 const NOT_PENDING: TakeResult & ClaimResult = { kind: 'not-pending' };
 const FINISHED: FinishResult = { kind: 'finished' };
@@ -144,26 +160,19 @@ export class Scripts {
    * (Redis lost its data). With `member`, the first call also writes this consumer's member record
    * and reads the registry back (one call even when there is no lock).
    */
-  async extendLocks(lockKeys: readonly string[], seenEpoch: string, member?: MemberInput): Promise<Extension> {
+  async extendLocks(lockKeys: readonly string[], seenEpoch: string, fences: readonly number[] = [], member?: MemberInput): Promise<Extension> {
     const { deadlines, lbs, epoch: epochKey, ownLocks, owner, ttl, group, members: membersKey } = this.ctx;
     let epoch: string | undefined;
     let members: MemberRecord[] | undefined;
     let now: number | undefined;
     const record = member === undefined ? '' : `${Number.isFinite(member.capacity) ? member.capacity : -1} ${member.owned} ${member.incarnation}`;
-    const statuses = await this.chunked(
+    const indexes = lockKeys.map((_, i) => i);
+    const results = await this.chunked(
       Math.max(lockKeys.length, record === '' ? 0 : 1),
       async (from, to) => {
         const first = from === 0;
-        const args = scriptArgs([deadlines, lbs, epochKey, ownLocks, membersKey], lockKeys, from, Math.min(to, lockKeys.length), (key) => key, [
-          owner,
-          ttl,
-          group,
-          seenEpoch,
-          first ? 1 : 0,
-          MUTEX_KEY_SEP,
-          first ? record : '',
-          member?.ttlMs ?? 0,
-        ]);
+        const fixed = [owner, ttl, group, seenEpoch, first ? 1 : 0, MUTEX_KEY_SEP, first ? record : '', member?.ttlMs ?? 0];
+        const args = scriptArgs([deadlines, lbs, epochKey, ownLocks, membersKey], indexes, from, Math.min(to, lockKeys.length), (i) => lockKeys[i]!, fixed, [(i) => fences[i] ?? 0]);
         const reply = (await this.call.extendLocks(...args)) as PerEntry;
         if (first) {
           epoch = (reply[2] as string | null) ?? undefined;
@@ -172,9 +181,10 @@ export class Scripts {
         }
         return reply;
       },
-      (code) => STATUS[code] ?? LockStatus.Lost,
+      (code, fence) => ({ status: STATUS[code] ?? LockStatus.Lost, fence: typeof fence === 'number' ? fence : undefined }),
     );
-    return { statuses: statuses.slice(0, lockKeys.length), epoch, members, now };
+    const extended = results.slice(0, lockKeys.length);
+    return { statuses: extended.map((r) => r.status), fences: extended.map((r) => r.fence), epoch, members, now };
   }
 
   /** SET NX PX of each new entry's lock, one script call per `KEYS_PER_CALL` entries (see lua/takeLocks-n.lua). */
@@ -188,7 +198,7 @@ export class Scripts {
         return this.call.takeLocks(...args) as Promise<PerEntry>;
       },
       (code, detail): TakeResult => {
-        if (code === Code.Ok) return TAKEN;
+        if (code === Code.Ok) return { kind: 'taken', fence: Number(detail) };
         if (code === Code.Duplicate) return { kind: 'duplicate', of: String(detail) };
         return code === Code.Held ? HELD : NOT_PENDING;
       },
@@ -221,10 +231,22 @@ export class Scripts {
         const args = scriptArgs([lbs, deadlines, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner, ttl], [(e) => e.id, (e) => e.minIdle]);
         return this.call.claim(...args) as Promise<PerEntry>;
       },
-      (code, detail): ClaimResult => {
-        if (code === Code.Ok) return { kind: 'claimed', fields: detail as string[] };
+      (code, detail, fence): ClaimResult => {
+        if (code === Code.Ok) return { kind: 'claimed', fields: detail as string[], fence: Number(fence) };
         if (code === Code.Held) return { kind: 'held', holder: String(detail) };
         return NOT_PENDING;
+      },
+    );
+  }
+
+  /** Commits each stream's position while this consumer holds its lock (see lua/commit-n.lua): one script call per `KEYS_PER_CALL`, one result per stream, in order. */
+  async commit(entries: readonly { readonly lockKey: string; readonly position: string }[]): Promise<CommitResult[]> {
+    return this.chunked(
+      entries.length,
+      (from, to) => this.call.commit(...scriptArgs([], entries, from, to, (e) => e.lockKey, [this.ctx.owner], [(e) => e.position])) as Promise<PerEntry>,
+      (code, detail): CommitResult => {
+        if (code === Code.Ok) return { kind: 'committed' };
+        return { kind: 'refused', holder: typeof detail === 'string' ? detail : undefined };
       },
     );
   }
@@ -260,13 +282,13 @@ export class Scripts {
    * Runs `call` over `[0, count)` in chunks of `KEYS_PER_CALL`, all at once, and maps each entry's
    * code and detail to its result, in order.
    */
-  private async chunked<R>(count: number, call: (from: number, to: number) => Promise<PerEntry>, result: (code: number, detail: unknown) => R): Promise<R[]> {
+  private async chunked<R>(count: number, call: (from: number, to: number) => Promise<PerEntry>, result: (code: number, detail: unknown, extra: unknown) => R): Promise<R[]> {
     const chunks: Promise<PerEntry>[] = [];
     for (let i = 0; i < count; i += KEYS_PER_CALL) chunks.push(call(i, Math.min(count, i + KEYS_PER_CALL)));
     const results: R[] = new Array(count);
     let at = 0;
-    for (const [codes, details] of await Promise.all(chunks)) {
-      for (let i = 0; i < codes.length; i++) results[at++] = result(codes[i]!, details[i]);
+    for (const [codes, details, extra] of await Promise.all(chunks)) {
+      for (let i = 0; i < codes.length; i++) results[at++] = result(codes[i]!, details[i], Array.isArray(extra) ? extra[i] : undefined);
     }
     return results;
   }

@@ -8,6 +8,7 @@ import { Batcher } from './batcher';
 import { RedisSession } from './connections';
 import { ensureGroup, toEntries, XEntries } from './replies';
 import { KEYS_PER_CALL, Scripts } from './scripts';
+import { RedisEntryPort } from './entry-store';
 
 /**
  * `LbsPort` on ioredis: every Redis command the client sends, for one service and one consumer.
@@ -63,8 +64,8 @@ export class RedisPort implements LbsPort {
     return defer(() => this.claims.push({ lockKey, id, minIdle }));
   }
 
-  extendLocks(lockKeys: readonly string[], seenEpoch: string, member?: MemberInput) {
-    return defer(() => this.scripts.extendLocks(lockKeys, seenEpoch, member));
+  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput) {
+    return defer(() => this.scripts.extendLocks(lockKeys, seenEpoch, fences, member));
   }
 
   finish(lockKey: string, id: string, name: string) {
@@ -123,6 +124,11 @@ export class RedisPort implements LbsPort {
 
   winReconcilerTurn(intervalMs: number) {
     return defer(async () => (await this.redis.set(this.keys.reconcilerGuard, this.consumer, 'PX', intervalMs, 'NX')) === 'OK');
+  }
+
+  /** The entry engine's port: its own reader connection (opened at the first read), commits through this port's scripts. */
+  entryPort(blockMs: number): RedisEntryPort {
+    return new RedisEntryPort(this.redis, this.scripts, this.keys.dead, blockMs);
   }
 
   openSession(onError: (role: string, err: unknown) => void): LbsSession {

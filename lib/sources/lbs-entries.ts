@@ -6,6 +6,7 @@ import { GroupMissingError, StreamTerminatedError } from '../errors';
 import { RetryWithBackoffConfig, retryWithBackoff } from '../operators/retry-with-backoff';
 import type { LbsSession } from '../port';
 import { sortTakes } from '../rules/hand-out';
+import { ownedInfo } from '../lease/ledger';
 import type { StreamAdded } from '../types';
 
 export interface LbsEntriesDeps extends Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'> {
@@ -52,6 +53,7 @@ const handOut = (deps: LbsEntriesDeps, batch: readonly RawEntry[]): Observable<S
   const { bad } = decoded;
   let good = decoded.good;
   let reserved = 0;
+  const fences = new Map<string, number>();
   const locked$ = defer(() => {
     // Claims may have filled the room while the read was blocked: entries beyond it stay pending, lockless, for the reconciler of a consumer with room.
     reserved = ledger.reserve(decoded.good.length);
@@ -62,6 +64,10 @@ const handOut = (deps: LbsEntriesDeps, batch: readonly RawEntry[]): Observable<S
     const entries = good.map((e) => ({ lockKey: lockKeyOf(e.payload.dataStreamName, e.payload.idInLbs), name: e.payload.dataStreamName, id: e.payload.idInLbs }));
     return port.takeLocks(entries).pipe(
       tap((results) => good.forEach((e, i) => metrics.recordLockAcquisitionAttempt?.(e.payload.dataStreamName, results[i]!.kind === 'taken', scheduler.now() - started))),
+      tap((results) => good.forEach((e, i) => {
+        const result = results[i]!;
+        if (result.kind === 'taken') fences.set(e.payload.idInLbs, result.fence);
+      })),
       map((results) => sortTakes(good, results, batch)),
     );
   });
@@ -71,8 +77,8 @@ const handOut = (deps: LbsEntriesDeps, batch: readonly RawEntry[]): Observable<S
       return concat(deadLetter$(deps, duplicates), from(taken));
     }),
     map((entry): StreamAdded => {
-      const lease = ledger.take(entry.payload, entry.additionalInfo);
-      return { type: 'StreamAdded', payload: lease.payload, additionalInfo: lease.additionalInfo };
+      const lease = ledger.take(entry.payload, entry.additionalInfo, fences.get(entry.payload.idInLbs));
+      return { type: 'StreamAdded', payload: ownedInfo(lease), additionalInfo: lease.additionalInfo };
     }),
     finalize(() => ledger.unreserve(reserved)),
   );

@@ -1,17 +1,9 @@
 import { EMPTY, Observable, catchError, concat, from, ignoreElements, mergeMap, of } from 'rxjs';
 import type { ClientDeps } from '../deps';
-import { HOLD_HEARTBEATS, type Fleet } from '../lease/fleet';
+import { HOLD_HEARTBEATS, type Fleet, type HandOver } from '../lease/fleet';
 import { release } from '../lease/commands';
 import { FleetView, pickHandBacks } from '../rules/balance';
 import type { StreamReleased } from '../types';
-
-/** Where a stream's entries are being consumed, and how to hand it back at its next safe point. */
-export interface HandOver {
-  /** True while a `consumeStream` reads this stream. */
-  isConsuming(name: string): boolean;
-  /** Asks that consumer to stop right after its next commit and release the stream; false if it cannot. */
-  handBack(name: string): boolean;
-}
 
 export interface RebalancerDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'> {
   readonly fleet: Pick<Fleet, 'views$' | 'excess' | 'view'>;

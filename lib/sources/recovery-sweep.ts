@@ -3,6 +3,7 @@ import { BadEntry, LbsEntry, RawEntry, partitionEntries } from '../codecs/lbs-me
 import { deadLetter$ } from '../dead-letters';
 import type { ClientDeps } from '../deps';
 import type { PendingEntry } from '../port';
+import { ownedInfo } from '../lease/ledger';
 import type { StreamAdded } from '../types';
 
 export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'> & Partial<Pick<ClientDeps, 'fleet'>>;
@@ -13,7 +14,8 @@ export const sweepRoom = ({ ledger, fleet }: Pick<RecoveryDeps, 'ledger' | 'flee
 /** What one page of the pending list gave. */
 export interface SweepPage {
   readonly examined: number;
-  readonly recovered: readonly LbsEntry[];
+  /** Claimed: this consumer holds them now, each with its new fence. */
+  readonly recovered: readonly (LbsEntry & { readonly fence: number })[];
   readonly deadLettered: readonly BadEntry[];
   readonly failures: readonly unknown[];
   /** Where the following page starts ('-' again after the last page). */
@@ -63,21 +65,21 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
             reserved = ledger.reserve(Math.min(free.length, sweepRoom(deps)));
             good = free.slice(0, reserved);
             return good.length === 0
-              ? of([] as boolean[])
+              ? of([] as (number | false)[])
               : forkJoin(
                   good.map((entry) =>
                     port.claim(lockKeyOf(entry.payload.dataStreamName, entry.payload.idInLbs), entry.payload.idInLbs, minIdleMs).pipe(
-                      map((result) => result.kind === 'claimed'),
+                      map((result) => (result.kind === 'claimed' ? result.fence : false)),
                       catchError((err: unknown) => {
                         failures.push(err);
-                        return of(false);
+                        return of(false as const);
                       }),
                     ),
                   ),
                 );
           }), finalize(() => ledger.unreserve(reserved)));
           return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), claims$).pipe(
-            map((won): SweepPage => ({ examined: rows.length, recovered: good.filter((_, i) => won[i]), deadLettered: bad, failures, next })),
+            map((won): SweepPage => ({ examined: rows.length, recovered: good.flatMap((e, i) => { const fence = won[i]; return fence === false || fence === undefined ? [] : [{ ...e, fence }]; }), deadLettered: bad, failures, next })),
           );
         }),
       );
@@ -90,10 +92,10 @@ export const sweepOnce$ = (deps: RecoveryDeps, minIdleMs: number): Observable<Sw
   sweepPage$(deps, minIdleMs, '-').pipe(expand((page) => (page.next === '-' || sweepRoom(deps) === 0 ? EMPTY : sweepPage$(deps, minIdleMs, page.next))));
 
 /** Announces recovered entries: this consumer holds them now. */
-export const announce = (deps: Pick<ClientDeps, 'ledger'>, entries: readonly LbsEntry[]): StreamAdded[] =>
+export const announce = (deps: Pick<ClientDeps, 'ledger'>, entries: readonly (LbsEntry & { readonly fence: number })[]): StreamAdded[] =>
   entries.map((entry) => {
-    const lease = deps.ledger.take(entry.payload, entry.additionalInfo);
-    return { type: 'StreamAdded', payload: lease.payload, additionalInfo: lease.additionalInfo };
+    const lease = deps.ledger.take(entry.payload, entry.additionalInfo, entry.fence);
+    return { type: 'StreamAdded', payload: ownedInfo(lease), additionalInfo: lease.additionalInfo };
   });
 
 /**

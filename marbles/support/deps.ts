@@ -6,7 +6,7 @@ import { lockKey, serviceKeys } from '../../lib/keys';
 import { LeaseLedger } from '../../lib/lease/ledger';
 import { LockManager } from '../../lib/lease/lock-manager';
 import type { LbsPort } from '../../lib/port';
-import type { ClientOptions, LbsInfo, Logger, ResolvedOptions } from '../../lib/types';
+import type { ClientOptions, LbsInfo, Logger, OwnedLbsInfo, ResolvedOptions } from '../../lib/types';
 
 /** Every log line a spec's client wrote, as [level, message, object]. */
 export type LogLine = [level: string, message: string | undefined, obj: object];
@@ -51,6 +51,9 @@ export const specDeps = (scheduler: SchedulerLike, port: LbsPort, overrides: Cli
 };
 
 export const info = (name: string, id = '1-0'): LbsInfo => ({ dataStreamName: name, idInLbs: id });
+
+/** The payload of `StreamAdded` / `StreamClaimed`: `info` with the fence the take returned (the fake ports return 1). */
+export const owned = (name: string, id = '1-0', fence = 1): OwnedLbsInfo => ({ dataStreamName: name, idInLbs: id, fence });
 
 /** An LBS entry as Redis returns it, for the stream `name`. */
 export const raw = (id: string, name: string, extra: Record<string, unknown> = {}): RawEntry => ({

@@ -10,20 +10,23 @@
   ARGV[3]     lock ttl, ms
   ARGV[4..]   pairs: LBS entry id, min-idle in ms (XCLAIM refuses entries delivered more
               recently than this), for each lock key in order
-  Returns     {codes, details}, one per entry:
-                OK           claimed; details[i] = the entry's flat field/value list
+  Returns     {codes, details, fences}, one per entry:
+                OK           claimed; details[i] = the entry's flat field/value list,
+                             fences[i] = the stream's new fence (its fence key incremented)
                 HELD         the lock is held by another consumer; details[i] = the holder
                 NOT_PENDING  XCLAIM took nothing (not pending, deleted, or delivered too recently)
 ]]
 --!include codes
 --!include deadline
+--!include entrykeys
 local group, claimer, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local codes, details, taken = {}, {}, {}
+local codes, details, fences, taken = {}, {}, {}, {}
 for i = 4, #KEYS do
   local lock, j = KEYS[i], i - 3
   local id, minIdle = ARGV[2 * j + 2], ARGV[2 * j + 3]
   local holder = redis.call('GET', lock)
   details[j] = false
+  fences[j] = false
   if holder and holder ~= claimer then
     codes[j] = HELD
     details[j] = holder
@@ -36,6 +39,7 @@ for i = 4, #KEYS do
       taken[#taken + 1] = lock
       codes[j] = OK
       details[j] = entry[2]
+      fences[j] = redis.call('INCR', fence_key(lock))
     end
   end
 end
@@ -43,4 +47,4 @@ if #taken > 0 then
   redis.call('SADD', KEYS[3], unpack(taken))
   lower_deadline(KEYS[2], claimer, ttl, false)
 end
-return {codes, details}
+return {codes, details, fences}

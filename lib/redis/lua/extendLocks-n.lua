@@ -19,8 +19,11 @@
               joinedAt while the incarnation is the same and was seen within ARGV[8], prunes
               members not seen for 5 * ARGV[8], and returns the registry
   ARGV[8]     the membership TTL, ms
-  Returns     {codes, {}, epoch, members, now}: epoch = the epoch now (false if none), members =
-              the registry as a flat field/value list (false when ARGV[7] is ''), now = the Redis
+  ARGV[9..]   the fence this consumer knows for each lock key, in order (a re-take's new fence
+              is above it even when Redis lost the fence key)
+  Returns     {codes, fences, epoch, members, now}: epoch = the epoch now (false if none),
+              fences[i] = the new fence of a re-taken lock (false otherwise), members = the
+              registry as a flat field/value list (false when ARGV[7] is ''), now = the Redis
               clock (ms); codes = one per lock key:
                 OK           extended (the lock was ours)
                 RETAKEN      the lock had vanished and its entry is still pending for this
@@ -32,14 +35,16 @@
 --!include codes
 --!include deadline
 --!include pending
+--!include entrykeys
 local owner, ttl, group, seen, sep = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[6]
 local epoch = redis.call('GET', KEYS[3])
 local dataLost = epoch ~= seen
-local codes, lost = {}, {}
+local codes, fences, lost = {}, {}, {}
 for i = 6, #KEYS do
   local key = KEYS[i]
   local holder = redis.call('GET', key)
   local code = HELD
+  fences[i - 5] = false
   if holder == owner then
     redis.call('PEXPIRE', key, ttl)
     code = OK
@@ -48,6 +53,13 @@ for i = 6, #KEYS do
     if dataLost or (id and pending_owner(KEYS[2], group, id) == owner) then
       redis.call('SET', key, owner, 'PX', ttl, 'NX')
       redis.call('SADD', KEYS[4], key)
+      local fence = redis.call('INCR', fence_key(key))
+      local known = tonumber(ARGV[i + 3]) or 0
+      if fence <= known then
+        fence = known + 1
+        redis.call('SET', fence_key(key), fence)
+      end
+      fences[i - 5] = fence
       code = RETAKEN
     else
       code = NOT_PENDING
@@ -89,4 +101,4 @@ if ARGV[7] ~= '' then
     redis.call('HDEL', KEYS[5], unpack(gone))
   end
 end
-return {codes, {}, epoch, members, now}
+return {codes, fences, epoch, members, now}

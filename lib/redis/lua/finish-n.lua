@@ -11,7 +11,8 @@
   ARGV[2]     the owner: this consumer's name
   ARGV[3..]   pairs: LBS entry id, DataStreamName, for each lock key in order
   Returns     {codes, details}, one per entry:
-                OK           released (if held), acknowledged and deleted
+                OK           released (if held), acknowledged and deleted; the committed
+                             position and the fence beside the lock deleted
                 HELD         the lock belongs to another consumer (details[i]): nothing changed
                 NOT_PENDING  the entry went to another consumer (details[i]), or was finished
                              (false): nothing acknowledged; our lock released
@@ -21,6 +22,7 @@
 ]]
 --!include codes
 --!include pending
+--!include entrykeys
 local group, owner = ARGV[1], ARGV[2]
 local codes, details, locks, forget, ids, names, seen = {}, {}, {}, {}, {}, {}, {}
 for i = 4, #KEYS do
@@ -44,6 +46,8 @@ for i = 4, #KEYS do
     seen[lock] = true
     forget[#forget + 1] = lock
     if code == OK then
+      locks[#locks + 1] = committed_key(lock)
+      locks[#locks + 1] = fence_key(lock)
       ids[#ids + 1] = id
       names[#names + 1] = name
     end

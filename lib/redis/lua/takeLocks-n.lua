@@ -14,7 +14,7 @@
   ARGV[5]     the largest LBS id of the batch
   ARGV[6..]   pairs: DataStreamName, LBS id, for each lock key in order
   Returns     {codes, details}, one per lock key:
-                OK           taken
+                OK           taken; details[i] = the stream's new fence (its fence key incremented)
                 HELD         held by another consumer
                 NOT_PENDING  no longer pending for this consumer (a read reply that arrived late,
                              after another consumer took the entry over)
@@ -24,6 +24,7 @@
 --!include codes
 --!include deadline
 --!include pending
+--!include entrykeys
 local owner, ttl, group = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local n = #KEYS - 4
 -- Which entries of the batch are still pending for this consumer: one scan of its own pending
@@ -54,6 +55,7 @@ for i = 1, n do
     names[#names + 1] = name
     names[#names + 1] = id
     codes[i] = OK
+    details[i] = redis.call('INCR', fence_key(key))
   else
     codes[i] = HELD
   end

@@ -1,0 +1,50 @@
+import type { ObservableInput } from 'rxjs';
+
+/** One entry of a data stream, as `consumeStream` hands it to the handler. Field values are decoded as UTF-8. */
+export interface StreamEntry {
+  /** The entry's id in its data stream (`<ms>-<seq>`). */
+  readonly id: string;
+  readonly fields: Record<string, string>;
+}
+
+/** What the handler of one entry is given beside the entry. */
+export interface EntryContext {
+  /** The data stream being read. */
+  readonly dataStreamName: string;
+  /** The LBS entry in charge of the data stream. */
+  readonly idInLbs: string;
+  /**
+   * The stream's fencing token: it grows strictly every time a consumer of the service takes the
+   * stream (hand-out, claim, recovery, reconciler, heartbeat re-take). Store it with every write
+   * the handler makes, and refuse a write whose fence is lower than one already stored: a stale
+   * owner's write is then refused downstream too.
+   */
+  readonly fence: number;
+  /**
+   * Marks the entry as poison: once the handler completes, the entry is copied to
+   * `<service>-dead` (fields `data-stream`, `entry-id`, `reason`, `consumer`, then the entry's own
+   * fields) and committed past. Returns an empty Observable, so a handler may `return ctx.deadLetter('why')`.
+   */
+  deadLetter(reason: string): ObservableInput<never>;
+}
+
+/** Handles one entry; the next entry of the stream starts when the returned ObservableInput completes. */
+export type EntryHandler = (entry: StreamEntry, ctx: EntryContext) => ObservableInput<unknown>;
+
+/** When handled entries are committed: after `entries` of them, or `ms` after the first uncommitted one, whichever comes first. */
+export interface CommitEvery {
+  /** Most entries handled and not yet committed; also the most a crash can make the next owner handle twice. Default 100. */
+  readonly entries?: number;
+  /** Longest time a handled entry stays uncommitted, in ms. Default 50. */
+  readonly ms?: number;
+}
+
+/** Options of `consumeStream`. */
+export interface ConsumeStreamConfig {
+  /** The last entry of the stream: after it is handled and committed, `consumeStream` completes. Default: never (wait for new entries). */
+  readonly until?: (entry: StreamEntry) => boolean;
+  /** Commit batching (see `CommitEvery`). Commits are always flushed before completion, `release`, `shutdown` and `done`. */
+  readonly commitEvery?: CommitEvery;
+  /** Most entries read ahead and buffered for this stream (XREAD COUNT). Default 10. */
+  readonly readCount?: number;
+}

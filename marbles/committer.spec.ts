@@ -1,0 +1,80 @@
+import { expect } from 'chai';
+import { Observable, concat, concatMap, from, merge, of } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { NotOwnerError } from '../lib/errors';
+import { Committer } from '../lib/entries/committer';
+import { newTestScheduler } from './support/scheduler';
+
+describe('Committer (commit batching of one stream)', () => {
+  let testScheduler: TestScheduler;
+  let positions: string[];
+
+  beforeEach(() => {
+    testScheduler = newTestScheduler();
+    positions = [];
+  });
+
+  const committerOf = (commit: () => Observable<unknown>, entries: number, ms: number): Committer =>
+    new Committer(
+      (position) => {
+        positions.push(position);
+        return commit();
+      },
+      { entries, ms },
+      testScheduler,
+    );
+
+  it('commits the last id once `entries` are handled, and makes the next entry wait for that commit', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const commit = cold('--(c|)');
+      const c = committerOf(() => commit, 2, 100);
+      const handled$ = from(['a', 'b', 'c']).pipe(concatMap((id) => concat(c.handled(id), of(id.toUpperCase()))));
+      expectObservable(merge(c.committed$, handled$), '^ 50ms !').toBe('A-(abBC)', { a: 'a', b: 'b', A: 'A', B: 'B', C: 'C' });
+      expectSubscriptions(commit.subscriptions).toBe(['^-!', '-'.repeat(102) + '^-!']);
+    });
+    expect(positions).to.deep.equal(['b', 'c']);
+  });
+
+  it('commits a partial batch `ms` after its first entry', () => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const commit = cold('-(c|)');
+      const c = committerOf(() => commit, 10, 5);
+      const ids = hot('  -a-b------c|');
+      const out = merge(c.committed$, ids.pipe(concatMap((id) => c.handled(id))));
+      expectObservable(out).toBe('-------(ab)-----c', { a: 'a', b: 'b', c: 'c' });
+      expectSubscriptions(commit.subscriptions).toBe(['------^!', '---------------^!']);
+    });
+    expect(positions).to.deep.equal(['b', 'c']);
+  });
+
+  it('flush commits what is left after the commit in flight, one commit at a time', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const commit = cold('-----(c|)');
+      const c = committerOf(() => commit, 2, 100);
+      const out = merge(c.committed$, concat(c.handled('a'), c.handled('b'), c.handled('c'), c.flush(), of('f')));
+      expectObservable(out).toBe('-----(ab)-(cf)', { a: 'a', b: 'b', c: 'c', f: 'f' });
+    });
+    expect(positions).to.deep.equal(['b', 'c']);
+  });
+
+  it('a refused commit errors committed$ and every later call, and commits nothing more', () => {
+    const refused = new NotOwnerError('s', 'redis-consumer-other');
+    testScheduler.run(({ cold, expectObservable }) => {
+      const c = committerOf(() => cold('-#', undefined, refused), 1, 100);
+      expectObservable(merge(c.committed$, concat(c.handled('a'), c.handled('b')))).toBe('-#', undefined, refused);
+      expectObservable(c.flush()).toBe('-#', undefined, refused);
+    });
+    expect(positions).to.deep.equal(['a']);
+  });
+
+  it('flush with nothing handled commits nothing; close completes committed$ and stops the timer', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const c = committerOf(() => cold('(c|)'), 10, 5);
+      expectObservable(c.flush()).toBe('|');
+      c.handled('a').subscribe();
+      c.close();
+      expectObservable(c.committed$).toBe('|');
+    });
+    expect(positions).to.deep.equal([]);
+  });
+});
