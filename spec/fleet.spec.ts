@@ -78,6 +78,50 @@ describe('a balanced fleet (child processes)', function () {
     expect(convergedMs, 'ms from the joins to the balance').to.be.lessThan(10_000);
   });
 
+  it('hands consumed streams over right after a commit while 3 join: balanced within 10 s, no entry lost or handled twice', async () => {
+    const n = 1000;
+    const addEntries = async (round: number): Promise<void> => {
+      const pipeline = t.admin.pipeline();
+      for (let i = 0; i < n; i++) pipeline.xadd(streamName(t.service, i), '*', 'round', String(round));
+      await pipeline.exec();
+    };
+    const first = child('a', { process: 'consume' });
+    await first.waitFor('ready');
+    await addEntries(0);
+    await addStreams(n);
+    await waitUntil(() => first.of('entry').length >= n, 20_000, () => `the first consumer to handle ${n} entries (has ${first.of('entry').length})`);
+    const fleet = [first, child('b', { process: 'consume' }), child('c', { process: 'consume' }), child('d', { process: 'consume' })];
+    await Promise.all(fleet.map((c) => c.waitFor('ready')));
+    const joined = Date.now();
+    let round = 1;
+    const producing = (async () => {
+      while (Date.now() - joined < 8000) {
+        await addEntries(round++);
+        await sleep(500);
+      }
+    })();
+    await waitUntil(async () => {
+      const counts = await holders();
+      return fleet.every((c) => Math.abs((counts.get(c.name) ?? 0) - n / 4) <= n / 40);
+    }, 10_000, () => `each of 4 consumers to hold 250 ± 25 (have ${fleet.map((c) => c.owned().size).join(', ')})`);
+    const convergedMs = Date.now() - joined;
+    await producing;
+    const expected = n * round;
+    const handled = new Map<string, number>();
+    await waitUntil(() => {
+      handled.clear();
+      for (const c of fleet) for (const e of c.of('entry')) handled.set(`${e.stream} ${e.entryId}`, (handled.get(`${e.stream} ${e.entryId}`) ?? 0) + 1);
+      return handled.size >= expected;
+    }, 15_000, () => `every entry handled (${handled.size} of ${expected})`);
+    expect(handled.size, 'entries lost').to.equal(expected);
+    expect([...handled.values()].filter((k) => k > 1).length, 'entries handled twice').to.equal(0);
+    const moves = movesOf(fleet);
+    expect(Math.max(...moves.values()), 'moves of one stream').to.equal(1);
+    expect(first.of('rebalanced').length, 'streams handed back at a commit').to.equal(moves.size);
+    for (const c of fleet) expect(c.of('disowned'), `${c.name} disowned`).to.deep.equal([]);
+    expect(convergedMs).to.be.lessThan(10_000);
+  });
+
   it('never owns more than maxStreams: the rest waits in the LBS, goes to the survivors with room, then to a newcomer', async () => {
     const fleet = [child('a', { maxStreams: 100 }), child('b', { maxStreams: 100 }), child('c', { maxStreams: 100 })];
     await Promise.all(fleet.map((c) => c.waitFor('ready')));

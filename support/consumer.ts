@@ -21,7 +21,7 @@
  */
 import Redis from 'ioredis';
 import { EMPTY, NEVER, Observable, Subscription, catchError, defer, identity, ignoreElements, mergeMap, tap } from 'rxjs';
-import { RedisStreamClient, claimExpired, processStreams } from '../lib';
+import { RedisStreamClient, claimExpired, consumeStream, processStreams } from '../lib';
 import type { Claimed, ClientOptions, Logger, MetricsRecorder, Notification, OwnedStreamInfo, StreamExpired, StreamOutcome } from '../lib';
 import { cpuReport, heapReport } from './consumer-probes';
 import { workOf } from './consumer-work';
@@ -186,6 +186,15 @@ const outcome = (o: StreamOutcome): void => {
   else emit({ event: 'failed', ...about(o.payload), startedAt, ...describeErr((o.error as { cause?: unknown }).cause ?? o.error) });
 };
 
+/** PROCESS=consume: reads the stream's entries with consumeStream, an `entry` line for each (after its work, if any). */
+const consumer$ = (client: RedisStreamClient, stream: OwnedStreamInfo): Observable<unknown> => {
+  if (events) emit({ event: 'started', ...about(stream.payload), workMs: 0 });
+  return consumeStream(client, stream, (entry) => {
+    emit({ event: 'entry', ...about(stream.payload), entryId: entry.id });
+    return [undefined];
+  });
+};
+
 const operators = (client: RedisStreamClient): Observable<unknown> =>
   client.init().pipe(
     tap((n) => report(n)),
@@ -196,7 +205,7 @@ const operators = (client: RedisStreamClient): Observable<unknown> =>
       if (n.type === 'StreamClaimed') counts.claimed++;
       if (n.type === 'StreamClaimed' && events) emit({ event: 'claimed', ...about(n.payload), info: n.additionalInfo });
     }),
-    processStreams(client, handler),
+    processStreams(client, config.process === 'consume' ? (stream) => consumer$(client, stream) : handler),
     tap(outcome),
   );
 
@@ -206,7 +215,7 @@ let subscription: Subscription | undefined;
 const start = (): void => {
   if (client !== undefined) return;
   const c = (client = new RedisStreamClient(redis, config.service, options));
-  subscription = (config.process === 'operators' ? operators(c) : manual(c)).subscribe({
+  subscription = (config.process === 'operators' || config.process === 'consume' ? operators(c) : manual(c)).subscribe({
     error: (err: unknown) => {
       emit({ event: 'error', code: describeErr(err).code, message: `notifications$: ${describeErr(err).message}` });
       if (config.exitOnError) process.exit(1);

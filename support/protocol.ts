@@ -21,8 +21,8 @@ export interface ConsumerConfig {
   readonly rebalanceBatch?: number;
   /** claim every StreamExpired it hears */
   readonly claim?: boolean;
-  /** `manual` (default): its own mergeMap over the notifications; `operators`: claimExpired + processStreams */
-  readonly process?: 'manual' | 'operators';
+  /** `manual` (default): its own mergeMap over the notifications; `operators`: claimExpired + processStreams; `consume`: processStreams with consumeStream, an `entry` line per entry handled */
+  readonly process?: 'manual' | 'operators' | 'consume';
   /**
    * What it does with a stream it owns: `none` (default) holds it; `timer` works `workMinMs..workMaxMs`
    * (or `Info.workMs`) in one timer; `steps` works as long in steps of 250 ms, a step whose timer
@@ -145,6 +145,8 @@ export type EventBody =
   | ({ event: 'claimed'; info: Record<string, unknown>; workMs?: number } & StreamFields)
   /** StreamReleased (handed back for balance; counts: at the first and every 10k, with the count) */
   | ({ event: 'released'; reason: string; count?: number } & StreamFields)
+  /** consume: one entry of a data stream handled (its id in the data stream) */
+  | ({ event: 'entry'; entryId: string } & StreamFields)
   /** operators: outcome Rebalanced (processStreams stopped the work on a stream handed back for balance) */
   | ({ event: 'rebalanced'; startedAt?: number } & StreamFields)
   /** counts: printed at the first StreamDisowned and every 10k, with the count */

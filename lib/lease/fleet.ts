@@ -10,6 +10,8 @@ export const BALANCE_TOLERANCE = 0.1;
 export const SETTLE_HEARTBEATS = 2;
 /** A stream this consumer took less than this many heartbeat intervals ago is not handed back: no stream moves twice in one rebalance. */
 export const HOLD_HEARTBEATS = 5;
+/** A stream handed back still counts as this consumer's for this many heartbeat intervals (in its record and its excess): until its new owner's record shows it, the fleet's total would miss it. */
+export const IN_FLIGHT_HEARTBEATS = 2;
 
 /** Where a stream's entries are being consumed, and how to hand it back at its next safe point (the entry engine). */
 export interface HandOver {
@@ -47,17 +49,38 @@ export class Fleet {
   readonly policy: BalancePolicy;
   private latest: FleetView | undefined;
   private readonly views = new Subject<FleetView>();
+  /** When each recent hand-back happened (the scheduler's clock), oldest first. */
+  private handedBack: number[] = [];
   /** Every snapshot read back by the heartbeat. */
   readonly views$: Observable<FleetView> = this.views.asObservable();
 
-  constructor(private readonly ledger: Pick<LeaseLedger, 'size' | 'capacity'>, readonly options: FleetOptions) {
+  constructor(
+    private readonly ledger: Pick<LeaseLedger, 'size' | 'capacity'>,
+    readonly options: FleetOptions,
+    private readonly now: () => number = Date.now,
+  ) {
     this.rules = { memberTtlMs: options.hbInterval, settleMs: SETTLE_HEARTBEATS * options.hbInterval };
     this.policy = { hbInterval: options.hbInterval, tolerance: BALANCE_TOLERANCE, batch: options.rebalanceBatch };
   }
 
   /** The record the next heartbeat writes. */
   member(): MemberInput {
-    return { capacity: this.ledger.capacity, owned: this.ledger.size, incarnation: this.incarnation, ttlMs: this.rules.memberTtlMs };
+    return { capacity: this.ledger.capacity, owned: this.owned(), incarnation: this.incarnation, ttlMs: this.rules.memberTtlMs };
+  }
+
+  /** This consumer handed `count` streams back just now. */
+  noteHandedBack(count: number): void {
+    const at = this.now();
+    for (let i = 0; i < count; i++) this.handedBack.push(at);
+  }
+
+  /** Streams held, plus those handed back in the last `IN_FLIGHT_HEARTBEATS` intervals. */
+  owned(): number {
+    const horizon = this.now() - IN_FLIGHT_HEARTBEATS * this.options.hbInterval;
+    let gone = 0;
+    while (gone < this.handedBack.length && this.handedBack[gone]! < horizon) gone++;
+    if (gone > 0) this.handedBack = this.handedBack.slice(gone);
+    return this.ledger.size + this.handedBack.length;
   }
 
   /** A heartbeat read the registry back at `now` (Redis clock). */
@@ -87,6 +110,7 @@ export class Fleet {
   /** How many streams to hand back now, `handingBack` being already on their way. */
   excess(handingBack: number): number {
     if (this.options.rebalance === false) return 0;
-    return excessToHandBack(this.latest, this.options.consumer, this.ledger.size, handingBack, this.policy);
+    const inFlight = this.owned() - this.ledger.size;
+    return excessToHandBack(this.latest, this.options.consumer, this.owned(), handingBack + inFlight, this.policy);
   }
 }
