@@ -65,7 +65,7 @@ export class RedisStreamClient {
       taken: (lease) => metrics.recordStreamProcessingStart?.(lease.payload.dataStreamName, lease.since),
       dropped: (lease) => metrics.recordStreamProcessingEnd?.(lease.payload.dataStreamName, lease.since),
     }, resolved.maxStreams);
-    const fleet = new Fleet(ledger, { consumer: this.id, hbInterval, rebalance: resolved.rebalance, rebalanceBatch: resolved.rebalanceBatch }, () => scheduler.now());
+    const fleet = new Fleet(ledger, { consumer: this.id, hbInterval, rebalance: resolved.rebalance, rebalanceBatch: resolved.rebalanceBatch });
     const locks = new LockManager({ ledger, port, ttl: hbInterval, scheduler, log, metrics, fleet });
     this.deps = { service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey, fleet, handOver: { isConsuming: (name) => this.entryEngine.isConsuming(name), handBack: (name) => this.entryEngine.handBack(name) } };
     this.notifications$ = notifications$(this.deps, { stop$: this.stop$, isClosed: () => this.closed });

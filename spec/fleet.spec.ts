@@ -52,18 +52,22 @@ describe('a balanced fleet (child processes)', function () {
   };
 
   it('spreads 1,000 streams of one consumer over 4 within 10 s once 3 join, each 250 ± 10%, none lost, none moved twice', async () => {
-    const first = child('a', { rebalance: 'true' });
+    const first = child('a', { rebalance: 'true', hbInterval: 2000 });
     await first.waitFor('ready');
     await addStreams(1000);
     await waitUntil(() => first.owned().size === 1000, 15_000, 'the first consumer to own 1000 streams');
-    const fleet = [first, child('b', { rebalance: 'true' }), child('c', { rebalance: 'true' }), child('d', { rebalance: 'true' })];
+    const fleet = [first, ...['b', 'c', 'd'].map((pod) => child(pod, { rebalance: 'true', hbInterval: 2000 }))];
     await Promise.all(fleet.map((c) => c.waitFor('ready')));
     const joined = Date.now();
     const balanced = async (): Promise<boolean> => {
       const counts = await holders();
       return fleet.every((c) => Math.abs((counts.get(c.name) ?? 0) - 250) <= 25);
     };
-    await waitUntil(balanced, 10_000, () => `each of 4 consumers to hold 250 ± 25 (have ${fleet.map((c) => c.owned().size).join(', ')})`);
+    try {
+      await waitUntil(balanced, 10_000, () => `each of 4 consumers to hold 250 ± 25 (have ${fleet.map((c) => c.owned().size).join(', ')})`);
+    } finally {
+      if (process.env.FLEET_DEBUG) require('fs').writeFileSync('/tmp/fleetdbg/spec.json', JSON.stringify({ holders: [...(await holders())], events: fleet.map((c) => c.events.filter((e) => !['added', 'claimed', 'released', 'claim-lost'].includes(e.event))) }, null, 1));
+    }
     const convergedMs = Date.now() - joined;
     await sleep(2000);
     const counts = await holders();
@@ -85,12 +89,12 @@ describe('a balanced fleet (child processes)', function () {
       for (let i = 0; i < n; i++) pipeline.xadd(streamName(t.service, i), '*', 'round', String(round));
       await pipeline.exec();
     };
-    const first = child('a', { process: 'consume' });
+    const first = child('a', { process: 'consume', hbInterval: 2000 });
     await first.waitFor('ready');
     await addEntries(0);
     await addStreams(n);
     await waitUntil(() => first.of('entry').length >= n, 20_000, () => `the first consumer to handle ${n} entries (has ${first.of('entry').length})`);
-    const fleet = [first, child('b', { process: 'consume' }), child('c', { process: 'consume' }), child('d', { process: 'consume' })];
+    const fleet = [first, ...['b', 'c', 'd'].map((pod) => child(pod, { process: 'consume', hbInterval: 2000 }))];
     await Promise.all(fleet.map((c) => c.waitFor('ready')));
     const joined = Date.now();
     let round = 1;

@@ -10,8 +10,12 @@ export const BALANCE_TOLERANCE = 0.1;
 export const SETTLE_HEARTBEATS = 2;
 /** A stream this consumer took less than this many heartbeat intervals ago is not handed back: no stream moves twice in one rebalance. */
 export const HOLD_HEARTBEATS = 5;
-/** A stream handed back still counts as this consumer's for this many heartbeat intervals (in its record and its excess): until its new owner's record shows it, the fleet's total would miss it. */
-export const IN_FLIGHT_HEARTBEATS = 2;
+/**
+ * The total the shares divide is the largest of the snapshots of the last this many heartbeat
+ * intervals: a stream handed back (or left by a dead member) is in no record until its new owner
+ * writes one, and a total that dips meanwhile would make the giver hand back too many.
+ */
+export const TOTAL_WINDOW_HEARTBEATS = 2;
 
 /** Where a stream's entries are being consumed, and how to hand it back at its next safe point (the entry engine). */
 export interface HandOver {
@@ -49,15 +53,14 @@ export class Fleet {
   readonly policy: BalancePolicy;
   private latest: FleetView | undefined;
   private readonly views = new Subject<FleetView>();
-  /** When each recent hand-back happened (the scheduler's clock), oldest first. */
-  private handedBack: number[] = [];
+  /** The totals of the recent snapshots (Redis clock), oldest first. */
+  private totals: { readonly at: number; readonly total: number }[] = [];
   /** Every snapshot read back by the heartbeat. */
   readonly views$: Observable<FleetView> = this.views.asObservable();
 
   constructor(
-    private readonly ledger: Pick<LeaseLedger, 'size' | 'capacity'>,
+    private readonly ledger: Pick<LeaseLedger, 'size' | 'capacity' | 'reservedCount'>,
     readonly options: FleetOptions,
-    private readonly now: () => number = Date.now,
   ) {
     this.rules = { memberTtlMs: options.hbInterval, settleMs: SETTLE_HEARTBEATS * options.hbInterval };
     this.policy = { hbInterval: options.hbInterval, tolerance: BALANCE_TOLERANCE, batch: options.rebalanceBatch };
@@ -65,27 +68,16 @@ export class Fleet {
 
   /** The record the next heartbeat writes. */
   member(): MemberInput {
-    return { capacity: this.ledger.capacity, owned: this.owned(), incarnation: this.incarnation, ttlMs: this.rules.memberTtlMs };
-  }
-
-  /** This consumer handed `count` streams back just now. */
-  noteHandedBack(count: number): void {
-    const at = this.now();
-    for (let i = 0; i < count; i++) this.handedBack.push(at);
-  }
-
-  /** Streams held, plus those handed back in the last `IN_FLIGHT_HEARTBEATS` intervals. */
-  owned(): number {
-    const horizon = this.now() - IN_FLIGHT_HEARTBEATS * this.options.hbInterval;
-    let gone = 0;
-    while (gone < this.handedBack.length && this.handedBack[gone]! < horizon) gone++;
-    if (gone > 0) this.handedBack = this.handedBack.slice(gone);
-    return this.ledger.size + this.handedBack.length;
+    return { capacity: this.ledger.capacity, owned: this.ledger.size, incarnation: this.incarnation, ttlMs: this.rules.memberTtlMs };
   }
 
   /** A heartbeat read the registry back at `now` (Redis clock). */
   observe(records: readonly MemberRecord[], now: number): FleetView {
-    const view = fleetView(records, now, this.rules);
+    const horizon = now - TOTAL_WINDOW_HEARTBEATS * this.options.hbInterval;
+    this.totals = this.totals.filter((t) => t.at >= horizon);
+    const recent = this.totals.reduce((max, t) => Math.max(max, t.total), 0);
+    const view = fleetView(records, now, this.rules, recent);
+    this.totals.push({ at: now, total: fleetView(records, now, this.rules).total });
     this.latest = view;
     this.views.next(view);
     return view;
@@ -98,7 +90,8 @@ export class Fleet {
   /** How long to wait before claiming `stream` (0 when this consumer does not balance). */
   claimDelay(stream: string): number {
     if (this.options.rebalance === false) return 0;
-    return claimDelay(this.latest, this.options.consumer, this.ledger.size, stream, this.policy);
+    // Claims under way count: a burst of expiries must not all find this consumer below its share.
+    return claimDelay(this.latest, this.options.consumer, this.ledger.size + this.ledger.reservedCount, stream, this.policy);
   }
 
   /** How many lockless entries the sweeps may take now (Infinity when this consumer does not balance). */
@@ -110,7 +103,6 @@ export class Fleet {
   /** How many streams to hand back now, `handingBack` being already on their way. */
   excess(handingBack: number): number {
     if (this.options.rebalance === false) return 0;
-    const inFlight = this.owned() - this.ledger.size;
-    return excessToHandBack(this.latest, this.options.consumer, this.owned(), handingBack + inFlight, this.policy);
+    return excessToHandBack(this.latest, this.options.consumer, this.ledger.size, handingBack, this.policy);
   }
 }

@@ -84,6 +84,11 @@ export class LeaseLedger {
     return granted;
   }
 
+  /** Places reserved now: streams being read, claimed or swept into this consumer. */
+  get reservedCount(): number {
+    return this.reserved;
+  }
+
   unreserve(n: number): void {
     this.reserved = Math.max(0, this.reserved - n);
     if (n > 0) this.freed.next();

@@ -123,13 +123,14 @@ export const rendezvous = (key: string, candidates: readonly { readonly name: st
 
 /**
  * Reads one snapshot of the registry: the live members (seen within the TTL), the settled ones
- * (joined at least `settleMs` ago), and the fair shares of the streams the settled members hold.
- * Members still settling keep what they hold and take no part in the balance.
+ * (joined at least `settleMs` ago), and the fair shares of the streams the settled members hold
+ * (at least `minTotal`: streams on their way between two members are in no record). Members still
+ * settling keep what they hold and take no part in the balance.
  */
-export const fleetView = (records: readonly MemberRecord[], now: number, rules: BalanceRules): FleetView => {
+export const fleetView = (records: readonly MemberRecord[], now: number, rules: BalanceRules, minTotal = 0): FleetView => {
   const live = records.filter((m) => now - m.seenAt <= rules.memberTtlMs);
   const settledList = live.filter((m) => now - m.joinedAt >= rules.settleMs);
-  const total = settledList.reduce((sum, m) => sum + m.owned, 0);
+  const total = Math.max(minTotal, settledList.reduce((sum, m) => sum + m.owned, 0));
   return {
     at: now,
     live,

@@ -6,7 +6,7 @@ import { FleetView, pickHandBacks } from '../rules/balance';
 import type { StreamReleased } from '../types';
 
 export interface RebalancerDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'> {
-  readonly fleet: Pick<Fleet, 'views$' | 'excess' | 'view' | 'noteHandedBack'>;
+  readonly fleet: Pick<Fleet, 'views$' | 'excess' | 'view'>;
   /** The streams being consumed (absent: none is). */
   readonly handOver?: HandOver;
 }
@@ -64,7 +64,6 @@ export const rebalancer$ = (deps: RebalancerDeps): Observable<StreamReleased> =>
       const picked = pickHandBacks(held, count, scheduler.now(), holdMs, eligible);
       if (picked.length === 0) return EMPTY;
       handedBackAt = view.at;
-      fleet.noteHandedBack(picked.length);
       const share = fleet.view?.shares.get(deps.port.consumer);
       log.info({ handingBack: picked.length, owned: ledger.size, share: share === undefined ? undefined : Math.round(share) }, 'handing streams back for balance');
       return from(picked).pipe(mergeMap(handBack));

@@ -1,4 +1,5 @@
 import { EMPTY, Observable, catchError, concat, exhaustMap, filter, from, interval, mergeMap, tap } from 'rxjs';
+import type { LbsEntry } from '../codecs/lbs-message';
 import { RecoveryDeps, announce, sweepPage$, sweepRoom } from './recovery-sweep';
 import type { StreamAdded } from '../types';
 
@@ -19,12 +20,18 @@ export interface ReconcilerDeps extends RecoveryDeps {
 export const reconciler$ = (deps: ReconcilerDeps): Observable<StreamAdded> => {
   const { port, options, scheduler, log } = deps;
   let cursor = '-';
+  // In a balanced fleet a lockless entry goes first to its designated claimer (a stream handed back
+  // is lockless for milliseconds); the others take it at their next turn if it is still there.
+  let seen = new Set<string>();
+  const mayClaim = (entry: LbsEntry): boolean =>
+    deps.fleet === undefined || seen.has(entry.payload.idInLbs) || deps.fleet.claimDelay(entry.payload.dataStreamName) === 0;
   const turn = (): Observable<StreamAdded> =>
     sweepRoom(deps) === 0 ? EMPTY : port.winReconcilerTurn(options.reconcileInterval).pipe(
       filter((won) => won),
-      mergeMap(() => concat(deps.flags, sweepPage$(deps, options.hbInterval, cursor))),
+      mergeMap(() => concat(deps.flags, sweepPage$(deps, options.hbInterval, cursor, mayClaim))),
       tap((page) => {
         cursor = page.next;
+        seen = new Set(page.deferred);
         for (const err of page.failures) log.warn({ err }, 'reconciling one LBS entry failed');
         if (page.recovered.length > 0) log.info({ recovered: page.recovered.length }, 'took pending entries that had no lock');
       }),

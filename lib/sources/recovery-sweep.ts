@@ -20,6 +20,8 @@ export interface SweepPage {
   readonly failures: readonly unknown[];
   /** Where the following page starts ('-' again after the last page). */
   readonly next: string;
+  /** Ids of entries `mayClaim` held back this time. */
+  readonly deferred?: readonly string[];
 }
 
 /**
@@ -45,7 +47,7 @@ const withoutLock = (deps: RecoveryDeps, entries: readonly LbsEntry[]): Observab
  * with it, although extending a lock never refreshes an entry's idle time. A failed claim is
  * collected in `failures`; the other claims of the page go on.
  */
-export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string): Observable<SweepPage> => {
+export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string, mayClaim: (entry: LbsEntry) => boolean = () => true): Observable<SweepPage> => {
   const { port, ledger, options, lockKeyOf } = deps;
   return port.pending(minIdleMs, start, options.lbsRecoveryCount).pipe(
     concatMap((rows) => {
@@ -60,7 +62,9 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
           // At most the room this consumer has left (maxStreams): the others stay for consumers with room.
           let reserved = 0;
           let good: readonly LbsEntry[] = [];
-          const lockless$ = withoutLock(deps, decoded.good);
+          const allowed = decoded.good.filter(mayClaim);
+          const deferred = decoded.good.filter((e) => !allowed.includes(e)).map((e) => e.payload.idInLbs);
+          const lockless$ = withoutLock(deps, allowed);
           const claims$ = lockless$.pipe(concatMap((free) => {
             reserved = ledger.reserve(Math.min(free.length, sweepRoom(deps)));
             good = free.slice(0, reserved);
@@ -79,7 +83,7 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
                 );
           }), finalize(() => ledger.unreserve(reserved)));
           return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), claims$).pipe(
-            map((won): SweepPage => ({ examined: rows.length, recovered: good.flatMap((e, i) => { const fence = won[i]; return fence === false || fence === undefined ? [] : [{ ...e, fence }]; }), deadLettered: bad, failures, next })),
+            map((won): SweepPage => ({ examined: rows.length, recovered: good.flatMap((e, i) => { const fence = won[i]; return fence === false || fence === undefined ? [] : [{ ...e, fence }]; }), deadLettered: bad, failures, next, deferred })),
           );
         }),
       );
