@@ -24,12 +24,13 @@ import { BenchConfig, Row, renderTable } from './lib/report';
 import { machineCpu, progress } from './lib/stats';
 import { cpuMemoryScenario } from './scenarios/cpu-memory';
 import { failoverScenario } from './scenarios/failover';
+import { fleetScenario } from './scenarios/fleet';
 import { handoffScenario } from './scenarios/handoff';
 import { BULLMQ_CONCURRENCY, handoutScenario } from './scenarios/handout';
 import { heartbeatScenario } from './scenarios/heartbeat';
 import { soakScenario } from './scenarios/soak';
 
-const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'soak'] as const;
+const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'fleet', 'soak'] as const;
 
 class UsageError extends Error {}
 
@@ -124,6 +125,7 @@ const main = async (): Promise<void> => {
     await run('handout', () => handoutScenario(server, config));
     await run('failover', () => failoverScenario(server, config));
     await run('handoff', () => handoffScenario(server, config));
+    await run('fleet', () => fleetScenario(server, config));
     await run('soak', () => soakScenario(server, config));
   } finally {
     redis.disconnect();
