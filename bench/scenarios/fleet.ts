@@ -27,7 +27,7 @@ const HB = 2000;
 /** Each consumer's owned count in the registry (records seen within the TTL). */
 const registry = async (redis: Redis, service: string): Promise<Map<string, number>> => {
   const flat = (await redis.hgetall(`${service}-members`)) as Record<string, string>;
-  const [seconds, micros] = (await redis.time()) as [string, string];
+  const [seconds, micros] = await redis.time();
   const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   const owned = new Map<string, number>();
   for (const [name, record] of Object.entries(flat)) {
