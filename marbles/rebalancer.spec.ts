@@ -11,6 +11,7 @@ const view = (at: number, others: Partial<MemberRecord>[] = []): FleetView => ({
   settled: new Map(others.map((m) => [m.name!, { name: m.name!, capacity: Infinity, owned: 0, joinedAt: 0, incarnation: 'i', seenAt: at, ...m }])),
   shares: new Map(),
   total: 0,
+  steady: true,
 });
 
 describe('rebalancer$ (hbInterval 10: hold 50)', () => {

@@ -40,6 +40,11 @@ export interface FleetView {
   readonly shares: ReadonlyMap<string, number>;
   /** Streams held by the settled members: what the shares divide. */
   readonly total: number;
+  /**
+   * Every live member settled a quarter of `settleMs` ago at least: each of them has read a
+   * snapshot in which it is settled, so it claims by its share (hand-backs wait for this).
+   */
+  readonly steady: boolean;
 }
 
 /**
@@ -137,6 +142,7 @@ export const fleetView = (records: readonly MemberRecord[], now: number, rules: 
     settled: new Map(settledList.map((m) => [m.name, m])),
     shares: fairShares(settledList, total),
     total,
+    steady: live.every((m) => now - m.joinedAt >= 1.25 * rules.settleMs),
   };
 };
 
@@ -184,7 +190,7 @@ export const claimDelay = (view: FleetView | undefined, me: string, owned: numbe
  */
 export const excessToHandBack = (view: FleetView | undefined, me: string, owned: number, handingBack: number, policy: Pick<BalancePolicy, 'tolerance' | 'batch'>): number => {
   const share = view?.shares.get(me);
-  if (share === undefined || view!.settled.size < view!.live.length) return 0;
+  if (share === undefined || !view!.steady) return 0;
   const keeping = owned - handingBack;
   if (keeping <= share * (1 + policy.tolerance) || keeping - Math.ceil(share) < 1) return 0;
   return Math.max(0, Math.min(keeping - Math.ceil(share), policy.batch - handingBack));
