@@ -7,6 +7,8 @@
  *                      StreamExpired; a stream handed out or claimed gets its WORK, then doneStream;
  *                      a StreamDisowned stops that work
  *   PROCESS=operators  client.init().pipe(claimExpired(client) (CLAIM=1), processStreams(client, WORK))
+ *   PROCESS=consume    the same, the handler being consumeStream: an `entry` line per entry handled
+ *   MAX_STREAMS, REBALANCE (true | false | consumed), REBALANCE_BATCH   the balanced fleet's options
  *   WORK=none | timer | steps | churn   what it does with a stream it owns (see ConsumerConfig.work)
  *   REPORT=events      (default) one JSON line per event, and the library's info+ log lines (`lib`)
  *   REPORT=counts      quiet counting for 100k streams: `owned` at TARGET, `progress` every 10k,
