@@ -59,7 +59,7 @@ const convergence = async (server: RedisServer, n: number, batch: number): Promi
     fleet.push(first);
     await first.waitFor('ready', { timeoutMs: 30_000 });
     await fillLbs(redis, service, n);
-    await first.waitFor('owned', { timeoutMs: 120_000 });
+    await first.waitFor('owned', { timeoutMs: 240_000 });
     const joining = ['b', 'c', 'd'].map((pod) => spawn(server, service, pod, { rebalance: 'true', rebalanceBatch: batch }));
     fleet.push(...joining);
     await Promise.all(joining.map((c) => c.waitFor('ready', { timeoutMs: 30_000 })));
@@ -104,7 +104,7 @@ const massFailover = async (server: RedisServer, n: number): Promise<Row> => {
     fleet.push(holder);
     await holder.waitFor('ready', { timeoutMs: 30_000 });
     await fillLbs(redis, service, n);
-    await holder.waitFor('owned', { timeoutMs: 180_000 });
+    await holder.waitFor('owned', { timeoutMs: 240_000 });
     const survivors = ['s1', 's2', 's3'].map((pod) => spawn(server, service, pod, { ticks: true }));
     fleet.push(...survivors);
     await Promise.all(survivors.map((c) => c.waitFor('ready', { timeoutMs: 30_000 })));
@@ -151,11 +151,11 @@ export const fleetScenario = async (server: RedisServer, _config: BenchConfig): 
   const admin = server.connect();
   try {
     const rows: Row[] = [];
+    rows.push(await massFailover(server, 100_000));
+    await admin.flushall();
     rows.push(await convergence(server, 1000, 500));
     await admin.flushall();
     rows.push(await convergence(server, 100_000, 5000));
-    await admin.flushall();
-    rows.push(await massFailover(server, 100_000));
     return rows;
   } finally {
     admin.disconnect();
