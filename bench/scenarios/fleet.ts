@@ -146,16 +146,16 @@ const massFailover = async (server: RedisServer, n: number): Promise<Row> => {
   }
 };
 
-/** The same rows in a quick and a full run: the targets are about 100k streams. */
-export const fleetScenario = async (server: RedisServer, _config: BenchConfig): Promise<Row[]> => {
+/** The same rows in a quick and a full run: the targets are about 100k streams (`--fleet-streams`). */
+export const fleetScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const admin = server.connect();
   try {
     const rows: Row[] = [];
-    rows.push(await massFailover(server, 100_000));
+    rows.push(await massFailover(server, config.fleetStreams));
     await admin.flushall();
     rows.push(await convergence(server, 1000, 500));
     await admin.flushall();
-    rows.push(await convergence(server, 100_000, 5000));
+    rows.push(await convergence(server, config.fleetStreams, Math.max(500, Math.round(config.fleetStreams / 20))));
     return rows;
   } finally {
     admin.disconnect();
