@@ -37,25 +37,15 @@ type Expiry =
  */
 export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, fleet, scheduler }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
   const lockKeyOf = (info: LbsInfo): string => lockKeyOfName(info.dataStreamName, info.idInLbs);
-  /** `value` after `delay`, only if the lock is still gone then (PTTL -2). */
-  const later = <T>(key: LbsInfo, delay: number, value: Observable<T>): Observable<T> =>
-    timer(delay, scheduler).pipe(
-      mergeMap(() => port.touchLock(lockKeyOf(key))),
-      catchError(() => of(-2)),
-      mergeMap((ttl) => (ttl === -2 ? value : EMPTY)),
-    );
-  /**
-   * The fleet's delay, decided when the expiry arrives (a delayed one is looked up only if the lock
-   * is still gone after it) and again once the entry is read (claims started meanwhile count).
-   */
-  const giveWay = (key: LbsInfo): Observable<StreamExpired> => {
-    const first = fleet?.claimDelay(key.dataStreamName) ?? 0;
-    if (first > 0) return later(key, first, describe(key));
-    return describe(key).pipe(
-      mergeMap((expired) => {
-        const delay = fleet?.claimDelay(key.dataStreamName) ?? 0;
-        return delay === 0 ? of(expired) : later(key, delay, of(expired));
-      }),
+  /** After the fleet's delay, only if the lock is still gone (PTTL -2). */
+  const giveWay = (expired: StreamExpired): Observable<StreamExpired> => {
+    const delay = fleet?.claimDelay(expired.payload.dataStreamName) ?? 0;
+    if (delay === 0) return of(expired);
+    const lockKey = lockKeyOf(expired.payload);
+    return timer(delay, scheduler).pipe(
+      mergeMap(() => port.touchLock(lockKey)),
+      mergeMap((ttl) => (ttl === -2 ? of(expired) : EMPTY)),
+      catchError(() => of(expired)),
     );
   };
   const classify = (lockKey: string): Expiry => {
@@ -92,7 +82,8 @@ export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, fleet, 
       if (expiry.kind === 'handed-back') ledger.forgetHandBack(expiry.lockKey);
     }),
     filter((expiry): expiry is Extract<Expiry, { kind: 'other' }> => expiry.kind === 'other'),
-    mergeMap((expiry) => giveWay(expiry.key)),
+    mergeMap((expiry) => describe(expiry.key)),
+    mergeMap(giveWay),
     catchError((err: unknown) => throwError(() => asRedisError('Subscribing to keyspace notifications')(err))),
   );
 };
