@@ -168,7 +168,7 @@ describe('a balanced fleet (child processes)', function () {
 
   it('does not churn when a consumer joins and leaves every second: it never settles, so nothing moves', async function () {
     this.timeout(90_000);
-    const hb = 2000;
+    const hb = 1000;
     const fleet = [child('a', { hbInterval: hb, rebalance: 'true' }), child('b', { hbInterval: hb, rebalance: 'true' }), child('c', { hbInterval: hb, rebalance: 'true' })];
     await Promise.all(fleet.map((c) => c.waitFor('ready')));
     await addStreams(300);

@@ -6,8 +6,8 @@ import type { LeaseLedger } from './ledger';
 
 /** Hand back above share + 10%: fewer moves for a fleet that is nearly balanced. */
 export const BALANCE_TOLERANCE = 0.1;
-/** A member takes part in the balance once it has been in the registry for this many heartbeat ticks (every hbInterval / 2). */
-export const SETTLE_TICKS = 2;
+/** A member takes part in the balance once it has been in the registry this many heartbeat intervals. */
+export const SETTLE_HEARTBEATS = 2;
 /** A stream this consumer took less than this many heartbeat intervals ago is not handed back: no stream moves twice in one rebalance. */
 export const HOLD_HEARTBEATS = 5;
 /**
@@ -62,7 +62,7 @@ export class Fleet {
     private readonly ledger: Pick<LeaseLedger, 'size' | 'capacity' | 'reservedCount'>,
     readonly options: FleetOptions,
   ) {
-    this.rules = { memberTtlMs: options.hbInterval, settleMs: (SETTLE_TICKS * options.hbInterval) / 2 };
+    this.rules = { memberTtlMs: options.hbInterval, settleMs: SETTLE_HEARTBEATS * options.hbInterval };
     this.policy = { hbInterval: options.hbInterval, tolerance: BALANCE_TOLERANCE, batch: options.rebalanceBatch };
   }
 
