@@ -57,7 +57,7 @@ const run = async (redis: Redis, subscriber: Redis, variant: string): Promise<Ta
     if (message === 'expired' || message === 'del') events.set(channel.slice(channel.indexOf(':') + 1), message);
   };
   subscriber.on('pmessage', onMessage);
-  const scripts = new Scripts(redis, { lbs: 'probe-input', group: 'probe-group', deadlines: 'probe-deadlines', names: 'probe-names', epoch: 'probe-epoch', owner: OWNER, ownLocks: 'probe-locks', ttl: 10_000 });
+  const scripts = new Scripts(redis, { lbs: 'probe-input', group: 'probe-group', deadlines: 'probe-deadlines', names: 'probe-names', epoch: 'probe-epoch', members: 'probe-members', owner: OWNER, ownLocks: 'probe-locks', ttl: 10_000 });
   const handBack =
     variant === 'library'
       ? (key: string) => scripts.expireLock(key)

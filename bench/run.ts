@@ -7,6 +7,7 @@
  *   npm run bench -- --only=heartbeat,handout      some scenarios only
  *      (heartbeat, cpu-memory, handout, failover, handoff, entries-design, entries, soak)
  *   --read-count=N        readCount of the hand-out scenario (default 500)
+ *   --fleet-streams=N     streams of the fleet scenario's large scale-up and mass failover (default 100000)
  *   --bullmq-concurrency=N   concurrency of the BullMQ worker (default 100)
  *   --failover-cap=MS     longest wait for one failover before it counts as a timeout
  *
@@ -26,12 +27,13 @@ import { cpuMemoryScenario } from './scenarios/cpu-memory';
 import { entriesDesignScenario } from './scenarios/entries-design';
 import { entriesScenario } from './scenarios/entries';
 import { failoverScenario } from './scenarios/failover';
+import { fleetScenario } from './scenarios/fleet';
 import { handoffScenario } from './scenarios/handoff';
 import { BULLMQ_CONCURRENCY, handoutScenario } from './scenarios/handout';
 import { heartbeatScenario } from './scenarios/heartbeat';
 import { soakScenario } from './scenarios/soak';
 
-const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'entries-design', 'entries', 'soak'] as const;
+const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'entries-design', 'entries', 'fleet', 'soak'] as const;
 
 class UsageError extends Error {}
 
@@ -42,7 +44,7 @@ const parseArgs = (argv: readonly string[]): BenchConfig => {
     return found.includes('=') ? found.slice(found.indexOf('=') + 1) : '';
   };
   for (const a of argv) {
-    if (!/^--(quick|soak|soak-seconds|read-count|bullmq-concurrency|failover-cap|only|help)(=.*)?$/.test(a)) throw new UsageError(`unknown argument ${a} (see --help)`);
+    if (!/^--(quick|soak|soak-seconds|read-count|bullmq-concurrency|failover-cap|fleet-streams|only|help)(=.*)?$/.test(a)) throw new UsageError(`unknown argument ${a} (see --help)`);
   }
   if (flag('help') !== undefined) {
     process.stdout.write(readFileSync(__filename, 'utf8').split('*/')[0]!.replace(/^\/\*\*?|^ \* ?/gm, ''));
@@ -58,6 +60,7 @@ const parseArgs = (argv: readonly string[]): BenchConfig => {
     readCount: Number(flag('read-count') ?? 500),
     bullmqConcurrency: Number(flag('bullmq-concurrency') ?? BULLMQ_CONCURRENCY),
     failoverCapMs: Number(flag('failover-cap') ?? (quick ? 8000 : 20000)),
+    fleetStreams: Number(flag('fleet-streams') ?? 100_000),
     only,
   };
 };
@@ -128,6 +131,7 @@ const main = async (): Promise<void> => {
     await run('handoff', () => handoffScenario(server, config));
     await run('entries-design', () => entriesDesignScenario(server, config));
     await run('entries', () => entriesScenario(server, config));
+    await run('fleet', () => fleetScenario(server, config));
     await run('soak', () => soakScenario(server, config));
   } finally {
     redis.disconnect();

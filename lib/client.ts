@@ -8,6 +8,7 @@ import { consumerName } from './keys';
 import { resolveLayout } from './layout';
 import { claim, doneStream, finishAll, release } from './lease/commands';
 import { ExpiryClock } from './lease/expiry-clock';
+import { Fleet } from './lease/fleet';
 import { LeaseLedger } from './lease/ledger';
 import { LockManager } from './lease/lock-manager';
 import { EntryEngine } from './entries/engine';
@@ -79,14 +80,17 @@ export class RedisStreamClient {
     const ledger = new LeaseLedger(lockKey, () => scheduler.now(), HAND_BACK_HEARTBEATS * hbInterval, {
       taken: (lease) => metrics.recordStreamProcessingStart?.(lease.payload.dataStreamName, lease.since),
       dropped: (lease) => metrics.recordStreamProcessingEnd?.(lease.payload.dataStreamName, lease.since),
-    });
-    const locks = new LockManager({ ledger, port, ttl: hbInterval, scheduler, log, metrics });
+    }, resolved.maxStreams);
+    const fleet = new Fleet(ledger, { consumer: this.id, hbInterval, rebalance: resolved.rebalance, rebalanceBatch: resolved.rebalanceBatch });
+    const locks = new LockManager({ ledger, port, ttl: hbInterval, scheduler, log, metrics, fleet });
     const expiries = new ExpiryClock(() => scheduler.now(), resolved.lbsIdleTime);
     this.deps = {
       service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey, expiries,
       parseLockKey: layout.parseLockKey,
       partitions,
       keyspaceEvents: tagged ? 'Kxt' : 'Kx',
+      fleet,
+      handOver: { isConsuming: (name) => this.entryEngine.isConsuming(name), handBack: (name) => this.entryEngine.handBack(name) },
     };
     this.notifications$ = notifications$(this.deps, { stop$: this.stop$, isClosed: () => this.closed });
     this.entryEngine = new EntryEngine({ port: port.entryPort(hbInterval), ledger, consumer: this.id, blockMs: hbInterval, readCount: resolved.readCount, scheduler, log });

@@ -1,5 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import type { ExpiryClock } from './lease/expiry-clock';
+import type { Fleet, HandOver } from './lease/fleet';
 import type { LeaseLedger } from './lease/ledger';
 import type { LockManager } from './lease/lock-manager';
 import type { ServiceKeys } from './keys';
@@ -38,6 +39,10 @@ export interface ClientDeps {
   readonly belongsHere?: (dataStreamName: string) => boolean;
   /** The classes `notify-keyspace-events` must include ('Kx'; 'Kxt' for the tagged layout's woken reads). */
   readonly keyspaceEvents?: string;
+  /** The fleet's membership and balance (absent: this consumer claims at once and never hands back). */
+  readonly fleet?: Fleet;
+  /** The streams a `consumeStream` reads, handed back at their next commit when rebalancing. */
+  readonly handOver?: HandOver;
 }
 
 /** What the sources of one LBS partition work on. */

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'CLIENT_CLOSED'
   | 'HANDLER_FAILED'
   | 'PARTITION_COUNT_MISMATCH'
+  | 'AT_CAPACITY'
   | 'DATA_STREAM_WRONG_TYPE'
   | 'HANDED_BACK'
   | 'REDIS';
@@ -119,6 +120,14 @@ export class PartitionCountError extends RedisStreamClientError {
   readonly code = 'PARTITION_COUNT_MISMATCH';
   constructor(readonly service: string, readonly stored: number, readonly given: number) {
     super(`Service "${service}" runs with ${stored} partitions (stored in Redis), not ${given}: pass options.partitions = ${stored}, or move the service to a new name to change it (README, "Changing the partition count").`);
+  }
+}
+
+/** `claim()` while this consumer owns `maxStreams` streams: another consumer with room takes the stream. `claimExpired` skips it quietly. */
+export class AtCapacityError extends RedisStreamClientError {
+  readonly code = 'AT_CAPACITY';
+  constructor(readonly streamName: string, readonly maxStreams: number) {
+    super(`Not claiming stream "${streamName}": this consumer owns maxStreams (${maxStreams}) streams already; a consumer with room takes it. Raise options.maxStreams to own more.`);
   }
 }
 

@@ -104,6 +104,8 @@ export interface ServiceKeys {
   /** Guard keys: one consumer of the service reaps (or reconciles) per interval. */
   readonly reaperGuard: string;
   readonly reconcilerGuard: string;
+  /** Hash: consumer name -> `<capacity> <owned> <joinedAt> <incarnation> <seenAt>`, written by each heartbeat: the fleet's membership. */
+  readonly members: string;
   /** Set of the lock keys a consumer of this library holds (what the reaper touches once its deadline passes). */
   locksOf(consumer: string): string;
 }
@@ -117,6 +119,7 @@ export const serviceKeys = (service: string): ServiceKeys => ({
   epoch: `${service}-epoch`,
   reaperGuard: `${service}-reaper`,
   reconcilerGuard: `${service}-reconciler`,
+  members: `${service}-members`,
   locksOf: (consumer) => `${service}-locks:${consumer}`,
 });
 
@@ -179,6 +182,7 @@ export const taggedServiceKeys = (service: string, partition: number): ServiceKe
     deadlines: `${tag}-deadlines`,
     names: `${tag}-names`,
     epoch: `${tag}-epoch`,
+    members: `${tag}-members`,
     reaperGuard: `${tag}-reaper`,
     reconcilerGuard: `${tag}-reconciler`,
     locksOf: (consumer) => `${tag}-locks:${consumer}`,

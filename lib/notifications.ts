@@ -1,10 +1,11 @@
-import { Observable, Unsubscribable, concat, merge, share, takeUntil, tap, using } from 'rxjs';
+import { EMPTY, Observable, Unsubscribable, concat, merge, share, takeUntil, tap, using } from 'rxjs';
 import type { ClientDeps, PartitionDeps } from './deps';
 import type { LbsSession } from './port';
 import { heartbeat$ } from './sources/heartbeat';
 import { keyspaceExpiries$ } from './sources/keyspace-expiries';
 import { lbsEntries$ } from './sources/lbs-entries';
 import { lockReaper$ } from './sources/lock-reaper';
+import { rebalancer$ } from './sources/rebalancer';
 import { reconciler$ } from './sources/reconciler';
 import { recoverySweep$ } from './sources/recovery-sweep';
 import { ensureGroup, keyspaceFlags, startup$ } from './sources/startup';
@@ -33,6 +34,7 @@ export interface Lifecycle {
  * | `reconciler$` | guard key, CONFIG, one XPENDING page + the claim script | `StreamAdded` |
  * | `lbsEntries$` | XREADGROUP BLOCK on its own connection + the lock script | `StreamAdded` |
  * | `heartbeat$` | the extension script, and a local verdict without Redis | `StreamDisowned` |
+ * | `rebalancer$` | the membership registry the heartbeat reads back, then `release` | `StreamReleased` |
  *
  * Every source but the heartbeat runs once per LBS partition, on that partition's keys (one
  * partition in the Go layout; see `partitions` in `deps.ts`).
@@ -65,6 +67,7 @@ export const notifications$ = (deps: ClientDeps, { stop$, isClosed }: Lifecycle)
           );
         }),
         heartbeat$({ ...deps, periodMs: options.hbInterval / 2 }),
+        deps.fleet === undefined ? EMPTY : rebalancer$({ ...deps, fleet: deps.fleet }),
       ),
     );
   }).pipe(

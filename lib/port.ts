@@ -1,5 +1,6 @@
 import type { Observable, Unsubscribable } from 'rxjs';
 import type { BadEntry, RawEntry } from './codecs/lbs-message';
+import type { MemberRecord } from './rules/balance';
 
 /**
  * What the sources and the lease commands need of Redis, for one service and one consumer. Every
@@ -21,8 +22,8 @@ export interface LbsPort {
   takeLocks(entries: readonly NewEntry[]): Observable<readonly TakeResult[]>;
   /** Claims one entry whose lock is gone (lock absent, then XCLAIM with `minIdleMs`, then lock), atomically. */
   claim(lockKey: string, idInLbs: string, minIdleMs: number): Observable<ClaimResult>;
-  /** Extends (or re-takes) every given lock; one status per lock, and the epoch Redis has now. */
-  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[]): Observable<Extension>;
+  /** Extends (or re-takes) every given lock; one status per lock, and the epoch Redis has now. With `member`, also writes this consumer's member record and reads the registry back. */
+  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput): Observable<Extension>;
   /** Releases the lock, XACK and XDEL of one entry, atomically (see lua/finish-n.lua). */
   finish(lockKey: string, idInLbs: string, dataStreamName: string): Observable<FinishResult>;
   /** Makes a lock this consumer holds expire at once; emits false if it was not ours. */
@@ -94,6 +95,21 @@ export interface Extension {
   readonly fences?: readonly (number | undefined)[];
   /** The epoch Redis has now (undefined: none, Redis lost its data). */
   readonly epoch: string | undefined;
+  /** The membership registry, when a member record was written. */
+  readonly members?: readonly MemberRecord[];
+  /** The Redis clock (ms) when the registry was read. */
+  readonly now?: number;
+}
+
+/** This consumer's member record, written by its heartbeat. */
+export interface MemberInput {
+  /** `maxStreams` (Infinity: unlimited). */
+  readonly capacity: number;
+  readonly owned: number;
+  /** A random id per session: a restart is a new member. */
+  readonly incarnation: string;
+  /** The membership TTL, ms. */
+  readonly ttlMs: number;
 }
 
 export type TakeResult =

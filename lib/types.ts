@@ -45,8 +45,20 @@ export interface StreamDisowned {
 }
 
 /**
+ * This consumer handed the stream back to the fleet, unfinished, for balance (`reason`
+ * 'rebalance': it held more than its fair share). Stop working on it and do not `doneStream` it:
+ * another consumer takes it over within milliseconds. Sent before the lock is let go.
+ */
+export interface StreamReleased {
+  readonly type: 'StreamReleased';
+  readonly payload: LbsInfo;
+  readonly reason: 'rebalance';
+  readonly additionalInfo?: AdditionalInfo;
+}
+
+/**
  * What `client.init()` emits: a stream handed to this consumer, a stream of the service that lost
- * its owner, or a stream this consumer lost.
+ * its owner, a stream this consumer lost, or one it handed back for balance.
  *
  * ## Example
  * ```ts
@@ -55,7 +67,7 @@ export interface StreamDisowned {
  * });
  * ```
  */
-export type Notification = StreamAdded | StreamExpired | StreamDisowned;
+export type Notification = StreamAdded | StreamExpired | StreamDisowned | StreamReleased;
 
 /**
  * The `type` of a notification, for `ofType(...)`.
@@ -121,6 +133,8 @@ export interface MetricsRecorder {
   recordHeartbeat?(locks: number, success: boolean, durationMs: number): void;
   /** A claim won of a stream whose expiry this consumer heard: `durationMs` from the `expired` event to the claim won. */
   recordTakeover?(streamName: string, durationMs: number): void;
+  /** A stream this consumer handed back for balance (`reason` 'rebalance'). */
+  recordStreamReleased?(streamName: string, reason: string): void;
 }
 
 /** Backoff of the LBS reader after a failed read. */
@@ -158,6 +172,22 @@ export interface ClientOptions {
   readonly reconcileInterval?: number;
   /** An LBS entry larger than this (bytes of its raw value) is dead-lettered. Default 1 MiB. */
   readonly maxEntryBytes?: number;
+  /**
+   * Most streams this consumer owns at once. At capacity it stops reading the LBS (new entries
+   * wait there for consumers with room), `claim` fails with `AtCapacityError` and the sweeps skip.
+   * Default: unlimited.
+   */
+  readonly maxStreams?: number;
+  /**
+   * Whether this consumer hands streams back when it holds more than its fair share of the fleet:
+   * `'consumed'` (default) only streams a `consumeStream` reads, right after a commit, so nothing
+   * is handled twice; `true` also the others (`StreamReleased` tells the application to stop
+   * working on them; `processStreams` reports `Rebalanced`); `false` never, and claims take no
+   * account of load.
+   */
+  readonly rebalance?: boolean | 'consumed';
+  /** Most streams handed back per heartbeat tick (every hbInterval / 2) while rebalancing. Default 500. */
+  readonly rebalanceBatch?: number;
   /** Backoff of the LBS reader. */
   readonly retry?: RetryOptions;
   /** Replace `notify-keyspace-events` with `Kx` instead of adding `K` and `x` to the flags already set. */
@@ -188,6 +218,10 @@ export interface ResolvedOptions {
   readonly reapInterval: number;
   readonly reconcileInterval: number;
   readonly maxEntryBytes: number;
+  /** Infinity when unlimited. */
+  readonly maxStreams: number;
+  readonly rebalance: boolean | 'consumed';
+  readonly rebalanceBatch: number;
   readonly retry: Required<RetryOptions>;
   readonly forceConfigOverride: boolean;
   /** Undefined: decided by the connection (tagged on a Cluster, go on one node). */

@@ -47,6 +47,23 @@ describe('lbsEntries$ (the LBS reader and the hand-out)', () => {
     });
   });
 
+  it('reads at most the room maxStreams leaves, and waits while full until a stream is dropped', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const counts: number[] = [];
+      const reads = [cold('-(b|)', { b: [raw('1-0', 's1'), raw('2-0', 's2')] }), cold('-(b|)', { b: [raw('3-0', 's3')] }), cold<Batch>('-')];
+      const deps = specDeps(testScheduler, fakePort({ deadLetter: () => of(undefined), takeLocks: (entries) => cold('(r|)', { r: entries.map(() => TAKEN) }) }), { maxStreams: 2, readCount: 10 });
+      const read = attemptsOf(reads);
+      const entries$ = lbsEntries$({ ...deps, session: { readNew: (count) => (counts.push(count), read) }, recreateGroup: of() });
+      testScheduler.schedule(() => {
+        const lease = deps.ledger.get('s1');
+        if (lease !== undefined) deps.ledger.drop(lease);
+      }, 10);
+      expectObservable(entries$, '^ 19ms !').toBe('-(xy) 6ms z', { x: added('s1', '1-0'), y: added('s2', '2-0'), z: added('s3', '3-0') });
+      testScheduler.flush();
+      expect(counts.slice(0, 2)).to.deep.equal([2, 1]);
+    });
+  });
+
   it('dead-letters the entries that do not decode and the duplicates of a data stream, and leaves entries held elsewhere', () => {
     testScheduler.run(({ cold, expectObservable }) => {
       const broken: RawEntry = { id: '1-0', fields: ['other', 'x'] };

@@ -91,7 +91,7 @@ export class ChildConsumer {
     const owned = new Set<string>();
     for (const e of this.events) {
       if (e.event === 'added' || e.event === 'claimed') owned.add(e.stream);
-      else if (e.event === 'disowned' || e.event === 'finished' || e.event === 'done-refused') owned.delete(e.stream);
+      else if (e.event === 'disowned' || e.event === 'finished' || e.event === 'done-refused' || e.event === 'released' || e.event === 'rebalanced' || e.event === 'abandoned' || e.event === 'failed') owned.delete(e.stream);
     }
     return owned;
   }

@@ -7,6 +7,8 @@
  *                      StreamExpired; a stream handed out or claimed gets its WORK, then doneStream;
  *                      a StreamDisowned stops that work
  *   PROCESS=operators  client.init().pipe(claimExpired(client) (CLAIM=1), processStreams(client, WORK))
+ *   PROCESS=consume    the same, the handler being consumeStream: an `entry` line per entry handled
+ *   MAX_STREAMS, REBALANCE (true | false | consumed), REBALANCE_BATCH   the balanced fleet's options
  *   WORK=none | timer | steps | churn   what it does with a stream it owns (see ConsumerConfig.work)
  *   WORK=entries       (PROCESS=operators) consumeStream: a `handled` line per entry, with its fence,
  *                      a `committed` line per commit; it ends after an entry with the field `end` or `type: end`
@@ -34,7 +36,7 @@ const config = fromEnv();
 const consumer = consumerName(config);
 const events = (config.report ?? 'events') === 'events';
 const work = workOf(config);
-const counts = { added: 0, disowned: 0, finished: 0, failedDone: 0 };
+const counts = { added: 0, disowned: 0, released: 0, claimed: 0, finished: 0, failedDone: 0 };
 
 const emit = (body: EventBody): void => void process.stdout.write(`${JSON.stringify({ ...body, at: Date.now(), consumer, pid: process.pid })}\n`);
 
@@ -72,6 +74,9 @@ const options: ClientOptions = {
   ...(config.hbInterval === undefined ? {} : { hbInterval: config.hbInterval }),
   ...(config.lbsIdleTime === undefined ? {} : { lbsIdleTime: config.lbsIdleTime }),
   ...(config.readCount === undefined ? {} : { readCount: config.readCount }),
+  ...(config.maxStreams === undefined ? {} : { maxStreams: config.maxStreams }),
+  ...(config.rebalance === undefined ? {} : { rebalance: config.rebalance === 'consumed' ? 'consumed' : config.rebalance === 'true' }),
+  ...(config.rebalanceBatch === undefined ? {} : { rebalanceBatch: config.rebalanceBatch }),
   retry: { maxRetries: -1, initialDelay: 50, maxDelay: 500 },
   logger,
   ...(config.ticks ? { metrics } : {}),
@@ -88,6 +93,10 @@ const report = (n: Notification, workMs?: number): void => {
     counts.disowned++;
     if (events) emit({ event: 'disowned', ...about(n.payload) });
     else if (counts.disowned === 1 || counts.disowned % 10_000 === 0) emit({ event: 'disowned', ...about(n.payload), count: counts.disowned });
+  } else if (n.type === 'StreamReleased') {
+    counts.released++;
+    if (events) emit({ event: 'released', ...about(n.payload), reason: n.reason });
+    else if (counts.released === 1 || counts.released % 10_000 === 0) emit({ event: 'released', ...about(n.payload), reason: n.reason, count: counts.released });
   } else if (events) emit({ event: 'expired', ...about(n.payload) });
 };
 
@@ -125,6 +134,7 @@ const startWork = (client: RedisStreamClient, owned: Claimed, workMs: number | u
 const claim = (client: RedisStreamClient, n: StreamExpired): Observable<never> =>
   client.claim(n.payload).pipe(
     tap((claimed) => {
+      counts.claimed++;
       const workMs = work.plan(claimed);
       if (events) emit({ event: 'claimed', ...about(claimed.payload), info: claimed.additionalInfo, workMs: workMs === undefined ? undefined : Math.round(workMs) });
       startWork(client, claimed, workMs);
@@ -143,7 +153,7 @@ const manual = (client: RedisStreamClient): Observable<unknown> =>
         report(n);
         return config.claim ? claim(client, n) : EMPTY;
       }
-      if (n.type === 'StreamDisowned') {
+      if (n.type === 'StreamDisowned' || n.type === 'StreamReleased') {
         stopWork(n.payload.dataStreamName);
         report(n);
         return EMPTY;
@@ -203,8 +213,18 @@ const outcome = (o: StreamOutcome): void => {
   if (o.type === 'Processed') counts.finished++;
   if (!events) return;
   if (o.type === 'Processed') emit({ event: 'finished', ...about(o.payload), startedAt });
-  else if (o.type === 'Abandoned' || o.type === 'Rebalanced') emit({ event: 'abandoned', ...about(o.payload), startedAt });
+  else if (o.type === 'Abandoned') emit({ event: 'abandoned', ...about(o.payload), startedAt });
+  else if (o.type === 'Rebalanced') emit({ event: 'rebalanced', ...about(o.payload), startedAt });
   else emit({ event: 'failed', ...about(o.payload), startedAt, ...describeErr((o.error as { cause?: unknown }).cause ?? o.error) });
+};
+
+/** PROCESS=consume: reads the stream's entries with consumeStream, an `entry` line for each (after its work, if any). */
+const consumer$ = (client: RedisStreamClient, stream: OwnedStreamInfo): Observable<unknown> => {
+  if (events) emit({ event: 'started', ...about(stream.payload), workMs: 0 });
+  return consumeStream(client, stream, (entry) => {
+    emit({ event: 'entry', ...about(stream.payload), entryId: entry.id });
+    return [undefined];
+  });
 };
 
 const operators = (client: RedisStreamClient): Observable<unknown> =>
@@ -214,9 +234,10 @@ const operators = (client: RedisStreamClient): Observable<unknown> =>
       ? claimExpired(client, { onError: (err, info) => emit({ event: 'error', ...about(info), code: describeErr(err).code, message: `claim: ${describeErr(err).message}` }) })
       : identity,
     tap((n) => {
+      if (n.type === 'StreamClaimed') counts.claimed++;
       if (n.type === 'StreamClaimed' && events) emit({ event: 'claimed', ...about(n.payload), info: n.additionalInfo });
     }),
-    processStreams(client, handler),
+    processStreams(client, config.process === 'consume' ? (stream) => consumer$(client, stream) : handler),
     tap(outcome),
   );
 
@@ -226,7 +247,7 @@ let subscription: Subscription | undefined;
 const start = (): void => {
   if (client !== undefined) return;
   const c = (client = new RedisStreamClient(redis, config.service, options));
-  subscription = (config.process === 'operators' ? operators(c) : manual(c)).subscribe({
+  subscription = (config.process === 'operators' || config.process === 'consume' ? operators(c) : manual(c)).subscribe({
     error: (err: unknown) => {
       emit({ event: 'error', code: describeErr(err).code, message: `notifications$: ${describeErr(err).message}` });
       if (config.exitOnError) process.exit(1);

@@ -15,10 +15,14 @@ export interface ConsumerConfig {
   readonly hbInterval?: number;
   readonly lbsIdleTime?: number;
   readonly readCount?: number;
+  /** client options of the balanced fleet (`rebalance`: 'true', 'false' or 'consumed') */
+  readonly maxStreams?: number;
+  readonly rebalance?: 'true' | 'false' | 'consumed';
+  readonly rebalanceBatch?: number;
   /** claim every StreamExpired it hears */
   readonly claim?: boolean;
-  /** `manual` (default): its own mergeMap over the notifications; `operators`: claimExpired + processStreams */
-  readonly process?: 'manual' | 'operators';
+  /** `manual` (default): its own mergeMap over the notifications; `operators`: claimExpired + processStreams; `consume`: processStreams with consumeStream, an `entry` line per entry handled */
+  readonly process?: 'manual' | 'operators' | 'consume';
   /**
    * What it does with a stream it owns: `none` (default) holds it; `timer` works `workMinMs..workMaxMs`
    * (or `Info.workMs`) in one timer; `steps` works as long in steps of 250 ms, a step whose timer
@@ -61,6 +65,9 @@ const ENV: { readonly [K in keyof ConsumerConfig]-?: readonly [string, Kind] } =
   hbInterval: ['HB_INTERVAL', 'number'],
   lbsIdleTime: ['LBS_IDLE_TIME', 'number'],
   readCount: ['READ_COUNT', 'number'],
+  maxStreams: ['MAX_STREAMS', 'number'],
+  rebalance: ['REBALANCE', 'string'],
+  rebalanceBatch: ['REBALANCE_BATCH', 'number'],
   claim: ['CLAIM', 'flag'],
   process: ['PROCESS', 'string'],
   work: ['WORK', 'string'],
@@ -127,6 +134,10 @@ export interface Counts {
   readonly added: number;
   /** StreamDisowned */
   readonly disowned: number;
+  /** StreamReleased */
+  readonly released: number;
+  /** claims won */
+  readonly claimed: number;
   /** streams its work finished (doneStream acknowledged), and doneStream refusals */
   readonly finished: number;
   readonly failedDone: number;
@@ -142,6 +153,12 @@ export type EventBody =
   | ({ event: 'added'; info: Record<string, unknown>; workMs?: number } & StreamFields)
   | ({ event: 'expired' } & StreamFields)
   | ({ event: 'claimed'; info: Record<string, unknown>; workMs?: number } & StreamFields)
+  /** StreamReleased (handed back for balance; counts: at the first and every 10k, with the count) */
+  | ({ event: 'released'; reason: string; count?: number } & StreamFields)
+  /** consume: one entry of a data stream handled (its id in the data stream) */
+  | ({ event: 'entry'; entryId: string } & StreamFields)
+  /** operators: outcome Rebalanced (processStreams stopped the work on a stream handed back for balance) */
+  | ({ event: 'rebalanced'; startedAt?: number } & StreamFields)
   /** counts: printed at the first StreamDisowned and every 10k, with the count */
   | ({ event: 'disowned'; count?: number } & StreamFields)
   /** manual: claim() refused (another consumer won the race) */

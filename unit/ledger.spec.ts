@@ -65,3 +65,38 @@ describe('LeaseLedger (the one record of what a consumer holds)', () => {
     expect(leases.keeps('redis-consumer-me', 'redis-consumer-me', '2-0')).to.equal(false);
   });
 });
+
+describe('LeaseLedger capacity (maxStreams)', () => {
+  const at = (capacity: number) => new LeaseLedger(lockKey, () => 0, 100, {}, capacity);
+
+  it('has unlimited room by default', () => {
+    const leases = new LeaseLedger(lockKey, () => 0, 100);
+    expect(leases.room()).to.equal(Infinity);
+    expect(leases.reserve(10)).to.equal(10);
+  });
+
+  it('counts held streams and reservations against the capacity, and never grants more than the room', () => {
+    const leases = at(3);
+    leases.take({ dataStreamName: 's1', idInLbs: '1-0' }, {});
+    expect(leases.room()).to.equal(2);
+    expect(leases.reserve(5)).to.equal(2);
+    expect(leases.room()).to.equal(0);
+    expect(leases.reserve(1)).to.equal(0);
+    leases.unreserve(2);
+    expect(leases.room()).to.equal(2);
+  });
+
+  it('tells a waiter when a place comes free (a drop or an unreserve), at once when there is room', () => {
+    const leases = at(1);
+    let told = 0;
+    leases.whenRoom().subscribe(() => told++);
+    expect(told).to.equal(1);
+    const lease = leases.take({ dataStreamName: 's1', idInLbs: '1-0' }, {});
+    leases.whenRoom().subscribe(() => told++);
+    expect(told).to.equal(1);
+    leases.drop(lease);
+    expect(told).to.equal(2);
+    leases.whenRoom().subscribe(() => told++);
+    expect(told).to.equal(3);
+  });
+});

@@ -30,6 +30,24 @@ const invalid = (input: unknown, option: string): InvalidOptionsError => {
 
 const logger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
+describe('resolveOptions: the balanced fleet', () => {
+  it('defaults to unlimited streams, rebalancing consumed streams, 500 hand-backs per tick', () => {
+    expect(resolved({})).to.deep.include({ maxStreams: Infinity, rebalance: 'consumed', rebalanceBatch: 500 });
+  });
+
+  it('keeps maxStreams, rebalance and rebalanceBatch as given', () => {
+    expect(resolved({ maxStreams: 100, rebalance: false, rebalanceBatch: 10 })).to.deep.include({ maxStreams: 100, rebalance: false, rebalanceBatch: 10 });
+    expect(resolved({ rebalance: true }).rebalance).to.equal(true);
+  });
+
+  it('refuses a maxStreams or rebalanceBatch that is not a positive integer, and an unknown rebalance mode', () => {
+    invalid({ maxStreams: 0 }, 'maxStreams');
+    invalid({ maxStreams: 1.5 }, 'maxStreams');
+    invalid({ rebalanceBatch: -1 }, 'rebalanceBatch');
+    invalid({ rebalance: 'always' }, 'rebalance');
+  });
+});
+
 describe('resolveOptions', () => {
   describe('defaults', () => {
     it('fills in every default when no option is given', () => {

@@ -21,6 +21,8 @@ export interface BenchConfig {
   readonly bullmqConcurrency: number;
   /** Longest wait for one failover, ms: a kill not claimed by then counts as a timeout (∞). */
   readonly failoverCapMs: number;
+  /** Streams of the fleet scenario's large scale-up and its mass failover. */
+  readonly fleetStreams: number;
   readonly only: readonly string[] | undefined;
 }
 

@@ -11,6 +11,8 @@ export const DEFAULTS = {
   lbsRecoveryCount: 1000,
   readCount: 10,
   maxEntryBytes: 1024 * 1024,
+  rebalance: 'consumed',
+  rebalanceBatch: 500,
   retry: { maxRetries: 5, initialDelay: 100, maxDelay: 30000 },
 } as const;
 
@@ -31,6 +33,9 @@ export const ClientOptionsCodec = t.partial({
   reapInterval: optional(PositiveInt),
   reconcileInterval: optional(PositiveInt),
   maxEntryBytes: optional(PositiveInt),
+  maxStreams: optional(PositiveInt),
+  rebalance: optional(t.union([t.boolean, t.literal('consumed')])),
+  rebalanceBatch: optional(PositiveInt),
   retry: optional(
     t.partial({
       maxRetries: optional(t.refinement(t.number, (n) => Number.isInteger(n) && n >= -1, 'an integer >= -1')),
@@ -101,6 +106,9 @@ export const resolveOptions = (
         reapInterval: o.reapInterval ?? Math.max(1, Math.min(100, Math.floor(hbInterval / 4))),
         reconcileInterval: o.reconcileInterval ?? hbInterval,
         maxEntryBytes: o.maxEntryBytes ?? DEFAULTS.maxEntryBytes,
+        maxStreams: o.maxStreams ?? Infinity,
+        rebalance: o.rebalance ?? DEFAULTS.rebalance,
+        rebalanceBatch: o.rebalanceBatch ?? DEFAULTS.rebalanceBatch,
         retry: { ...DEFAULTS.retry, ...stripUndefined(o.retry ?? {}) },
         forceConfigOverride: o.forceConfigOverride ?? false,
         keyLayout: o.keyLayout,

@@ -1,9 +1,9 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EMPTY, Observable, catchError, concatMap, defer, endWith, from, ignoreElements, map, mergeMap, of, range, reduce, takeWhile, tap, throwError, timer } from 'rxjs';
+import { EMPTY, Observable, catchError, concatMap, defer, endWith, finalize, from, ignoreElements, map, mergeMap, of, range, reduce, takeWhile, tap, throwError, timer } from 'rxjs';
 import { decodeLbsEntry } from '../codecs/lbs-message';
 import type { ClientDeps } from '../deps';
-import { AlreadyClaimedError, NotOwnerError, StreamNotFoundError, asRedisError } from '../errors';
+import { AlreadyClaimedError, AtCapacityError, NotOwnerError, StreamNotFoundError, asRedisError } from '../errors';
 import type { Claimed, LbsInfo } from '../types';
 import { ownedInfo } from './ledger';
 
@@ -15,14 +15,20 @@ const EXPIRE_READ_MS = 2;
 
 type Deps = Pick<ClientDeps, 'port' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf' | 'expiries'>;
 
-/** `client.claim(info)`: takes over a stream that lost its owner; one value, or `AlreadyClaimedError`. */
+/**
+ * `client.claim(info)`: takes over a stream that lost its owner; one value, or `AlreadyClaimedError`
+ * (`AtCapacityError` when this consumer owns `maxStreams`, a place being reserved while the claim
+ * runs).
+ */
 export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
   const { port, ledger, options, scheduler, log, metrics, lockKeyOf, expiries } = deps;
   const name = info.dataStreamName;
   return defer(() => {
     if (ledger.holds(name, info.idInLbs)) return throwError(() => new AlreadyClaimedError(name, info.idInLbs));
+    if (ledger.reserve(1) === 0) return throwError(() => new AtCapacityError(name, ledger.capacity));
     const started = scheduler.now();
     return port.claim(lockKeyOf(name, info.idInLbs), info.idInLbs, options.hbInterval).pipe(
+      finalize(() => ledger.unreserve(1)),
       catchError((err: unknown) => throwError(() => asRedisError(`Claiming stream "${name}"`)(err))),
       map((result) => {
         const won = result.kind === 'claimed';

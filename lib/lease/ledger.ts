@@ -1,3 +1,4 @@
+import { Observable, Subject, defer, filter, map, of, take } from 'rxjs';
 import type { AdditionalInfo, LbsInfo, OwnedLbsInfo } from '../types';
 
 /** A stream this consumer owns: its LBS entry, its `Info`, its lock key and when it was taken. */
@@ -48,18 +49,55 @@ export class LeaseLedger {
   private readonly handedBack = new Map<string, HandBack>();
   /** The epoch this consumer saw at start-up or at its last successful heartbeat ('' before). */
   epoch = '';
+  /** Places promised to streams being read or claimed (see `reserve`). */
+  private reserved = 0;
+  /** Emits when a place may have come free (a drop, an unreserve). */
+  private readonly freed = new Subject<void>();
 
   /**
    * @param lockKeyOf the lock key of an LBS entry
    * @param now the clock (ms) every time here is read from
    * @param handBackMs how long a handed-back entry is left to the others by this consumer's sweeps
+   * @param capacity most streams held at once (`maxStreams`; Infinity: unlimited)
    */
   constructor(
     private readonly lockKeyOf: (dataStreamName: string, idInLbs: string) => string,
     private readonly now: () => number,
     private readonly handBackMs: number,
     private readonly listener: LeaseListener = {},
+    readonly capacity = Infinity,
   ) {}
+
+  /** Places left: the capacity minus the streams held and the places reserved (Infinity when unlimited). */
+  room(): number {
+    return Math.max(0, this.capacity - this.byName.size - this.reserved);
+  }
+
+  /**
+   * Reserves up to `n` places for streams about to be taken (a read of the LBS, a claim, a sweep's
+   * claims), so that takes running at once never exceed the capacity; resolves how many it got.
+   * Give them back with `unreserve` once the takes are done (taken streams then hold their place).
+   */
+  reserve(n: number): number {
+    const granted = Math.max(0, Math.min(n, this.room()));
+    this.reserved += granted;
+    return granted;
+  }
+
+  /** Places reserved now: streams being read, claimed or swept into this consumer. */
+  get reservedCount(): number {
+    return this.reserved;
+  }
+
+  unreserve(n: number): void {
+    this.reserved = Math.max(0, this.reserved - n);
+    if (n > 0) this.freed.next();
+  }
+
+  /** Emits once (then completes) when there is room: at once if there is. */
+  whenRoom(): Observable<void> {
+    return defer(() => (this.room() > 0 ? of(undefined) : this.freed.pipe(filter(() => this.room() > 0), take(1), map(() => undefined))));
+  }
 
   /** Records that this consumer now holds the stream (its lock is already taken). */
   take(payload: LbsInfo, additionalInfo: AdditionalInfo, fence = 0): Lease {
@@ -103,6 +141,7 @@ export class LeaseLedger {
     this.ids.delete(lease.payload.idInLbs);
     this.byName.delete(lease.payload.dataStreamName);
     this.listener.dropped?.(lease);
+    this.freed.next();
     return true;
   }
 

@@ -3,6 +3,7 @@ import type { LbsPort } from '../port';
 import { LockStatus } from '../port';
 import { assumeLost } from '../rules/assume-lost';
 import type { Logger, MetricsRecorder } from '../types';
+import type { Fleet } from './fleet';
 import type { Lease, LeaseLedger } from './ledger';
 
 export interface LockManagerDeps {
@@ -13,6 +14,8 @@ export interface LockManagerDeps {
   readonly scheduler: SchedulerLike;
   readonly log: Logger;
   readonly metrics: MetricsRecorder;
+  /** The fleet: its member record goes with every extension (also with no lock), and it is given the registry read back. */
+  readonly fleet?: Pick<Fleet, 'member' | 'observe'>;
 }
 
 /** What one extension found: the leases Redis says are lost, and locks kept alive for leases dropped meanwhile. */
@@ -42,21 +45,27 @@ export class LockManager {
    * and its late answer ignored (`judge` decides meanwhile); a failed one is logged. Never errors.
    */
   extend(): Observable<Extended> {
-    const { ledger, port, ttl, scheduler, log, metrics } = this.deps;
+    const { ledger, port, ttl, scheduler, log, metrics, fleet } = this.deps;
     let tick = { locks: 0, at: 0 };
     return defer(() => {
       const sent = ledger.all();
       const sentAt = scheduler.now();
       tick = { locks: sent.length, at: sentAt };
-      if (sent.length === 0) return of({ sent, sentAt, statuses: [] as readonly LockStatus[], fences: undefined as readonly (number | undefined)[] | undefined, epoch: ledger.epoch });
-      this.failingSince ??= sentAt;
-      return port.extendLocks(sent.map((l) => l.lockKey), ledger.epoch, sent.map((l) => l.fence)).pipe(map(({ statuses, fences, epoch }) => ({ sent, sentAt, statuses, fences, epoch })));
+      if (sent.length === 0 && fleet === undefined) return of({ sent, sentAt, statuses: [] as readonly LockStatus[], fences: undefined as readonly (number | undefined)[] | undefined, epoch: ledger.epoch, members: undefined, now: undefined });
+      if (sent.length > 0) this.failingSince ??= sentAt;
+      return port.extendLocks(sent.map((l) => l.lockKey), ledger.epoch, sent.map((l) => l.fence), fleet?.member()).pipe(
+        map(({ statuses, fences, epoch, members, now }) => ({ sent, sentAt, statuses, fences, epoch, members, now })),
+      );
     }).pipe(
       timeout({ first: ttl, scheduler }),
       tap(() => {
         if (tick.locks > 0) metrics.recordHeartbeat?.(tick.locks, true, scheduler.now() - tick.at);
       }),
-      map(({ sent, sentAt, statuses, fences, epoch }) => this.apply(sent, statuses, sentAt, epoch, fences)),
+      map(({ sent, sentAt, statuses, fences, epoch, members, now }) => {
+        const extended = this.apply(sent, statuses, sentAt, epoch, fences);
+        if (fleet !== undefined && members !== undefined && now !== undefined) fleet.observe(members, now);
+        return extended;
+      }),
       catchError((err: unknown) => {
         if (tick.locks > 0) metrics.recordHeartbeat?.(tick.locks, false, scheduler.now() - tick.at);
         log.warn({ err, owned: ledger.size }, 'heartbeat failed; retrying at the next tick');

@@ -1,5 +1,5 @@
 import { EMPTY, Observable, OperatorFunction, catchError, map, mergeMap, of } from 'rxjs';
-import { AlreadyClaimedError } from '../errors';
+import { AlreadyClaimedError, AtCapacityError } from '../errors';
 import type { Claimed, LbsInfo, Notification, OwnershipNotification, StreamClaimed } from '../types';
 
 /** What `claimExpired` needs of a client (a `RedisStreamClient` fits; tests pass a stub of cold Observables). */
@@ -17,13 +17,14 @@ export interface Claimer {
  * ```
  */
 export interface ClaimExpiredConfig {
-  /** Told of claims that failed for another reason than a lost race (Redis down...). Default: ignored; the recovery sweep takes the stream later. */
+  /** Told of claims that failed for another reason than a lost race or a full consumer (Redis down...). Default: ignored; the recovery sweep takes the stream later. */
   readonly onError?: (error: unknown, expired: LbsInfo) => void;
 }
 
 /**
  * Turns every `StreamExpired` into a claim attempt and emits `StreamClaimed` for the claims this
- * consumer won. Losing a race (`AlreadyClaimedError`) is not an error and emits nothing; other
+ * consumer won. Losing a race (`AlreadyClaimedError`) or being full (`AtCapacityError`: a
+ * consumer with room takes it) is not an error and emits nothing; other
  * notifications pass through untouched. A failed claim never ends the stream.
  *
  * ## Example
@@ -38,7 +39,7 @@ export function claimExpired(client: Claimer, config: ClaimExpiredConfig = {}): 
     return client.claim(n.payload).pipe(
       map((claimed): StreamClaimed => ({ type: 'StreamClaimed', payload: claimed.payload, additionalInfo: claimed.additionalInfo })),
       catchError((err: unknown) => {
-        if (!(err instanceof AlreadyClaimedError)) config.onError?.(err, n.payload);
+        if (!(err instanceof AlreadyClaimedError) && !(err instanceof AtCapacityError)) config.onError?.(err, n.payload);
         return EMPTY;
       }),
     );

@@ -37,9 +37,12 @@ export interface OwnedStreamInfo {
 export type StreamOutcome =
   | { readonly type: 'Processed'; readonly payload: LbsInfo }
   | { readonly type: 'Abandoned'; readonly payload: LbsInfo }
-  /** The stream was handed back for rebalancing (its commits flushed, then released, not done). */
+  /** Handed back to the fleet for balance: a `consumeStream` right after a commit (then released), or any handler at `StreamReleased` (reason 'rebalance'); nothing acknowledged, another consumer goes on. */
   | { readonly type: 'Rebalanced'; readonly payload: LbsInfo }
   | { readonly type: 'Failed'; readonly payload: LbsInfo; readonly error: StreamHandlerError | Error };
+
+/** Why the work on a stream was stopped from outside. */
+type Stopped = 'Abandoned' | 'Rebalanced';
 
 /**
  * Options of `processStreams`.
@@ -59,6 +62,8 @@ export interface ProcessStreamsConfig {
  * - the handler completes: `doneStream` (release, XACK, XDEL), then `Processed`;
  * - `StreamDisowned` arrives for that stream: the handler is unsubscribed at once, nothing is
  *   acknowledged, `Abandoned` (also for a stream still waiting for a slot);
+ * - `StreamReleased` arrives for that stream (handed back for balance): the handler is
+ *   unsubscribed at once, nothing is acknowledged, `Rebalanced`;
  * - the handler errors: the stream is handed back (`release`) for another consumer, `Failed`
  *   with a `StreamHandlerError` naming the stream. The other streams go on;
  * - `doneStream` fails (Redis error): the stream is handed back too (done again elsewhere: at
@@ -85,10 +90,10 @@ export function processStreams(
   const concurrency = config.concurrency ?? Infinity;
   return (source) =>
     defer(() => {
-      const disowned = new Map<string, ReplaySubject<void>>();
-      const signalOf = (name: string): ReplaySubject<void> => {
+      const disowned = new Map<string, ReplaySubject<Stopped>>();
+      const signalOf = (name: string): ReplaySubject<Stopped> => {
         let signal = disowned.get(name);
-        if (signal === undefined) disowned.set(name, (signal = new ReplaySubject<void>(1)));
+        if (signal === undefined) disowned.set(name, (signal = new ReplaySubject<Stopped>(1)));
         return signal;
       };
 
@@ -102,11 +107,11 @@ export function processStreams(
 
       const work = (stream: OwnedStreamInfo): Observable<StreamOutcome> => {
         const name = stream.payload.dataStreamName;
-        let abandoned = false;
-        const stop$ = signalOf(name).pipe(tap(() => (abandoned = true)));
+        let stopped: Stopped | undefined;
+        const stop$ = signalOf(name).pipe(tap((why) => (stopped = why)));
         const finish$ = defer(() =>
-          abandoned
-            ? of<StreamOutcome>({ type: 'Abandoned', payload: stream.payload })
+          stopped !== undefined
+            ? of<StreamOutcome>({ type: stopped, payload: stream.payload })
             : client.doneStream(name).pipe(
                 ignoreElements(),
                 (done$) => concat(done$, of<StreamOutcome>({ type: 'Processed', payload: stream.payload })),
@@ -140,8 +145,8 @@ export function processStreams(
         connect((shared) =>
           merge(
             shared.pipe(
-              filter((n) => n.type === 'StreamDisowned'),
-              tap((n) => signalOf(n.payload.dataStreamName).next()),
+              filter((n) => n.type === 'StreamDisowned' || n.type === 'StreamReleased'),
+              tap((n) => signalOf(n.payload.dataStreamName).next(n.type === 'StreamReleased' ? 'Rebalanced' : 'Abandoned')),
               ignoreElements(),
             ),
             shared.pipe(

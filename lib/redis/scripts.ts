@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
 import { COMMITTED_SEP, FENCE_SEP, MUTEX_KEY_SEP } from '../keys';
-import { ClaimResult, CommitResult, Extension, FinishResult, LockStatus, NewEntry, TakeResult } from '../port';
+import { ClaimResult, CommitResult, Extension, FinishResult, LockStatus, MemberInput, NewEntry, TakeResult } from '../port';
+import type { MemberRecord } from '../rules/balance';
 import { idRange } from '../rules/entry-ids';
 
 /** Most keys passed to one script call: keeps each call short so Redis stays responsive. */
@@ -110,6 +111,8 @@ export interface ScriptContext {
   readonly owner: string;
   /** This consumer's set of lock keys. */
   readonly ownLocks: string;
+  /** Hash: consumer -> its member record (the fleet's membership). */
+  readonly members: string;
   /** Lock TTL, ms. */
   readonly ttl: number;
 }
@@ -118,6 +121,18 @@ const HELD: TakeResult = { kind: 'held' };
 const NOT_PENDING: TakeResult & ClaimResult = { kind: 'not-pending' };
 const FINISHED: FinishResult = { kind: 'finished' };
 const STATUS: Record<number, LockStatus> = { [Code.Ok]: LockStatus.Extended, [Code.Retaken]: LockStatus.Retaken };
+
+/** The registry's flat field/value list (`<capacity> <owned> <joinedAt> <incarnation> <seenAt>`) as member records; malformed ones are skipped. */
+export const parseMembers = (flat: readonly string[]): MemberRecord[] => {
+  const members: MemberRecord[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const [capacity, owned, joinedAt, incarnation, seenAt] = flat[i + 1]!.split(' ');
+    const numbers = [Number(capacity), Number(owned), Number(joinedAt), Number(seenAt)];
+    if (incarnation === undefined || numbers.some(Number.isNaN)) continue;
+    members.push({ name: flat[i]!, capacity: numbers[0]! < 0 ? Infinity : numbers[0]!, owned: numbers[1]!, joinedAt: numbers[2]!, incarnation, seenAt: numbers[3]! });
+  }
+  return members;
+};
 
 /**
  * One typed method per Lua script (`lua/<name>-<numKeys>.lua`, `n` = any number), and the one
@@ -144,23 +159,34 @@ export class Scripts {
    * Extends (or re-takes) each lock and moves this consumer's deadline; one script call per
    * `KEYS_PER_CALL` keys, all sent at once. A vanished lock is re-taken only while its entry (the
    * id in the lock key) is pending for this consumer, or when the epoch differs from `seenEpoch`
-   * (Redis lost its data).
+   * (Redis lost its data). With `member`, the first call also writes this consumer's member record
+   * and reads the registry back (one call even when there is no lock).
    */
-  async extendLocks(lockKeys: readonly string[], seenEpoch: string, fences: readonly number[] = []): Promise<Extension> {
-    const { deadlines, lbs, epoch: epochKey, ownLocks, owner, ttl, group } = this.ctx;
+  async extendLocks(lockKeys: readonly string[], seenEpoch: string, fences: readonly number[] = [], member?: MemberInput): Promise<Extension> {
+    const { deadlines, lbs, epoch: epochKey, ownLocks, owner, ttl, group, members: membersKey } = this.ctx;
     let epoch: string | undefined;
+    let members: MemberRecord[] | undefined;
+    let now: number | undefined;
+    const record = member === undefined ? '' : `${Number.isFinite(member.capacity) ? member.capacity : -1} ${member.owned} ${member.incarnation}`;
     const indexes = lockKeys.map((_, i) => i);
     const results = await this.chunked(
-      lockKeys.length,
+      Math.max(lockKeys.length, record === '' ? 0 : 1),
       async (from, to) => {
-        const args = scriptArgs([deadlines, lbs, epochKey, ownLocks], indexes, from, to, (i) => lockKeys[i]!, [owner, ttl, group, seenEpoch, from === 0 ? 1 : 0, MUTEX_KEY_SEP], [(i) => fences[i] ?? 0]);
+        const first = from === 0;
+        const fixed = [owner, ttl, group, seenEpoch, first ? 1 : 0, MUTEX_KEY_SEP, first ? record : '', member?.ttlMs ?? 0];
+        const args = scriptArgs([deadlines, lbs, epochKey, ownLocks, membersKey], indexes, from, Math.min(to, lockKeys.length), (i) => lockKeys[i]!, fixed, [(i) => fences[i] ?? 0]);
         const reply = (await this.call.extendLocks(...args)) as PerEntry;
-        epoch = (reply[2] as string | null) ?? undefined;
+        if (first) {
+          epoch = (reply[2] as string | null) ?? undefined;
+          if (Array.isArray(reply[3])) members = parseMembers(reply[3] as string[]);
+          now = Number(reply[4]);
+        }
         return reply;
       },
       (code, fence) => ({ status: STATUS[code] ?? LockStatus.Lost, fence: typeof fence === 'number' ? fence : undefined }),
     );
-    return { statuses: results.map((r) => r.status), fences: results.map((r) => r.fence), epoch };
+    const extended = results.slice(0, lockKeys.length);
+    return { statuses: extended.map((r) => r.status), fences: extended.map((r) => r.fence), epoch, members, now };
   }
 
   /** SET NX PX of each new entry's lock, one script call per `KEYS_PER_CALL` entries (see lua/takeLocks-n.lua). */

@@ -3,7 +3,7 @@ import { Observable, defer } from 'rxjs';
 import { randomUUID } from 'node:crypto';
 import type { BadEntry, RawEntry } from '../codecs/lbs-message';
 import type { ServiceKeys } from '../keys';
-import type { ClaimResult, CommitResult, FinishResult, LbsPort, LbsSession, NewEntry, PendingEntry } from '../port';
+import type { ClaimResult, CommitResult, FinishResult, LbsPort, LbsSession, MemberInput, NewEntry, PendingEntry } from '../port';
 import { Batcher } from './batcher';
 import { RedisConnection, RedisSession, asIoredis, isCluster } from './connections';
 import { configValue, ensureGroup, toEntries, XEntries } from './replies';
@@ -36,6 +36,7 @@ export class RedisPort implements LbsPort {
       epoch: keys.epoch,
       owner: consumer,
       ownLocks: keys.locksOf(consumer),
+      members: keys.members,
       ttl,
     });
     this.finishing = new Batcher((entries) => this.scripts.finish(entries), KEYS_PER_CALL);
@@ -67,8 +68,8 @@ export class RedisPort implements LbsPort {
     return defer(() => this.claims.push({ lockKey, id, minIdle }));
   }
 
-  extendLocks(lockKeys: readonly string[], seenEpoch: string) {
-    return defer(() => this.scripts.extendLocks(lockKeys, seenEpoch));
+  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput) {
+    return defer(() => this.scripts.extendLocks(lockKeys, seenEpoch, fences, member));
   }
 
   finish(lockKey: string, id: string, name: string) {

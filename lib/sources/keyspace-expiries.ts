@@ -1,15 +1,20 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EMPTY, Observable, catchError, filter, map, mergeMap, of, tap, throwError } from 'rxjs';
+import { EMPTY, Observable, catchError, filter, map, mergeMap, of, tap, throwError, timer } from 'rxjs';
 import { decodeLbsEntry } from '../codecs/lbs-message';
 import type { ClientDeps } from '../deps';
 import { asRedisError } from '../errors';
-import { parseLockKey as goLockKey } from '../keys';
+import { lockKey as goLockKeyOf, parseLockKey as goLockKey } from '../keys';
 import type { LbsSession } from '../port';
+import type { Fleet } from '../lease/fleet';
 import type { LbsInfo, StreamExpired } from '../types';
+import type { SchedulerLike } from 'rxjs';
 
-export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'log' | 'metrics' | 'expiries' | 'parseLockKey'> {
+export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'log' | 'metrics' | 'expiries' | 'parseLockKey'>, Partial<Pick<ClientDeps, 'lockKeyOf'>> {
   readonly session: Pick<LbsSession, 'expiredLockKeys$'>;
+  /** The balance: how long to hold an expiry back (absent: never). */
+  readonly fleet?: Pick<Fleet, 'claimDelay'>;
+  readonly scheduler?: SchedulerLike;
 }
 
 /** Whose an expired lock was, from this consumer's point of view. */
@@ -24,9 +29,25 @@ type Expiry =
  * this consumer's own current locks (its heartbeat decides those) and the one expiry of a lock it
  * handed back. The expired lock's LBS entry is read (lookups of one event-loop turn share one
  * pipeline): only an entry of this service's LBS with the same name is reported, with its `Info`.
- * Errors with `RedisCommandError` when the subscription is refused.
+ * In a balanced fleet the expiry is reported at once to the stream's designated claimer and held
+ * back from the others (`Fleet.claimDelay`: longer the more loaded they are); after the delay it
+ * is reported only if the lock is still gone, so streams go to the under-loaded consumers and the
+ * others do not send claims that would lose. Errors with `RedisCommandError` when the subscription
+ * is refused.
  */
-export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, expiries, parseLockKey = goLockKey }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
+export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, expiries, parseLockKey = goLockKey, lockKeyOf: lockKeyOfEntry = goLockKeyOf, fleet, scheduler }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
+  const lockKeyOf = (info: LbsInfo): string => lockKeyOfEntry(info.dataStreamName, info.idInLbs);
+  /** After the fleet's delay, only if the lock is still gone (PTTL -2). */
+  const giveWay = (expired: StreamExpired): Observable<StreamExpired> => {
+    const delay = fleet?.claimDelay(expired.payload.dataStreamName) ?? 0;
+    if (delay === 0) return of(expired);
+    const lockKey = lockKeyOf(expired.payload);
+    return timer(delay, scheduler).pipe(
+      mergeMap(() => port.touchLock(lockKey)),
+      mergeMap((ttl) => (ttl === -2 ? of(expired) : EMPTY)),
+      catchError(() => of(expired)),
+    );
+  };
   const classify = (lockKey: string): Expiry => {
     const key = parseLockKey(lockKey);
     if (key === undefined) return { kind: 'ignored' };
@@ -63,6 +84,7 @@ export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, expirie
     }),
     filter((expiry): expiry is Extract<Expiry, { kind: 'other' }> => expiry.kind === 'other'),
     mergeMap((expiry) => describe(expiry.key)),
+    mergeMap(giveWay),
     catchError((err: unknown) => throwError(() => asRedisError('Subscribing to keyspace notifications')(err))),
   );
 };

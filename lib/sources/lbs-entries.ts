@@ -1,4 +1,4 @@
-import { EMPTY, Observable, catchError, concat, concatMap, defer, filter, from, map, of, repeat, tap, throwError } from 'rxjs';
+import { EMPTY, Observable, catchError, concat, concatMap, defer, filter, finalize, from, map, of, repeat, tap, throwError } from 'rxjs';
 import { RawEntry, partitionEntries } from '../codecs/lbs-message';
 import { deadLetter$ } from '../dead-letters';
 import type { ClientDeps } from '../deps';
@@ -49,9 +49,16 @@ export const readLoop$ = <T>(read: Observable<readonly RawEntry[]>, handOut: (ba
  */
 const handOut = (deps: LbsEntriesDeps, batch: readonly RawEntry[]): Observable<StreamAdded> => {
   const { port, ledger, options, scheduler, log, metrics, lockKeyOf } = deps;
-  const { good, bad } = partitionEntries(batch, options.maxEntryBytes, deps.belongsHere);
+  const decoded = partitionEntries(batch, options.maxEntryBytes, deps.belongsHere);
+  const { bad } = decoded;
+  let good = decoded.good;
+  let reserved = 0;
   const fences = new Map<string, number>();
   const locked$ = defer(() => {
+    // Claims may have filled the room while the read was blocked: entries beyond it stay pending, lockless, for the reconciler of a consumer with room.
+    reserved = ledger.reserve(decoded.good.length);
+    good = decoded.good.slice(0, reserved);
+    if (reserved < decoded.good.length) log.warn({ left: decoded.good.length - reserved, maxStreams: ledger.capacity }, 'read more new entries than there is room for; the rest is left to the reconciler of a consumer with room');
     if (good.length === 0) return EMPTY;
     const started = scheduler.now();
     const entries = good.map((e) => ({ lockKey: lockKeyOf(e.payload.dataStreamName, e.payload.idInLbs), name: e.payload.dataStreamName, id: e.payload.idInLbs }));
@@ -73,13 +80,21 @@ const handOut = (deps: LbsEntriesDeps, batch: readonly RawEntry[]): Observable<S
       const lease = ledger.take(entry.payload, entry.additionalInfo, fences.get(entry.payload.idInLbs));
       return { type: 'StreamAdded', payload: ownedInfo(lease), additionalInfo: lease.additionalInfo };
     }),
+    finalize(() => ledger.unreserve(reserved)),
   );
 };
 
-/** New LBS entries: XREADGROUP on the session's reader, handed out batch by batch (see `readLoop$`); NOGROUP re-creates the group before the retry. */
+/**
+ * New LBS entries: XREADGROUP on the session's reader, handed out batch by batch (see `readLoop$`);
+ * NOGROUP re-creates the group before the retry. Each read asks for at most the room this
+ * consumer has left (`maxStreams`); with no room it waits until a stream is dropped, and the
+ * entries wait in the LBS for consumers with room. Nothing is reserved while the read blocks, so
+ * claims and sweeps may use the room meanwhile; the hand-out takes what is left.
+ */
 export const lbsEntries$ = (deps: LbsEntriesDeps): Observable<StreamAdded> => {
-  const { session, options, scheduler, log, keys } = deps;
-  return readLoop$(session.readNew(options.readCount, options.hbInterval), (batch) => handOut(deps, batch), {
+  const { session, options, scheduler, log, keys, ledger } = deps;
+  const read$ = ledger.whenRoom().pipe(concatMap(() => session.readNew(Math.min(options.readCount, ledger.room()), options.hbInterval)));
+  return readLoop$(read$, (batch) => handOut(deps, batch), {
     ...options.retry,
     scheduler,
     onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'LBS read failed; retrying'),

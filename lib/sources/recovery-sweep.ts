@@ -1,4 +1,4 @@
-import { EMPTY, Observable, catchError, concat, concatMap, defer, exhaustMap, expand, forkJoin, from, ignoreElements, map, mergeMap, of, tap, timer } from 'rxjs';
+import { EMPTY, Observable, catchError, concat, concatMap, defer, exhaustMap, expand, finalize, forkJoin, from, ignoreElements, map, mergeMap, of, tap, timer } from 'rxjs';
 import { BadEntry, LbsEntry, RawEntry, partitionEntries } from '../codecs/lbs-message';
 import { deadLetter$ } from '../dead-letters';
 import type { ClientDeps } from '../deps';
@@ -6,7 +6,10 @@ import type { PendingEntry } from '../port';
 import { ownedInfo } from '../lease/ledger';
 import type { StreamAdded } from '../types';
 
-export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf' | 'belongsHere'>;
+export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf' | 'belongsHere'> & Partial<Pick<ClientDeps, 'fleet'>>;
+
+/** How many entries a sweep may take now: the room left (`maxStreams`), and in a balanced fleet up to the share. */
+export const sweepRoom = ({ ledger, fleet }: Pick<RecoveryDeps, 'ledger' | 'fleet'>): number => Math.min(ledger.room(), fleet?.sweepAllowance() ?? Infinity);
 
 /** What one page of the pending list gave. */
 export interface SweepPage {
@@ -22,11 +25,28 @@ export interface SweepPage {
   readonly takenBack: number;
   /** Where the following page starts ('-' again after the last page). */
   readonly next: string;
+  /** Ids of entries `mayClaim` held back this time. */
+  readonly deferred?: readonly string[];
 }
 
 /** What one claim of a sweep page gave: a new stream, an owned stream's entry taken back, or nothing. */
 /** Per entry: its new fence when claimed, `taken-back` when the lock was already ours, false when not claimed. */
 type Won = number | 'taken-back' | false;
+
+/**
+ * The entries whose lock is gone, when this consumer may take fewer than there are (`sweepRoom`):
+ * one PTTL each (sent together), so that its few places go to entries it can win. With room for
+ * all, all of them (the claim script checks the locks anyway).
+ */
+const withoutLock = (deps: RecoveryDeps, entries: readonly LbsEntry[]): Observable<readonly LbsEntry[]> =>
+  defer(() => {
+    const { port, lockKeyOf } = deps;
+    const room = sweepRoom(deps);
+    if (entries.length <= room || room === 0) return of(room === 0 ? [] : entries);
+    return forkJoin(entries.map((e) => port.touchLock(lockKeyOf(e.payload.dataStreamName, e.payload.idInLbs)))).pipe(
+      map((ttls) => entries.filter((_, i) => ttls[i] === -2)),
+    );
+  });
 
 /**
  * Recovers one page of the pending list: skips the entries this consumer keeps (held, or handed
@@ -38,7 +58,7 @@ type Won = number | 'taken-back' | false;
  * XAUTOCLAIM moved it; the lock is still ours) is taken back quietly: owned streams are never
  * announced twice. A failed claim is collected in `failures`; the other claims of the page go on.
  */
-export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string): Observable<SweepPage> => {
+export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string, mayClaim: (entry: LbsEntry) => boolean = () => true): Observable<SweepPage> => {
   const { port, ledger, options, lockKeyOf } = deps;
   return port.pending(minIdleMs, start, options.lbsRecoveryCount).pipe(
     concatMap((rows) => {
@@ -47,10 +67,19 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
       return port.entries(candidates.map((row) => row.id)).pipe(
         concatMap((entries) => {
           const dangling = candidates.filter((_, i) => entries[i] === null).map((row) => row.id);
-          const { good, bad } = partitionEntries(entries.filter((e): e is RawEntry => e !== null), options.maxEntryBytes, deps.belongsHere);
+          const decoded = partitionEntries(entries.filter((e): e is RawEntry => e !== null), options.maxEntryBytes, deps.belongsHere);
+          const { bad } = decoded;
           const failures: unknown[] = [];
-          const claims$ = defer(() =>
-            good.length === 0
+          // At most the room this consumer has left (maxStreams): the others stay for consumers with room.
+          let reserved = 0;
+          let good: readonly LbsEntry[] = [];
+          const allowed = decoded.good.filter(mayClaim);
+          const deferred = decoded.good.filter((e) => !allowed.includes(e)).map((e) => e.payload.idInLbs);
+          const lockless$ = withoutLock(deps, allowed);
+          const claims$ = lockless$.pipe(concatMap((free) => {
+            reserved = ledger.reserve(Math.min(free.length, sweepRoom(deps)));
+            good = free.slice(0, reserved);
+            return good.length === 0
               ? of([] as Won[])
               : forkJoin(
                   good.map((entry) =>
@@ -65,8 +94,8 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
                       }),
                     ),
                   ),
-                ),
-          );
+                );
+          }), finalize(() => ledger.unreserve(reserved)));
           return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), claims$).pipe(
             map(
               (won): SweepPage => ({
@@ -76,6 +105,7 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
                 failures,
                 takenBack: won.filter((w) => w === 'taken-back').length,
                 next,
+                deferred,
               }),
             ),
           );
@@ -87,7 +117,7 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
 
 /** One recovery sweep: the whole pending list (entries idle at least `minIdleMs`), page after page. */
 export const sweepOnce$ = (deps: RecoveryDeps, minIdleMs: number): Observable<SweepPage> =>
-  sweepPage$(deps, minIdleMs, '-').pipe(expand((page) => (page.next === '-' ? EMPTY : sweepPage$(deps, minIdleMs, page.next))));
+  sweepPage$(deps, minIdleMs, '-').pipe(expand((page) => (page.next === '-' || sweepRoom(deps) === 0 ? EMPTY : sweepPage$(deps, minIdleMs, page.next))));
 
 /** Announces recovered entries: this consumer holds them now. */
 export const announce = (deps: Pick<ClientDeps, 'ledger'>, entries: readonly (LbsEntry & { readonly fence: number })[]): StreamAdded[] =>

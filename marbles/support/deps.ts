@@ -45,7 +45,7 @@ export const specDeps = (scheduler: SchedulerLike, port: LbsPort, overrides: Cli
   const logs: LogLine[] = [];
   const log = recordingLogger(logs);
   const resolved = options({ ...overrides, logger: log });
-  const ledger = new LeaseLedger(lockKey, () => scheduler.now(), 10 * resolved.hbInterval);
+  const ledger = new LeaseLedger(lockKey, () => scheduler.now(), 10 * resolved.hbInterval, {}, resolved.maxStreams);
   const locks = new LockManager({ ledger, port, ttl: resolved.hbInterval, scheduler, log, metrics: {} });
   return { service: 'svc', keys: serviceKeys('svc'), port, ledger, locks, options: resolved, scheduler, log, metrics: {}, lockKeyOf: lockKey, logs };
 };

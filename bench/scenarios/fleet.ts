@@ -1,0 +1,163 @@
+/**
+ * Scenario 6: a balanced fleet.
+ *
+ * Convergence: one consumer (child process, `REPORT=counts`, `REBALANCE=true`) is handed N
+ * streams; three more then start. Timed from the moment all three printed `ready` until the
+ * membership registry (`<service>-members`, each consumer's own count written by its heartbeat)
+ * shows every consumer within 10% of N/4 and N owned in all. Moves per stream = claims won and
+ * streams handed out again, over N, from the children's counters.
+ *
+ * Mass failover: a holder is handed 100k streams, then three survivors start
+ * (`CLAIM=1`, `TICKS=1`, default `rebalance`: they do not take streams from the live holder); the
+ * holder gets SIGKILL. Timed from the kill until the survivors' registry counts add up to all the
+ * streams. Claims per stream = claims won / streams; ticks late = the survivors' `tick` lines
+ * (a timer every hbInterval/2) that came more than 1.5 periods after the previous one.
+ */
+import type Redis from 'ioredis';
+import { ChildConsumer } from '../../support/child';
+import type { ConsumerConfig } from '../../support/protocol';
+import type { RedisServer } from '../../support/redis-server';
+import { createGroup, sleep } from '../../support/service';
+import { fillLbs } from '../lib/lbs';
+import type { BenchConfig, Row } from '../lib/report';
+import { fmt, progress } from '../lib/stats';
+
+const HB = 2000;
+
+/** Each consumer's owned count in the registry (records seen within the TTL). */
+const registry = async (redis: Redis, service: string): Promise<Map<string, number>> => {
+  const flat = (await redis.hgetall(`${service}-members`)) as Record<string, string>;
+  const [seconds, micros] = await redis.time();
+  const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  const owned = new Map<string, number>();
+  for (const [name, record] of Object.entries(flat)) {
+    const parts = record.split(' ');
+    if (now - Number(parts[4]) <= HB) owned.set(name, Number(parts[1]));
+  }
+  return owned;
+};
+
+const waitRegistry = async (redis: Redis, service: string, done: (owned: Map<string, number>) => boolean, capMs: number): Promise<number> => {
+  const t0 = Date.now();
+  while (Date.now() - t0 < capMs) {
+    if (done(await registry(redis, service))) return Date.now() - t0;
+    await sleep(100);
+  }
+  return Infinity;
+};
+
+const spawn = (server: RedisServer, service: string, pod: string, extra: Partial<ConsumerConfig>): ChildConsumer =>
+  new ChildConsumer({ redisUrl: server.url, service, pod, hbInterval: HB, lbsIdleTime: 60_000, readCount: 1000, report: 'counts', claim: true, ...extra }, { nodeFlags: ['--max-old-space-size=2048'] });
+
+const convergence = async (server: RedisServer, n: number, batch: number): Promise<Row> => {
+  const service = `bench-fleet-${n}`;
+  const redis = server.connect();
+  const fleet: ChildConsumer[] = [];
+  try {
+    await createGroup(redis, service);
+    const first = spawn(server, service, 'a', { rebalance: 'true', rebalanceBatch: batch, target: n });
+    fleet.push(first);
+    await first.waitFor('ready', { timeoutMs: 30_000 });
+    await fillLbs(redis, service, n);
+    await first.waitFor('owned', { timeoutMs: 240_000 });
+    const joining = ['b', 'c', 'd'].map((pod) => spawn(server, service, pod, { rebalance: 'true', rebalanceBatch: batch }));
+    fleet.push(...joining);
+    await Promise.all(joining.map((c) => c.waitFor('ready', { timeoutMs: 30_000 })));
+    const ms = await waitRegistry(
+      redis,
+      service,
+      (owned) => owned.size === 4 && [...owned.values()].reduce((a, b) => a + b, 0) === n && [...owned.values()].every((k) => Math.abs(k - n / 4) <= n / 40),
+      120_000,
+    );
+    await sleep(2 * HB);
+    const heaps = await Promise.all(fleet.map((c) => c.ask({ cmd: 'heap' })));
+    const claimed = heaps.reduce((s, h) => s + h.claimed, 0);
+    const added = heaps.reduce((s, h) => s + h.added, 0);
+    const released = heaps.reduce((s, h) => s + h.released, 0);
+    const disowned = heaps.reduce((s, h) => s + h.disowned, 0);
+    const moves = claimed + added - n;
+    const final = await registry(redis, service);
+    progress('fleet', `1->4 at ${n}: balanced after ${fmt(ms, 0)} ms; ${[...final.values()].join('/')}; ${released} handed back, ${claimed} claimed, ${added - n} handed out again, ${disowned} disowned`);
+    return {
+      id: `fleet-converge-${n}`,
+      scenario: `6 scale-up 1->4 consumers, ${n.toLocaleString('en')} streams: balanced within 10% (ms after the joins), moves per stream`,
+      ours: `${fmt(ms, 0)} ms, ${(moves / n).toFixed(3)} moves/stream`,
+      baseline: `ideal 0.750 moves/stream`,
+      ratio: '-',
+      target: '-',
+      pass: null,
+      values: { ms, n, rebalanceBatch: batch, claimed, added, released, disowned, moves, final: Object.fromEntries(final) },
+    };
+  } finally {
+    await Promise.all(fleet.map((c) => c.kill()));
+    redis.disconnect();
+  }
+};
+
+const massFailover = async (server: RedisServer, n: number): Promise<Row> => {
+  const service = 'bench-fleet-failover';
+  const redis = server.connect();
+  const fleet: ChildConsumer[] = [];
+  try {
+    await createGroup(redis, service);
+    const holder = spawn(server, service, 'holder', { target: n });
+    fleet.push(holder);
+    await holder.waitFor('ready', { timeoutMs: 30_000 });
+    await fillLbs(redis, service, n);
+    await holder.waitFor('owned', { timeoutMs: 240_000 });
+    const survivors = ['s1', 's2', 's3'].map((pod) => spawn(server, service, pod, { ticks: true }));
+    fleet.push(...survivors);
+    await Promise.all(survivors.map((c) => c.waitFor('ready', { timeoutMs: 30_000 })));
+    await sleep(3 * HB);
+    const killedAt = Date.now();
+    await holder.kill();
+    const ms = await waitRegistry(redis, service, (owned) => [...owned.values()].reduce((a, b) => a + b, 0) === n && !owned.has(holder.name), 60_000);
+    await sleep(HB);
+    const heaps = await Promise.all(survivors.map((c) => c.ask({ cmd: 'heap' })));
+    const claimed = heaps.reduce((s, h) => s + h.claimed, 0);
+    const recovered = heaps.reduce((s, h) => s + h.added, 0);
+    const disowned = heaps.reduce((s, h) => s + h.disowned, 0);
+    const period = HB / 2;
+    let late = 0;
+    let worstGap = 0;
+    for (const s of survivors) {
+      const ticks = s.of('tick').filter((e) => e.at >= killedAt - period);
+      for (let i = 1; i < ticks.length; i++) {
+        const gap = ticks[i]!.at - ticks[i - 1]!.at;
+        worstGap = Math.max(worstGap, gap);
+        if (gap > 1.5 * period) late++;
+      }
+    }
+    const shares = heaps.map((h) => h.claimed + h.added);
+    progress('fleet', `failover of ${n}: all owned ${fmt(ms, 0)} ms after the kill; shares ${shares.join('/')}; ${claimed} claimed, ${recovered} recovered, ${disowned} disowned; ${late} ticks late (worst gap ${worstGap} ms)`);
+    return {
+      id: 'fleet-mass-failover',
+      scenario: `6 mass failover: ${n.toLocaleString('en')} streams of a killed consumer to 3 survivors (ms after the kill; claims per stream; ticks late)`,
+      ours: `${fmt(ms, 0)} ms; ${((claimed + recovered) / n).toFixed(3)} takes/stream; ${late} late (shares ${shares.join('/')})`,
+      baseline: `TTL ${HB} + 2000 ms`,
+      ratio: '-',
+      target: `<= ${HB + 2000} ms, 1 take/stream, 0 late`,
+      pass: ms <= HB + 2000 && claimed + recovered === n && disowned === 0 && late === 0,
+      values: { ms, n, claimed, recovered, disowned, late, worstGapMs: worstGap, shares },
+    };
+  } finally {
+    await Promise.all(fleet.map((c) => c.kill()));
+    redis.disconnect();
+  }
+};
+
+/** The same rows in a quick and a full run: the targets are about 100k streams (`--fleet-streams`). */
+export const fleetScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
+  const admin = server.connect();
+  try {
+    const rows: Row[] = [];
+    rows.push(await massFailover(server, config.fleetStreams));
+    await admin.flushall();
+    rows.push(await convergence(server, 1000, 500));
+    await admin.flushall();
+    rows.push(await convergence(server, config.fleetStreams, Math.max(500, Math.round(config.fleetStreams / 20))));
+    return rows;
+  } finally {
+    admin.disconnect();
+  }
+};

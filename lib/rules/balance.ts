@@ -1,0 +1,235 @@
+/**
+ * The fleet's balance, decided without Redis: who is a member, what each member's fair share is,
+ * who takes a stream that lost its owner, and how many streams a loaded member hands back. Every
+ * consumer computes the same answers from the same snapshot of the membership registry, so they
+ * agree without talking to each other. Pure.
+ */
+
+/** One consumer as the membership registry records it (`<service>-members`, written by its heartbeat). */
+export interface MemberRecord {
+  readonly name: string;
+  /** Its `maxStreams` (Infinity: unlimited). */
+  readonly capacity: number;
+  /** How many streams it held at its last heartbeat. */
+  readonly owned: number;
+  /** When it joined (ms, Redis clock): its first heartbeat of this incarnation. */
+  readonly joinedAt: number;
+  /** A random id per process start: a restart is a new member. */
+  readonly incarnation: string;
+  /** Its last heartbeat (ms, Redis clock). */
+  readonly seenAt: number;
+}
+
+/** How a snapshot is read. */
+export interface BalanceRules {
+  /** A member not seen for this long (ms) is gone. */
+  readonly memberTtlMs: number;
+  /** A member takes part in the balance once it joined this long ago (ms): flappers never do. */
+  readonly settleMs: number;
+}
+
+/** One snapshot of the fleet, as every consumer sees it. */
+export interface FleetView {
+  /** When the snapshot was taken (ms, Redis clock). */
+  readonly at: number;
+  /** Members seen within the TTL. */
+  readonly live: readonly MemberRecord[];
+  /** Live members that joined at least `settleMs` ago, by name. */
+  readonly settled: ReadonlyMap<string, MemberRecord>;
+  /** The fair share of every settled member (fractional), by name. */
+  readonly shares: ReadonlyMap<string, number>;
+  /** Streams held by the settled members: what the shares divide. */
+  readonly total: number;
+  /**
+   * Every live member settled a quarter of `settleMs` ago at least: each of them has read a
+   * snapshot in which it is settled, so it claims by its share (hand-backs wait for this).
+   */
+  readonly steady: boolean;
+}
+
+/**
+ * Fair shares by water-filling: `total` is divided in proportion to each member's weight, and a
+ * member whose proportional share exceeds its capacity gets its capacity, the rest being divided
+ * again among the others. The weight is the capacity; an unlimited member weighs as much as the
+ * largest finite capacity (1 when none is finite), so an all-unlimited fleet divides evenly.
+ *
+ * @example
+ * fairShares([{ name: 'a', capacity: 100 }, { name: 'b', capacity: 300 }], 200) // a 50, b 150
+ * fairShares([{ name: 'a', capacity: 10 }, { name: 'b', capacity: Infinity }], 100) // a 10, b 90
+ */
+export const fairShares = (members: readonly Pick<MemberRecord, 'name' | 'capacity'>[], total: number): Map<string, number> => {
+  const finite = members.map((m) => m.capacity).filter(Number.isFinite);
+  const unlimitedWeight = finite.length === 0 ? 1 : Math.max(...finite);
+  const weightOf = (m: Pick<MemberRecord, 'capacity'>): number => (Number.isFinite(m.capacity) ? Math.max(m.capacity, 0) : unlimitedWeight);
+  const shares = new Map<string, number>();
+  let open = members.filter((m) => weightOf(m) > 0);
+  for (const m of members) shares.set(m.name, 0);
+  let left = total;
+  while (open.length > 0 && left > 1e-9) {
+    const weight = open.reduce((sum, m) => sum + weightOf(m), 0);
+    const capped = open.filter((m) => (left * weightOf(m)) / weight >= m.capacity);
+    if (capped.length === 0) {
+      for (const m of open) shares.set(m.name, (left * weightOf(m)) / weight);
+      break;
+    }
+    for (const m of capped) {
+      shares.set(m.name, m.capacity);
+      left -= m.capacity;
+    }
+    open = open.filter((m) => !capped.includes(m));
+  }
+  return shares;
+};
+
+/** FNV-1a of a string's UTF-16 code units, 32 bits. */
+export const fnv1a = (text: string): number => {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+};
+
+/** MurmurHash3's finaliser: spreads FNV-1a's weak low bits over all 32. */
+export const fmix32 = (input: number): number => {
+  let h = input >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+};
+
+/**
+ * Weighted rendezvous hashing: the candidate that takes `key`. Each candidate scores
+ * `-weight / ln(u)`, `u` a uniform hash of (candidate, key) in (0, 1); the highest wins, so a
+ * candidate wins a share of the keys proportional to its weight, and every consumer picks the
+ * same winner without talking to the others. Undefined when no candidate has a positive weight.
+ *
+ * @example
+ * rendezvous('stream-7', [{ name: 'a', weight: 1 }, { name: 'b', weight: 3 }]) // 'b' for about 3 keys in 4
+ */
+export const rendezvous = (key: string, candidates: readonly { readonly name: string; readonly weight: number }[]): string | undefined => {
+  let best: string | undefined;
+  let bestScore = -Infinity;
+  for (const { name, weight } of candidates) {
+    if (!(weight > 0)) continue;
+    const u = (fmix32(fnv1a(`${name}\u0000${key}`)) + 0.5) / 4294967296;
+    const score = -weight / Math.log(u);
+    if (score > bestScore || (score === bestScore && best !== undefined && name < best)) {
+      best = name;
+      bestScore = score;
+    }
+  }
+  return best;
+};
+
+/**
+ * Reads one snapshot of the registry: the live members (seen within the TTL), the settled ones
+ * (joined at least `settleMs` ago), and the fair shares of the streams the settled members hold
+ * (at least `minTotal`: streams on their way between two members are in no record). Members still
+ * settling keep what they hold and take no part in the balance.
+ */
+export const fleetView = (records: readonly MemberRecord[], now: number, rules: BalanceRules, minTotal = 0): FleetView => {
+  const live = records.filter((m) => now - m.seenAt <= rules.memberTtlMs);
+  const settledList = live.filter((m) => now - m.joinedAt >= rules.settleMs);
+  const total = Math.max(minTotal, settledList.reduce((sum, m) => sum + m.owned, 0));
+  return {
+    at: now,
+    live,
+    settled: new Map(settledList.map((m) => [m.name, m])),
+    shares: fairShares(settledList, total),
+    total,
+    steady: live.every((m) => now - m.joinedAt >= 1.25 * rules.settleMs),
+  };
+};
+
+/** How a consumer claims and hands back, besides the view. */
+export interface BalancePolicy {
+  /** The heartbeat interval (ms): claim delays are fractions of it. */
+  readonly hbInterval: number;
+  /** A member hands back only above `share · (1 + tolerance)`. */
+  readonly tolerance: number;
+  /** Most streams handed back per heartbeat. */
+  readonly batch: number;
+}
+
+/**
+ * How long this consumer waits before claiming a stream that lost its owner, so that the
+ * under-loaded members take it first and streams do not move back to loaded ones:
+ * - 0 for the designated claimer (weighted rendezvous over the settled members below their share,
+ *   weighted by how far below) while it is itself below its share;
+ * - hbInterval / 4 for a member below its share that is not designated (the designated one may be
+ *   gone or slow);
+ * - hbInterval / 2 for a member at or above its share, or not settled (a newcomer, a flapper):
+ *   it takes the stream only if nobody below its share did.
+ * Without a view (no heartbeat yet) it claims at once, as a consumer that does not balance does.
+ *
+ * @example
+ * claimDelay(view, 'redis-consumer-b', 10, 's1', policy) // 0 when b is the designated claimer of s1
+ */
+export const claimDelay = (view: FleetView | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval'>): number => {
+  if (view === undefined || view.settled.size === 0) return 0;
+  const share = view.shares.get(me);
+  if (share === undefined || owned >= share) return policy.hbInterval / 2;
+  const candidates = [...view.settled.values()].map((m) => ({ name: m.name, weight: (view.shares.get(m.name) ?? 0) - m.owned }));
+  return rendezvous(stream, candidates) === me ? 0 : policy.hbInterval / 4;
+};
+
+/**
+ * How many streams this consumer hands back at this heartbeat: nothing while a live member is
+ * still settling (the shares are about to change: a stream moved now could have to move again),
+ * nothing until it holds more than its share plus the tolerance, then the excess over its share
+ * (rounded up), at most `batch`. `handingBack`: streams it is already handing back (they still
+ * count as held).
+ *
+ * @example
+ * excessToHandBack(view, 'redis-consumer-a', 1000, 0, { tolerance: 0.1, batch: 100, hbInterval: 2000 }) // 100 when a's share is 250
+ */
+export const excessToHandBack = (view: FleetView | undefined, me: string, owned: number, handingBack: number, policy: Pick<BalancePolicy, 'tolerance' | 'batch'>): number => {
+  const share = view?.shares.get(me);
+  if (share === undefined || !view!.steady) return 0;
+  const keeping = owned - handingBack;
+  if (keeping <= share * (1 + policy.tolerance) || keeping - Math.ceil(share) < 1) return 0;
+  return Math.max(0, Math.min(keeping - Math.ceil(share), policy.batch - handingBack));
+};
+
+/**
+ * Which streams to hand back: up to `count` of those held at least `holdMs` (a stream that just
+ * moved here does not move again in the same rebalance) that `eligible` accepts, longest held
+ * first.
+ *
+ * @example
+ * pickHandBacks([{ name: 'old', since: 0 }, { name: 'new', since: 9000 }], 5, 10_000, 5000, () => true) // ['old']
+ */
+export const pickHandBacks = (
+  held: readonly { readonly name: string; readonly since: number }[],
+  count: number,
+  now: number,
+  holdMs: number,
+  eligible: (name: string) => boolean,
+): string[] => {
+  if (count <= 0) return [];
+  return held
+    .filter((h) => now - h.since >= holdMs && eligible(h.name))
+    .sort((a, b) => a.since - b.since)
+    .slice(0, count)
+    .map((h) => h.name);
+};
+
+/**
+ * How many lockless pending entries this consumer's sweeps (the reconciler, the recovery sweep)
+ * may take now: up to its share plus the tolerance, so that a sweep does not grab streams handed
+ * back for balance before their designated claimers take them (and so move them twice).
+ * Unbounded while it is not settled or has no view: a newcomer takes what nobody holds.
+ *
+ * @example
+ * sweepAllowance(view, 'redis-consumer-b', 200, { tolerance: 0.1 }) // 75 when b's share is 250
+ */
+export const sweepAllowance = (view: FleetView | undefined, me: string, owned: number, policy: Pick<BalancePolicy, 'tolerance'>): number => {
+  const share = view?.shares.get(me);
+  if (share === undefined) return Infinity;
+  return Math.max(0, Math.ceil(share * (1 + policy.tolerance)) - owned);
+};
