@@ -5,6 +5,7 @@ import type { ConsumerEvent } from '../support/protocol';
 import { Producer } from './producer';
 import { SilentProxy } from './proxy';
 import { RIDE_OUT, RedisServer } from '../support/redis-server';
+import { SentinelDeployment } from '../support/sentinel';
 import { sleep, waitUntil } from '../support/service';
 
 /** Timings of one run; `quick` shortens every phase. */
@@ -44,7 +45,10 @@ export interface CaseContext {
   readonly service: string;
   /** unique per run, for stream names */
   readonly tag: string;
+  /** the Redis of the run (behind Sentinel: the first primary) */
   readonly server: RedisServer;
+  /** the Sentinel deployment of a case with `deployment: 'sentinel'` (consumers, producer and admin connect through it) */
+  readonly sentinel?: SentinelDeployment;
   /** a connection straight to Redis for the driver */
   readonly admin: Redis;
   readonly producer: Producer;
@@ -69,6 +73,8 @@ export interface CaseDef {
   /** every consumer talks to Redis through a SilentProxy of its own */
   readonly proxy?: boolean;
   readonly redisArgs?: readonly string[];
+  /** `sentinel`: a primary, a replica and three sentinels (support/sentinel.ts) instead of one server */
+  readonly deployment?: 'sentinel';
   /** kinds of entries that must end in `<service>-dead` */
   readonly mustDeadLetter?: readonly string[];
   /** kinds of entries that may end in `<service>-dead` (with a reason) instead of being processed */
@@ -121,15 +127,17 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
   const service = `chaos-${def.name}-${run}`;
   const tag = `r${run}`;
   const notes: string[] = [];
-  const server = await RedisServer.start({ args: def.redisArgs ?? [] });
-  const admin = server.connect({ ...RIDE_OUT, connectionName: 'chaos-admin' });
-  const producer = new Producer(server.port, service, tag);
+  const sentinel = def.deployment === 'sentinel' ? await SentinelDeployment.start() : undefined;
+  const server = sentinel?.servers[0] ?? (await RedisServer.start({ args: def.redisArgs ?? [] }));
+  const redisUrl = sentinel?.url ?? server.url;
+  const admin = (sentinel ?? server).connect({ ...RIDE_OUT, connectionName: 'chaos-admin' });
+  const producer = new Producer(redisUrl, service, tag, sentinel === undefined ? 0 : 1);
   const consumers: ConsumerProc[] = [];
   const proxies = new Map<ConsumerProc, SilentProxy>();
   let fault: FaultRecord = { at: Date.now(), endAt: Date.now(), pauseMs: 0, targets: [], notes: [] };
 
   const spawn = async (pod: string, { held = false } = {}): Promise<ConsumerProc> => {
-    let url = server.url;
+    let url = redisUrl;
     let proxy: SilentProxy | undefined;
     if (def.proxy) {
       proxy = await SilentProxy.start(server.port);
@@ -151,6 +159,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     service,
     tag,
     server,
+    ...(sentinel === undefined ? {} : { sentinel }),
     admin,
     producer,
     consumers,
@@ -223,7 +232,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     await timeoutAfter(12_000, 'the producer to stop', producer.stop()).catch(() => undefined);
     producer.close();
     admin.disconnect();
-    await server.stop();
+    await (sentinel ?? server).stop();
   }
 
   // Judged as they were when the run settled: the SIGTERM of the teardown closes nothing.

@@ -1,5 +1,5 @@
 import { MUTEX_KEY_SEP } from '../lib';
-import type { Analysis, FaultRecord, Window } from './checks';
+import type { Analysis, FaultRecord, RedisState, Window } from './checks';
 import type { ConsumerProc } from './consumers';
 import { sleep } from '../support/service';
 import { CaseContext, CaseDef } from './driver';
@@ -105,6 +105,26 @@ const ODD_NAMES = [
   'odd-unicode-流れ-🚀-ñ-Ω-עברית-é',
   `odd-1mb-${'m'.repeat(1_000_000)}`,
 ];
+
+/**
+ * A failover behind Sentinel, while the consumers work: `SENTINEL FAILOVER` (the primary hands
+ * over, Sentinel closes its clients) or a SIGKILL of the primary (the sentinels see it down after
+ * `down-after-milliseconds`, then promote the replica; the killed server comes back empty and
+ * becomes the new primary's replica). The pause is the time without a primary (the duplicate bound
+ * grows by it).
+ */
+const sentinelFailover = (how: 'failover' | 'kill') => async (ctx: CaseContext): Promise<FaultRecord> => {
+  const deployment = ctx.sentinel!;
+  await ctx.owner();
+  const f = how === 'failover' ? await deployment.failover({ settle: false }) : await deployment.killPrimary({ settle: false });
+  const outage = f.promotedAt - f.at;
+  const what = how === 'failover' ? 'SENTINEL FAILOVER' : 'SIGKILL of the primary';
+  return { at: f.at, endAt: f.promotedAt, pauseMs: outage, targets: 'all', notes: [`${what}: ${f.from} -> ${f.to}, new primary named after ${outage} ms`] };
+};
+
+/** The keyspace flags are server config, not replicated: the consumers must set them on the new primary. */
+const flagsOnNewPrimary = (_ctx: CaseContext, _analysis: Analysis, state: RedisState): string[] =>
+  state.flags.includes('K') && state.flags.includes('x') ? [] : [`notify-keyspace-events on the new primary is "${state.flags}" (K and x expected)`];
 
 export const CASES: CaseDef[] = [
   {
@@ -416,5 +436,24 @@ export const CASES: CaseDef[] = [
       ctx.note(`dead-lettered by ${dead.consumer}: "${dead.reason}" (${Math.round(dead.bytes / 1024)} KiB copied); it started ${later} stream(s) after`);
       return later > 0 ? [] : [`${dead.consumer} started nothing after dead-lettering the entry`];
     },
+  },
+  {
+    name: 'sentinel-failover',
+    title: 'behind Sentinel (primary, replica, 3 sentinels): SENTINEL FAILOVER while the consumers work',
+    deployment: 'sentinel',
+    assertion: 'the consumers follow the new primary (reader, subscriber, keyspace flags re-applied there); nothing lost',
+    setup: (ctx) => longStreams(ctx),
+    inject: sentinelFailover('failover'),
+    check: flagsOnNewPrimary,
+  },
+  {
+    name: 'sentinel-kill-primary',
+    title: 'behind Sentinel: SIGKILL the primary; the sentinels promote the replica',
+    deployment: 'sentinel',
+    expectInterrupted: true,
+    assertion: 'the consumers follow the promoted replica; every stream interrupted by the outage is taken up again; nothing lost',
+    setup: (ctx) => longStreams(ctx),
+    inject: sentinelFailover('kill'),
+    check: flagsOnNewPrimary,
   },
 ];

@@ -1,6 +1,7 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { addStream } from '../lib';
+import { connectTo } from '../support/sentinel';
 import { sleep } from '../support/service';
 
 /** One LBS entry the producer asked for. */
@@ -32,9 +33,14 @@ export class Producer {
   private loop: Promise<void> | undefined;
   private count = 0;
 
-  constructor(port: number, readonly service: string, private readonly tag: string) {
-    this.redis = new Redis({ port, host: '127.0.0.1', connectionName: 'chaos-producer', autoResendUnfulfilledCommands: false, maxRetriesPerRequest: null, retryStrategy: () => 100 });
-    this.redis.on('error', () => undefined);
+  /**
+   * @param url the server (`redis://…`) or the Sentinel deployment (`redis-sentinel://…`)
+   * @param replicas behind Sentinel: an XADD counts as confirmed only once this many replicas
+   *   acknowledged it (`WAIT`); one the primary took but did not replicate may vanish with a
+   *   failover, so it is recorded as failed (counted only if a consumer saw it)
+   */
+  constructor(url: string, readonly service: string, private readonly tag: string, private readonly replicas = 0) {
+    this.redis = connectTo(url, { connectionName: 'chaos-producer', autoResendUnfulfilledCommands: false, maxRetriesPerRequest: null, retryStrategy: () => 100 });
     for (const ev of ['connect', 'ready', 'close', 'reconnecting', 'end'] as const) this.redis.on(ev, () => this.connectionLog.push(`${Date.now()} ${ev}`));
   }
 
@@ -58,7 +64,9 @@ export class Producer {
     const entry: Added = { name, kind, requestedAt: Date.now() };
     this.added.push(entry);
     try {
-      entry.id = await this.bounded(lastValueFrom(addStream(this.redis, this.service, { dataStreamName: name, info })));
+      const id = await this.bounded(lastValueFrom(addStream(this.redis, this.service, { dataStreamName: name, info })));
+      await this.replicated(id);
+      entry.id = id;
       entry.confirmedAt = Date.now();
     } catch (err) {
       entry.error = err instanceof Error ? err.message : String(err);
@@ -66,12 +74,21 @@ export class Producer {
     return entry;
   }
 
+  /** Waits (at most 1 s) for `replicas` replicas to acknowledge the writes so far; throws when they did not. */
+  private async replicated(id: string): Promise<void> {
+    if (this.replicas === 0) return;
+    const acked = (await this.bounded(this.redis.wait(this.replicas, 1000))) as number;
+    if (acked < this.replicas) throw new Error(`${id} not replicated (WAIT ${this.replicas}: ${acked})`);
+  }
+
   /** XADD of raw fields (input `addStream` refuses, such as a name holding the separator). */
   async addRaw(name: string, kind: string, ...fields: string[]): Promise<Added> {
     const entry: Added = { name, kind, requestedAt: Date.now() };
     this.added.push(entry);
     try {
-      entry.id = (await this.bounded(this.redis.xadd(`${this.service}-input`, '*', ...fields))) as string;
+      const id = (await this.bounded(this.redis.xadd(`${this.service}-input`, '*', ...fields))) as string;
+      await this.replicated(id);
+      entry.id = id;
       entry.confirmedAt = Date.now();
     } catch (err) {
       entry.error = err instanceof Error ? err.message : String(err);

@@ -71,11 +71,11 @@ export const replicationInfo = async (port: number): Promise<Map<string, string>
   return new Map(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
 };
 
-const waitUntil = async (what: string, timeoutMs: number, condition: () => Promise<boolean>): Promise<void> => {
+const waitUntil = async (what: string, timeoutMs: number, condition: () => Promise<boolean>, pollMs = 50): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`sentinel: timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
+    await sleep(pollMs);
   }
 };
 
@@ -271,12 +271,19 @@ export class SentinelDeployment {
    */
   async failover({ settle = true, timeoutMs = 20_000 } = {}): Promise<FailoverRecord> {
     const from = await this.primaryPort();
+    const replica = this.servers.find((s) => s.port !== from)!.port;
     const at = Date.now();
     await this.askSentinels((r) => r.call('SENTINEL', 'FAILOVER', SENTINEL_MASTER));
+    // Sentinel turns the old primary into a replica only at its next INFO of it, up to 10 s after
+    // the promotion, and until then the old primary takes writes that its resync throws away (a
+    // split brain). Here it follows as soon as the replica is promoted, the way Sentinel does it
+    // (its clients are disconnected, so that they ask Sentinel again).
+    await waitUntil(`${replica} to be promoted`, timeoutMs, async () => (await replicationInfo(replica)).get('role') === 'master', 5);
+    await ask(from, async (r) => {
+      await r.multi().call('REPLICAOF', '127.0.0.1', String(replica)).client('KILL', 'TYPE', 'normal').client('KILL', 'TYPE', 'pubsub').exec();
+    });
     const to = await this.promotedFrom(from, timeoutMs);
     const promotedAt = Date.now();
-    // Sentinel turns the old primary into a replica at its next INFO of it (up to 10 s): at once here.
-    await ask(from, (r) => r.call('REPLICAOF', '127.0.0.1', String(to)));
     if (settle) await this.settled(to, timeoutMs);
     return { at, promotedAt, from, to };
   }
