@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { addStream } from '../lib';
-import { connectTo } from '../support/sentinel';
+import { connectUrl } from '../support/redis-url';
 import { sleep } from '../support/service';
 
 /** One LBS entry the producer asked for. */
@@ -40,7 +40,7 @@ export class Producer {
    *   failover, so it is recorded as failed (counted only if a consumer saw it)
    */
   constructor(url: string, readonly service: string, private readonly tag: string, private readonly replicas = 0) {
-    this.redis = connectTo(url, { connectionName: 'chaos-producer', autoResendUnfulfilledCommands: false, maxRetriesPerRequest: null, retryStrategy: () => 100 });
+    this.redis = connectUrl(url, { connectionName: 'chaos-producer', autoResendUnfulfilledCommands: false, maxRetriesPerRequest: null, retryStrategy: () => 100 });
     for (const ev of ['connect', 'ready', 'close', 'reconnecting', 'end'] as const) this.redis.on(ev, () => this.connectionLog.push(`${Date.now()} ${ev}`));
   }
 

@@ -1,10 +1,11 @@
 import { Observable, defer } from 'rxjs';
 import { encodeLbsMessage } from './codecs/lbs-message';
 import { InvalidInputError, asRedisError } from './errors';
-import type { RedisConnection } from './redis/connections';
+import { RedisConnection, isCluster } from './redis/connections';
+import { resolveLayout } from './layout';
 import { MUTEX_KEY_SEP } from './keys';
 import { addEntry } from './redis/producer';
-import type { StreamInput } from './types';
+import type { ProducerOptions, StreamInput } from './types';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && Object.prototype.toString.call(v) === '[object Object]';
@@ -18,10 +19,17 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
  * addStream(redis, 'my-service', { dataStreamName: 'session-42', info: { user: 'u1' } })
  *   .subscribe((id) => console.log('queued as', id));
  * ```
+ *
+ * On a Redis Cluster (or with `keyLayout: 'tagged'`) the entry goes to the partition of its data
+ * stream (FNV-1a of the name, modulo the service's partition count), so one data stream always
+ * lands in one partition; pass the consumers' `partitions` if they set one.
+ *
  * @throws InvalidInputError (as the Observable's error) for an empty name, a name holding the
- *   lock-key separator, or an `info` that is not a plain object
+ *   lock-key separator, or an `info` that is not a plain object; `PartitionCountError` when the
+ *   service runs with another partition count; `InvalidOptionsError` for a layout the connection
+ *   cannot use
  */
-export function addStream(redis: RedisConnection, service: string, input: StreamInput): Observable<string> {
+export function addStream(redis: RedisConnection, service: string, input: StreamInput, options: ProducerOptions = {}): Observable<string> {
   return defer(async () => {
     const { dataStreamName, info = {} } = input ?? ({} as StreamInput);
     if (typeof service !== 'string' || service.length === 0) throw new InvalidInputError('addStream: the service name must be a non-empty string.');
@@ -38,7 +46,8 @@ export function addStream(redis: RedisConnection, service: string, input: Stream
     } catch (cause) {
       throw new InvalidInputError(`addStream: info must be JSON-serialisable (${cause instanceof Error ? cause.message : String(cause)}).`, { cause });
     }
-    return addEntry(redis, service, json).catch((err: unknown) => {
+    const layout = resolveLayout(service, isCluster(redis), options);
+    return addEntry(redis, service, layout, dataStreamName, json).catch((err: unknown) => {
       throw asRedisError(`Adding stream "${dataStreamName}"`)(err);
     });
   });

@@ -2,14 +2,17 @@ import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
 import { Observable, Subject, asyncScheduler } from 'rxjs';
 import { resolveOptions } from './codecs/options';
-import type { ClientDeps } from './deps';
+import type { ClientDeps, PartitionDeps } from './deps';
 import { InvalidOptionsError } from './errors';
-import { consumerName, lockKey, serviceKeys } from './keys';
+import { consumerName } from './keys';
+import { resolveLayout } from './layout';
 import { claim, doneStream, finishAll, release } from './lease/commands';
 import { LeaseLedger } from './lease/ledger';
 import { LockManager } from './lease/lock-manager';
 import { notifications$ } from './notifications';
-import type { RedisConnection } from './redis/connections';
+import { RedisConnection, isCluster } from './redis/connections';
+import { PartitionedPort } from './redis/partitioned-port';
+import type { TaggedSession } from './redis/tagged-session';
 import { RedisPort } from './redis/store';
 import type { Claimed, ClientOptions, LbsInfo, Notification } from './types';
 
@@ -37,8 +40,9 @@ export class RedisStreamClient {
   private closed = false;
 
   /**
-   * @param redis an ioredis connection; the client uses it for commands and `duplicate()`s it for
-   *   the blocking reader and the keyspace subscriber (those it closes itself; this one stays yours)
+   * @param redis an ioredis connection or `Cluster`; the client uses it for commands and
+   *   `duplicate()`s it for the blocking reader and the keyspace subscriber (on a Cluster: one
+   *   subscriber per node, and no blocking reader); those it closes itself, this one stays yours
    * @param service the service name: keys are `<service>-input`, `<service>-group`, `<service>-dead`
    * @param options validated at once: throws `InvalidOptionsError` or `ConsumerIdMissingError`
    */
@@ -55,14 +59,29 @@ export class RedisStreamClient {
     this.id = consumerName(resolved.consumerId);
     const scheduler = asyncScheduler;
     const { logger: log, metrics, hbInterval } = resolved;
-    const keys = serviceKeys(service);
-    const port = new RedisPort(redis, keys, this.id, hbInterval);
+    const layout = resolveLayout(service, isCluster(redis), resolved);
+    const keys = layout.keysOf(0);
+    const tagged = layout.kind === 'tagged' ? new PartitionedPort(redis, service, layout, this.id, hbInterval) : undefined;
+    const port = tagged ?? new RedisPort(redis, keys, this.id, hbInterval);
+    const partitions: PartitionDeps[] | undefined = tagged && Array.from({ length: layout.partitions }, (_, index) => ({
+      index,
+      keys: layout.keysOf(index),
+      port: tagged.partition(index),
+      belongsHere: (name: string) => layout.partitionOf(name) === index,
+      sessionOf: (session) => (session as TaggedSession).partition(index),
+    }));
+    const lockKey = layout.lockKeyOf;
     const ledger = new LeaseLedger(lockKey, () => scheduler.now(), HAND_BACK_HEARTBEATS * hbInterval, {
       taken: (lease) => metrics.recordStreamProcessingStart?.(lease.payload.dataStreamName, lease.since),
       dropped: (lease) => metrics.recordStreamProcessingEnd?.(lease.payload.dataStreamName, lease.since),
     });
     const locks = new LockManager({ ledger, port, ttl: hbInterval, scheduler, log, metrics });
-    this.deps = { service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey };
+    this.deps = {
+      service, keys, port, ledger, locks, options: resolved, scheduler, log, metrics, lockKeyOf: lockKey,
+      parseLockKey: layout.parseLockKey,
+      partitions,
+      keyspaceEvents: tagged ? 'Kxt' : 'Kx',
+    };
     this.notifications$ = notifications$(this.deps, { stop$: this.stop$, isClosed: () => this.closed });
   }
 

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'STREAM_TERMINATED'
   | 'CLIENT_CLOSED'
   | 'HANDLER_FAILED'
+  | 'PARTITION_COUNT_MISMATCH'
   | 'REDIS';
 
 /**
@@ -99,6 +100,19 @@ export class StreamHandlerError extends RedisStreamClientError {
   readonly code = 'HANDLER_FAILED';
   constructor(readonly streamName: string, cause: unknown) {
     super(`The handler of stream "${streamName}" failed (${cause instanceof Error ? cause.message : String(cause)}); the stream was released for another consumer.`, { cause });
+  }
+}
+
+/**
+ * The service's partition count stored in Redis (`{<service>:0}-partitions`, set by its first
+ * consumer or producer) differs from the one this client or producer was given. Changing it would
+ * move data streams to other partitions while their entries wait in the old ones: see README,
+ * "Changing the partition count".
+ */
+export class PartitionCountError extends RedisStreamClientError {
+  readonly code = 'PARTITION_COUNT_MISMATCH';
+  constructor(readonly service: string, readonly stored: number, readonly given: number) {
+    super(`Service "${service}" runs with ${stored} partitions (stored in Redis), not ${given}: pass options.partitions = ${stored}, or move the service to a new name to change it (README, "Changing the partition count").`);
   }
 }
 

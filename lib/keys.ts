@@ -63,3 +63,76 @@ export const serviceKeys = (service: string): ServiceKeys => ({
   reconcilerGuard: `${service}-reconciler`,
   locksOf: (consumer) => `${service}-locks:${consumer}`,
 });
+
+/**
+ * How keys are named. `go`: the wire format above, one LBS per service (a single node only; Go
+ * consumers share it). `tagged`: every key of one partition of the service carries one hash tag,
+ * `{<service>:<partition>}`, so that each script's keys fall in one Cluster slot and one ACL key
+ * pattern, `{<service>:*`, covers the whole service. A Cluster always uses `tagged`.
+ */
+export type KeyLayout = 'go' | 'tagged';
+
+/** The hash tag of one partition of a service: `{<service>:<partition>}`. */
+export const partitionTag = (service: string, partition: number): string => `{${service}:${partition}}`;
+
+/**
+ * The partition of a data stream among `partitions`: FNV-1a (32 bits) of its name's UTF-8 bytes,
+ * modulo `partitions`. Stable across processes, versions and languages, so one data stream always
+ * lands in one partition.
+ */
+export const partitionOf = (dataStreamName: string, partitions: number): number => {
+  if (partitions <= 1) return 0;
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(dataStreamName, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
+};
+
+/** The key holding a tagged service's partition count (in partition 0's slot), set once by the first consumer or producer. */
+export const partitionCountKey = (service: string): string => `${partitionTag(service, 0)}-partitions`;
+
+/** The partition a tagged key belongs to (from its hash tag), or undefined for a key of another service or layout. */
+export const partitionOfKey = (service: string, key: string): number | undefined => {
+  const prefix = `{${service}:`;
+  if (!key.startsWith(prefix)) return undefined;
+  const end = key.indexOf('}', prefix.length);
+  const p = end < 0 ? NaN : Number(key.slice(prefix.length, end));
+  return Number.isInteger(p) && p >= 0 ? p : undefined;
+};
+
+/** Escapes Redis glob characters (`* ? [ ] \`) so a name matches only itself in a pattern. */
+export const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+
+/** The lock key of an entry of partition `partition` in the tagged layout: `{<service>:<p>}<DataStreamName><MUTEX_KEY_SEP><id>`. */
+export const taggedLockKey = (service: string, partition: number, dataStreamName: string, idInLbs: string): string =>
+  `${partitionTag(service, partition)}${lockKey(dataStreamName, idInLbs)}`;
+
+/** PSUBSCRIBE pattern of keyspace events of every key of a tagged service in `db` (its locks expire, its LBS streams get entries). */
+export const taggedKeyspacePattern = (service: string, db: number): string => `${keyspacePrefix(db)}{${globEscape(service)}:*`;
+
+/** The keys of one partition of a service in the tagged layout: the same roles as `serviceKeys`, each under the partition's hash tag. */
+export const taggedServiceKeys = (service: string, partition: number): ServiceKeys & { readonly partition: number } => {
+  const tag = partitionTag(service, partition);
+  return {
+    partition,
+    lbs: `${tag}-input`,
+    group: groupName(service),
+    dead: `${tag}-dead`,
+    deadlines: `${tag}-deadlines`,
+    names: `${tag}-names`,
+    epoch: `${tag}-epoch`,
+    reaperGuard: `${tag}-reaper`,
+    reconcilerGuard: `${tag}-reconciler`,
+    locksOf: (consumer) => `${tag}-locks:${consumer}`,
+  };
+};
+
+/** Splits a tagged lock key of `service` into its partition, data-stream name and LBS entry id. */
+export const parseTaggedLockKey = (service: string, key: string): { partition: number; dataStreamName: string; idInLbs: string } | undefined => {
+  const partition = partitionOfKey(service, key);
+  if (partition === undefined) return undefined;
+  const parsed = parseLockKey(key.slice(partitionTag(service, partition).length));
+  return parsed === undefined ? undefined : { partition, ...parsed };
+};

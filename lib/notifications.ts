@@ -1,5 +1,5 @@
 import { Observable, Unsubscribable, concat, merge, share, takeUntil, using } from 'rxjs';
-import type { ClientDeps } from './deps';
+import type { ClientDeps, PartitionDeps } from './deps';
 import type { LbsSession } from './port';
 import { heartbeat$ } from './sources/heartbeat';
 import { keyspaceExpiries$ } from './sources/keyspace-expiries';
@@ -9,6 +9,10 @@ import { reconciler$ } from './sources/reconciler';
 import { recoverySweep$ } from './sources/recovery-sweep';
 import { ensureGroup, keyspaceFlags, startup$ } from './sources/startup';
 import type { Notification } from './types';
+
+/** The service's partitions; one (the whole service) when the deps name none. */
+const partitionsOf = (deps: ClientDeps): readonly PartitionDeps[] =>
+  deps.partitions ?? [{ index: 0, keys: deps.keys, port: deps.port, sessionOf: (session) => session }];
 
 /** How the client ends its notifications: `stop$` emits at `done()` / `shutdown()`; `isClosed` refuses a new session after. */
 export interface Lifecycle {
@@ -30,6 +34,9 @@ export interface Lifecycle {
  * | `lbsEntries$` | XREADGROUP BLOCK on its own connection + the lock script | `StreamAdded` |
  * | `heartbeat$` | the extension script, and a local verdict without Redis | `StreamDisowned` |
  *
+ * Every source but the heartbeat runs once per LBS partition, on that partition's keys (one
+ * partition in the Go layout; see `partitions` in `deps.ts`).
+ *
  * It completes when `stop$` emits and errors with a typed error when start-up fails or the reader
  * gives up. `share()` keeps its default resets on purpose: when the last subscriber leaves, or
  * the stream completes or errors, every source is unsubscribed and the session closed (timers
@@ -45,11 +52,18 @@ export const notifications$ = (deps: ClientDeps, { stop$, isClosed }: Lifecycle)
     return concat(
       startup$({ ...deps, session, flags, isClosed }),
       merge(
-        keyspaceExpiries$({ ...deps, session }),
-        lockReaper$(deps),
-        recoverySweep$(deps),
-        reconciler$({ ...deps, flags }),
-        lbsEntries$({ ...deps, session, recreateGroup }),
+        ...partitionsOf(deps).map((part) => {
+          const local = { ...deps, keys: part.keys, port: part.port, belongsHere: part.belongsHere };
+          const own = part.sessionOf(session);
+          const recreate = partitionsOf(deps).length === 1 ? recreateGroup : concat(ensureGroup(local), flags);
+          return merge(
+            keyspaceExpiries$({ ...local, session: own }),
+            lockReaper$(local),
+            recoverySweep$(local),
+            reconciler$({ ...local, flags }),
+            lbsEntries$({ ...local, session: own, recreateGroup: recreate }),
+          );
+        }),
         heartbeat$({ ...deps, periodMs: options.hbInterval / 2 }),
       ),
     );

@@ -115,6 +115,18 @@ export interface ClientOptions {
   readonly retry?: RetryOptions;
   /** Replace `notify-keyspace-events` with `Kx` instead of adding `K` and `x` to the flags already set. */
   readonly forceConfigOverride?: boolean;
+  /**
+   * Key naming: `go` (the Go wire format, the default on one node) or `tagged` (every key of a
+   * partition under the hash tag `{<service>:<partition>}`: one ACL key pattern per service; the
+   * only layout on a Cluster). Producers (`addStream`) must use the same.
+   */
+  readonly keyLayout?: 'go' | 'tagged';
+  /**
+   * LBS partitions of a tagged service, each in its own Cluster slot, so the service spreads over
+   * every primary. Default 3 on a Cluster, 1 on one node; fixed for the life of the service (it is
+   * stored in Redis: a different count is refused with `PartitionCountError`). Only with `tagged`.
+   */
+  readonly partitions?: number;
   readonly logger?: Logger;
   readonly metrics?: MetricsRecorder;
 }
@@ -131,6 +143,10 @@ export interface ResolvedOptions {
   readonly maxEntryBytes: number;
   readonly retry: Required<RetryOptions>;
   readonly forceConfigOverride: boolean;
+  /** Undefined: decided by the connection (tagged on a Cluster, go on one node). */
+  readonly keyLayout: 'go' | 'tagged' | undefined;
+  /** Undefined: the default of the connection (3 on a Cluster, 1 on one node). */
+  readonly partitions: number | undefined;
   readonly logger: Logger;
   readonly metrics: MetricsRecorder;
 }
@@ -139,4 +155,10 @@ export interface ResolvedOptions {
 export interface StreamInput {
   readonly dataStreamName: string;
   readonly info?: AdditionalInfo;
+}
+
+/** How `addStream` names the service's keys: as its consumers do (`ClientOptions.keyLayout`, `partitions`). */
+export interface ProducerOptions {
+  readonly keyLayout?: 'go' | 'tagged';
+  readonly partitions?: number;
 }

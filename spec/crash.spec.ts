@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { lastValueFrom } from 'rxjs';
-import { addStream, lockKey } from '../lib';
+import { addStream } from '../lib';
 import { ChildConsumer } from '../support/child';
-import { locksOf, sharedRedisUrl, sleep, streamName, useService, waitUntil } from '../support/service';
+import { lockKeyIn, locksOf, sharedRedisUrl, sleep, streamName, useService, waitUntil } from '../support/service';
 
 describe('consumers that crash or stall (child processes)', function () {
   this.timeout(60_000);
@@ -56,7 +56,7 @@ describe('consumers that crash or stall (child processes)', function () {
     expect(stalled.owned().size).to.equal(0);
     await sleep(hb * 2);
     for (const e of [...survivor.of('claimed'), ...survivor.of('added')].filter((x) => taken.includes(x.stream))) {
-      expect(await t.admin.get(lockKey(e.stream, e.id))).to.equal(survivor.name);
+      expect(await t.admin.get(lockKeyIn(t.service, e.stream, e.id))).to.equal(survivor.name);
     }
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { lastValueFrom } from 'rxjs';
-import { LBS_FIELD, addStream, lbsKey, lockKey } from '../lib';
-import { sleep, streamName, useService } from '../support/service';
+import { LBS_FIELD, addStream } from '../lib';
+import { lbsEntriesOf, lbsLength, lockKeyIn, sleep, streamName, useService } from '../support/service';
 
 describe('hand-out of new streams', () => {
   const t = useService('dist', { defaults: { hbInterval: 1000, lbsIdleTime: 10_000 } });
@@ -22,7 +22,7 @@ describe('hand-out of new streams', () => {
     for (const n of added) {
       expect(n.additionalInfo).to.deep.equal({ n: Number(n.payload.dataStreamName.split('stream-')[1]), tags: ['x'] });
       const owner = fleet.find((c) => c.of('StreamAdded').includes(n))!;
-      expect(await t.admin.get(lockKey(n.payload.dataStreamName, n.payload.idInLbs))).to.equal(owner.client.id);
+      expect(await t.admin.get(lockKeyIn(t.service, n.payload.dataStreamName, n.payload.idInLbs))).to.equal(owner.client.id);
     }
   });
 
@@ -44,7 +44,7 @@ describe('hand-out of new streams', () => {
 
   it('writes LBS entries in the Go wire format', async () => {
     const id = await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: 'wire', info: { user_id: 'u1' } }));
-    const [[entryId, fields]] = (await t.admin.xrange(lbsKey(t.service), '-', '+')) as [string, string[]][];
+    const [[entryId, fields]] = (await lbsEntriesOf(t.admin, t.service)) as [string, string[]][];
     expect(entryId).to.equal(id);
     expect(fields[0]).to.equal(LBS_FIELD);
     expect(JSON.parse(fields[1]!)).to.deep.equal({ DataStreamName: 'wire', Info: { user_id: 'u1' } });
@@ -58,6 +58,6 @@ describe('hand-out of new streams', () => {
       );
       expect(err?.code, JSON.stringify(input)).to.equal('INVALID_INPUT');
     }
-    expect(await t.admin.exists(lbsKey(t.service))).to.equal(0);
+    expect(await lbsLength(t.admin, t.service)).to.equal(0);
   });
 });

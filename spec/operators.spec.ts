@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { NEVER, Observable, finalize, lastValueFrom, mergeMap, throwError, timer } from 'rxjs';
-import { RedisStreamClient, addStream, claimExpired, lbsKey, lockKey, ofType, processStreams } from '../lib';
+import { RedisStreamClient, addStream, claimExpired, ofType, processStreams } from '../lib';
 import type { OwnershipNotification, StreamOutcome } from '../lib';
-import { sleep, streamName, useService, waitUntil } from '../support/service';
+import { lbsLength, lockKeyIn, sleep, streamName, useService, waitUntil } from '../support/service';
 
 describe('operators against a real Redis', () => {
   const hbInterval = 300;
@@ -55,7 +55,7 @@ describe('operators against a real Redis', () => {
     await add(1);
     await waitUntil(() => outcomes.length === 1, 3000, 'an outcome');
     expect(outcomes[0]!.type).to.equal('Processed');
-    expect(await t.admin.xlen(lbsKey(t.service))).to.equal(0);
+    expect(await lbsLength(t.admin, t.service)).to.equal(0);
   });
 
   it('processStreams: a failed handler hands the stream to another consumer, which finishes it', async () => {
@@ -68,7 +68,7 @@ describe('operators against a real Redis', () => {
     expect(failed[0]).to.include({ type: 'Failed' });
     expect((failed[0] as { error: { code: string } }).error.code).to.equal('HANDLER_FAILED');
     await waitUntil(() => healthy.some((o) => o.type === 'Processed'), 5000, 'the other consumer to finish it');
-    expect(await t.admin.xlen(lbsKey(t.service))).to.equal(0);
+    expect(await lbsLength(t.admin, t.service)).to.equal(0);
   });
 
   it('processStreams: stops the handler at once when the stream is disowned, and acknowledges nothing', async () => {
@@ -77,11 +77,11 @@ describe('operators against a real Redis', () => {
     await sleep(150);
     const id = await add(1);
     await sleep(200);
-    await t.admin.set(lockKey(streamName(t.service, 1), id), 'redis-consumer-thief', 'PX', 10_000);
+    await t.admin.set(lockKeyIn(t.service, streamName(t.service, 1), id), 'redis-consumer-thief', 'PX', 10_000);
     await waitUntil(() => outcomes.length === 1, hbInterval * 4, 'the outcome');
     expect(outcomes[0]!.type).to.equal('Abandoned');
     expect(stopped).to.equal(true);
-    expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
+    expect(await lbsLength(t.admin, t.service)).to.equal(1);
   });
 
   it('release(): another consumer claims the stream at once, and the releaser does not take it back', async () => {
@@ -99,7 +99,7 @@ describe('operators against a real Redis', () => {
     const handoffMs = Date.now() - releasedAt;
     expect(handoffMs).to.be.lessThan(1000);
     expect(mine.filter((n) => n.type !== 'StreamAdded')).to.deep.equal([]);
-    expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
+    expect(await lbsLength(t.admin, t.service)).to.equal(1);
   });
 
   it('shutdown(): hands every unfinished stream to the fleet, unacknowledged, and completes', async () => {
@@ -115,7 +115,7 @@ describe('operators against a real Redis', () => {
     await lastValueFrom(leaving.shutdown(), { defaultValue: undefined });
     expect(completed).to.equal(true);
     await waitUntil(() => staying.filter((n) => n.type === 'StreamClaimed').length === 3, 3000, 'three claims');
-    expect(await t.admin.xlen(lbsKey(t.service))).to.equal(3);
+    expect(await lbsLength(t.admin, t.service)).to.equal(3);
   });
 
   it('ofType narrows a live notification stream', async () => {

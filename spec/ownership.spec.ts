@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { lastValueFrom } from 'rxjs';
-import { AlreadyClaimedError, NotOwnerError, StreamNotFoundError, addStream, lbsKey, lockKey, groupName } from '../lib';
+import { AlreadyClaimedError, NotOwnerError, StreamNotFoundError, addStream, groupName } from '../lib';
 import type { LbsInfo } from '../lib';
 import type { Consumer } from '../support/service';
-import { readAsCrashedConsumer, sleep, streamName, useService, waitUntil } from '../support/service';
+import { layoutOf, lbsKeyOf, lbsLength, scriptCalls, lockKeyIn, pendingRows, readAsCrashedConsumer, sleep, streamName, useService, waitUntil } from '../support/service';
 
 describe('claim, heartbeat and done', () => {
   const hbInterval = 300;
@@ -39,8 +39,8 @@ describe('claim, heartbeat and done', () => {
       expect(losers).to.have.length(3);
       losers.forEach((e) => expect(e).to.be.instanceOf(AlreadyClaimedError).with.property('code', 'ALREADY_CLAIMED'));
       const winner = racers[results.findIndex((r) => !(r instanceof Error))]!;
-      expect(await t.admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(winner.client.id);
-      const [[, owner]] = (await t.admin.xpending(lbsKey(t.service), groupName(t.service), '-', '+', 1)) as [string, string][];
+      expect(await t.admin.get(lockKeyIn(t.service, info.dataStreamName, info.idInLbs))).to.equal(winner.client.id);
+      const [[, owner]] = await pendingRows(t.admin, t.service, 1);
       expect(owner).to.equal(winner.client.id);
     });
 
@@ -53,24 +53,24 @@ describe('claim, heartbeat and done', () => {
       await readAsCrashedConsumer(t.admin, t.service, 'redis-consumer-crashed', 20);
       await sleep(hbInterval + 50);
       const held = infos[3]!;
-      await t.admin.set(lockKey(held.dataStreamName, held.idInLbs), 'redis-consumer-other', 'PX', 60_000);
+      await t.admin.set(lockKeyIn(t.service, held.dataStreamName, held.idInLbs), 'redis-consumer-other', 'PX', 60_000);
       const c = t.consumer('a');
-      const calls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await t.admin.info('commandstats'))?.[1] ?? 0);
-      const before = await calls();
+      const before = await scriptCalls(t.admin);
       const results = await Promise.all(infos.map((info) => outcome(lastValueFrom(c.client.claim(info)))));
-      expect((await calls()) - before, 'script calls for 20 claims').to.be.at.most(2);
+      // One call per LBS partition (the claims of one partition share a call), and the INFO itself.
+      expect((await scriptCalls(t.admin)) - before, 'script calls for 20 claims').to.be.at.most(layoutOf(t.service).partitions + 1);
       expect(results[3]).to.be.instanceOf(AlreadyClaimedError);
       const won = results.filter((r): r is Exclude<typeof r, Error> => !(r instanceof Error));
       expect(won.map((r) => r.additionalInfo)).to.deep.equal(infos.flatMap((_, i) => (i === 3 ? [] : [{ i }])));
-      for (const info of infos.filter((_, i) => i !== 3)) expect(await t.admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(c.client.id);
+      for (const info of infos.filter((_, i) => i !== 3)) expect(await t.admin.get(lockKeyIn(t.service, info.dataStreamName, info.idInLbs))).to.equal(c.client.id);
     });
 
     it('refuses a stream whose lock another consumer holds', async () => {
       const info = await orphan(streamName(t.service, 1));
-      await t.admin.set(lockKey(info.dataStreamName, info.idInLbs), 'redis-consumer-alive', 'PX', 10_000);
+      await t.admin.set(lockKeyIn(t.service, info.dataStreamName, info.idInLbs), 'redis-consumer-alive', 'PX', 10_000);
       const err = await outcome(lastValueFrom(t.consumer('a').client.claim(info)));
       expect(err).to.be.instanceOf(AlreadyClaimedError);
-      expect(await t.admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal('redis-consumer-alive');
+      expect(await t.admin.get(lockKeyIn(t.service, info.dataStreamName, info.idInLbs))).to.equal('redis-consumer-alive');
     });
 
     it('keeps a claimed stream alive with the heartbeat', async () => {
@@ -78,8 +78,8 @@ describe('claim, heartbeat and done', () => {
       const c = t.consumer('a').start();
       await lastValueFrom(c.client.claim(info));
       await sleep(hbInterval * 4);
-      expect(await t.admin.get(lockKey(info.dataStreamName, info.idInLbs))).to.equal(c.client.id);
-      expect(await t.admin.pttl(lockKey(info.dataStreamName, info.idInLbs))).to.be.greaterThan(0);
+      expect(await t.admin.get(lockKeyIn(t.service, info.dataStreamName, info.idInLbs))).to.equal(c.client.id);
+      expect(await t.admin.pttl(lockKeyIn(t.service, info.dataStreamName, info.idInLbs))).to.be.greaterThan(0);
     });
   });
 
@@ -87,7 +87,7 @@ describe('claim, heartbeat and done', () => {
     it('re-takes a lock that vanished, and keeps the stream', async () => {
       const c = t.consumer('a').start();
       const payload = await handOne(c);
-      const key = lockKey(payload.dataStreamName, payload.idInLbs);
+      const key = lockKeyIn(t.service, payload.dataStreamName, payload.idInLbs);
       await t.admin.del(key);
       await waitUntil(async () => (await t.admin.get(key)) === c.client.id, hbInterval * 3, 'the lock to be re-taken');
       expect(c.of('StreamDisowned')).to.have.length(0);
@@ -96,12 +96,12 @@ describe('claim, heartbeat and done', () => {
     it('tells the owner with StreamDisowned when another consumer holds its lock, and forgets the stream', async () => {
       const c = t.consumer('a').start();
       const payload = await handOne(c, { k: 1 });
-      await t.admin.set(lockKey(payload.dataStreamName, payload.idInLbs), 'redis-consumer-thief', 'PX', 10_000);
+      await t.admin.set(lockKeyIn(t.service, payload.dataStreamName, payload.idInLbs), 'redis-consumer-thief', 'PX', 10_000);
       await c.waitFor('StreamDisowned', 1, hbInterval * 4);
       expect(c.of('StreamDisowned')[0]).to.deep.equal({ type: 'StreamDisowned', payload, additionalInfo: { k: 1 } });
       const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
       expect(err).to.be.instanceOf(StreamNotFoundError);
-      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
+      expect(await lbsLength(t.admin, t.service)).to.equal(1);
     });
   });
 
@@ -109,11 +109,11 @@ describe('claim, heartbeat and done', () => {
     it('reports StreamDisowned instead of re-taking the vanished lock, and doneStream acknowledges nothing', async () => {
       const c = t.consumer('a', { hbInterval: 2000, lbsIdleTime: 60_000 }).start();
       const payload = await handOne(c);
-      const key = lockKey(payload.dataStreamName, payload.idInLbs);
+      const key = lockKeyIn(t.service, payload.dataStreamName, payload.idInLbs);
       // What another consumer does while this one is paused: its lock expired, it claims and finishes the stream.
       await t.admin.del(key);
-      await t.admin.xclaim(lbsKey(t.service), groupName(t.service), 'redis-consumer-b', 0, payload.idInLbs);
-      await t.admin.xack(lbsKey(t.service), groupName(t.service), payload.idInLbs);
+      await t.admin.xclaim(lbsKeyOf(t.service, payload.dataStreamName), groupName(t.service), 'redis-consumer-b', 0, payload.idInLbs);
+      await t.admin.xack(lbsKeyOf(t.service, payload.dataStreamName), groupName(t.service), payload.idInLbs);
       await c.waitFor('StreamDisowned', 1, 3000);
       expect(await t.admin.exists(key)).to.equal(0);
       const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
@@ -123,13 +123,13 @@ describe('claim, heartbeat and done', () => {
     it('doneStream refuses (NOT_OWNER) an entry another consumer took over, even with no lock left', async () => {
       const c = t.consumer('a', { hbInterval: 5000, lbsIdleTime: 60_000 }).start();
       const payload = await handOne(c);
-      await t.admin.del(lockKey(payload.dataStreamName, payload.idInLbs));
-      await t.admin.xclaim(lbsKey(t.service), groupName(t.service), 'redis-consumer-b', 0, payload.idInLbs);
+      await t.admin.del(lockKeyIn(t.service, payload.dataStreamName, payload.idInLbs));
+      await t.admin.xclaim(lbsKeyOf(t.service, payload.dataStreamName), groupName(t.service), 'redis-consumer-b', 0, payload.idInLbs);
       const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
       expect(err).to.be.instanceOf(NotOwnerError).with.property('owner', 'redis-consumer-b');
-      const [[, owner]] = (await t.admin.xpending(lbsKey(t.service), groupName(t.service), '-', '+', 1)) as [string, string][];
+      const [[, owner]] = await pendingRows(t.admin, t.service, 1);
       expect(owner).to.equal('redis-consumer-b');
-      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
+      expect(await lbsLength(t.admin, t.service)).to.equal(1);
     });
   });
 
@@ -138,9 +138,9 @@ describe('claim, heartbeat and done', () => {
       const c = t.consumer('a').start();
       const payload = await handOne(c);
       await lastValueFrom(c.client.doneStream(payload.dataStreamName), { defaultValue: undefined });
-      expect(await t.admin.exists(lockKey(payload.dataStreamName, payload.idInLbs))).to.equal(0);
-      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(0);
-      expect(await t.admin.xpending(lbsKey(t.service), groupName(t.service))).to.deep.equal([0, null, null, null]);
+      expect(await t.admin.exists(lockKeyIn(t.service, payload.dataStreamName, payload.idInLbs))).to.equal(0);
+      expect(await lbsLength(t.admin, t.service)).to.equal(0);
+      expect(await pendingRows(t.admin, t.service, 10)).to.deep.equal([]);
     });
 
     it('finishes several streams, leaving the others owned', async () => {
@@ -149,12 +149,12 @@ describe('claim, heartbeat and done', () => {
       for (let i = 0; i < 5; i++) await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, i) }));
       await c.waitFor('StreamAdded', 5);
       for (const i of [0, 2, 4]) await lastValueFrom(c.client.doneStream(streamName(t.service, i)), { defaultValue: undefined });
-      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(2);
-      const pending = (await t.admin.xpending(lbsKey(t.service), groupName(t.service), '-', '+', 10)) as [string][];
+      expect(await lbsLength(t.admin, t.service)).to.equal(2);
+      const pending = await pendingRows(t.admin, t.service, 10);
       expect(pending).to.have.length(2);
       await sleep(hbInterval * 2);
       const left = c.of('StreamAdded').filter((n) => [1, 3].some((i) => n.payload.dataStreamName === streamName(t.service, i)));
-      for (const n of left) expect(await t.admin.get(lockKey(n.payload.dataStreamName, n.payload.idInLbs))).to.equal(c.client.id);
+      for (const n of left) expect(await t.admin.get(lockKeyIn(t.service, n.payload.dataStreamName, n.payload.idInLbs))).to.equal(c.client.id);
     });
 
     it('finishes streams asked for in the same tick in one script call, each with its own outcome', async () => {
@@ -163,7 +163,7 @@ describe('claim, heartbeat and done', () => {
       for (let i = 0; i < 60; i++) await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, i) }));
       await c.waitFor('StreamAdded', 60);
       const taken = c.of('StreamAdded')[7]!.payload;
-      await t.admin.set(lockKey(taken.dataStreamName, taken.idInLbs), 'redis-consumer-new-owner');
+      await t.admin.set(lockKeyIn(t.service, taken.dataStreamName, taken.idInLbs), 'redis-consumer-new-owner');
       const calls = async (): Promise<number> => {
         const stats = await t.admin.info('commandstats');
         return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
@@ -177,8 +177,8 @@ describe('claim, heartbeat and done', () => {
       expect(scriptCalls, 'script calls for 60 doneStream').to.be.at.most(3);
       expect(outcomes.filter((o) => o === 'done')).to.have.length(59);
       expect(outcomes[7]).to.be.instanceOf(NotOwnerError);
-      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
-      expect(await t.admin.get(lockKey(taken.dataStreamName, taken.idInLbs))).to.equal('redis-consumer-new-owner');
+      expect(await lbsLength(t.admin, t.service)).to.equal(1);
+      expect(await t.admin.get(lockKeyIn(t.service, taken.dataStreamName, taken.idInLbs))).to.equal('redis-consumer-new-owner');
     });
 
     it('fails with STREAM_NOT_FOUND for a stream this consumer does not own', async () => {
@@ -189,11 +189,11 @@ describe('claim, heartbeat and done', () => {
     it('never acknowledges an entry whose lock another consumer took: NOT_OWNER, entry left pending', async () => {
       const c = t.consumer('a', { hbInterval: 5000, lbsIdleTime: 60_000 }).start();
       const payload = await handOne(c);
-      await t.admin.set(lockKey(payload.dataStreamName, payload.idInLbs), 'redis-consumer-new-owner');
+      await t.admin.set(lockKeyIn(t.service, payload.dataStreamName, payload.idInLbs), 'redis-consumer-new-owner');
       const err = await outcome(lastValueFrom(c.client.doneStream(payload.dataStreamName)));
       expect(err).to.be.instanceOf(NotOwnerError).with.property('code', 'NOT_OWNER');
-      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(1);
-      expect(await t.admin.get(lockKey(payload.dataStreamName, payload.idInLbs))).to.equal('redis-consumer-new-owner');
+      expect(await lbsLength(t.admin, t.service)).to.equal(1);
+      expect(await t.admin.get(lockKeyIn(t.service, payload.dataStreamName, payload.idInLbs))).to.equal('redis-consumer-new-owner');
     });
 
     it('done() finishes every owned stream and completes the notification stream', async () => {
@@ -203,8 +203,8 @@ describe('claim, heartbeat and done', () => {
       await c.waitFor('StreamAdded', 3);
       await lastValueFrom(c.client.done(), { defaultValue: undefined });
       await waitUntil(() => c.completed, 2000, 'notifications$ to complete');
-      expect(await t.admin.xlen(lbsKey(t.service))).to.equal(0);
-      expect(await t.admin.xpending(lbsKey(t.service), groupName(t.service))).to.deep.equal([0, null, null, null]);
+      expect(await lbsLength(t.admin, t.service)).to.equal(0);
+      expect(await pendingRows(t.admin, t.service, 10)).to.deep.equal([]);
       const err = await outcome(lastValueFrom(c.client.init()));
       expect(err).to.have.property('code', 'CLIENT_CLOSED');
     });

@@ -19,13 +19,13 @@
  * (ON_SIGTERM=done, default) or shutdown() (ON_SIGTERM=shutdown), `stopped`, exit. It exits when
  * its stdin closes (the parent died).
  */
+import { connectUrl } from './redis-url';
 import { EMPTY, NEVER, Observable, Subscription, catchError, defer, identity, ignoreElements, mergeMap, tap } from 'rxjs';
 import { RedisStreamClient, claimExpired, processStreams } from '../lib';
 import type { Claimed, ClientOptions, Logger, MetricsRecorder, Notification, OwnedStreamInfo, StreamExpired, StreamOutcome } from '../lib';
 import { cpuReport, heapReport } from './consumer-probes';
 import { workOf } from './consumer-work';
 import { onJsonLines } from './processes';
-import { connectTo } from './sentinel';
 import { Command, EventBody, about, asCommand, consumerName, fromEnv, shortName } from './protocol';
 
 const config = fromEnv();
@@ -63,7 +63,7 @@ const ticks = { beats: 0, extended: 0, extendFailed: 0 };
 const metrics: MetricsRecorder = { recordLockExtensionAttempt: (_stream, ok) => void (ok ? ticks.extended++ : ticks.extendFailed++) };
 const ticker = config.ticks ? setInterval(() => emit({ event: 'tick', ...ticks, beats: ++ticks.beats }), (config.hbInterval ?? 2000) / 2) : undefined;
 
-const redis = connectTo(config.redisUrl, { connectionName: `consumer-${config.pod}` });
+const redis = connectUrl(config.redisUrl, { connectionName: `consumer-${config.pod}` });
 
 const options: ClientOptions = {
   consumerId: config.pod,

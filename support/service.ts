@@ -1,8 +1,11 @@
+import type { Cluster } from 'ioredis';
 import Redis, { RedisOptions } from 'ioredis';
 import { Subscription } from 'rxjs';
-import { MUTEX_KEY_SEP, RedisStreamClient, groupName, lbsKey } from '../lib';
+import { MUTEX_KEY_SEP, RedisStreamClient, groupName } from '../lib';
 import type { ClientOptions, Notification } from '../lib';
+import { Layout, resolveLayout } from '../lib/layout';
 import { RedisServer } from './redis-server';
+import { connectUrl, isClusterUrl } from './redis-url';
 
 let sharedUrl: string | undefined;
 
@@ -24,12 +27,32 @@ export const uniqueService = (label: string): string =>
 /** A data-stream name that belongs to `service` (so `cleanup` finds its lock keys). */
 export const streamName = (service: string, i: number | string): string => `${service}:stream-${i}`;
 
-/** A connection (errors swallowed; close it yourself), by default to the shared Redis. */
-export const connect = (url: string = sharedRedisUrl(), options: RedisOptions = {}): Redis => {
-  const redis = new Redis(url, options);
-  redis.on('error', () => undefined);
-  return redis;
+/** A connection (errors swallowed; close it yourself), by default to the shared Redis (a Cluster in the Cluster pass, typed as `Redis`). */
+export const connect = (url: string = sharedRedisUrl(), options: RedisOptions = {}): Redis => connectUrl(url, options);
+
+/** True in the Cluster pass (RSCRX_CLUSTER=1): the shared Redis is a local Redis Cluster (support/cluster.ts). */
+export const onCluster = (): boolean => sharedUrl !== undefined && isClusterUrl(sharedUrl);
+
+/** The key layout the clients of `service` use on the shared Redis (tagged, 3 partitions, on the Cluster; Go on one node). */
+export const layoutOf = (service: string): Layout => resolveLayout(service, onCluster(), {});
+
+/** The lock key of an LBS entry of `service`, in its layout. */
+export const lockKeyIn = (service: string, dataStreamName: string, idInLbs: string): string => layoutOf(service).lockKeyOf(dataStreamName, idInLbs);
+
+/** The LBS key of `service` that holds `dataStreamName` (partition 0 when no name is given). */
+export const lbsKeyOf = (service: string, dataStreamName?: string): string => {
+  const layout = layoutOf(service);
+  return layout.keysOf(dataStreamName === undefined ? 0 : layout.partitionOf(dataStreamName)).lbs;
 };
+
+/** Every LBS key of `service` (one per partition). */
+export const lbsKeysOf = (service: string): string[] => {
+  const layout = layoutOf(service);
+  return Array.from({ length: layout.partitions }, (_, p) => layout.keysOf(p).lbs);
+};
+
+/** The primaries of a Cluster connection, or the connection itself. */
+const nodesOf = (redis: Redis): Redis[] => ((redis as unknown as Cluster).isCluster ? (redis as unknown as Cluster).nodes('master') : [redis]);
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -51,12 +74,14 @@ export const waitUntil = async (condition: () => boolean | Promise<boolean>, tim
 /** Every key matching `pattern` (SCAN, so Redis is never blocked). */
 export const scanKeys = async (redis: Redis, pattern: string): Promise<string[]> => {
   const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
+  for (const node of nodesOf(redis)) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+  }
   return keys;
 };
 
@@ -66,7 +91,8 @@ export const scanKeys = async (redis: Redis, pattern: string): Promise<string[]>
  * how many it deleted.
  */
 export const cleanup = async (redis: Redis, service: string): Promise<number> => {
-  const keys = await scanKeys(redis, `${service}[-:]*`);
+  const keys = [...(await scanKeys(redis, `${service}[-:]*`)), ...(await scanKeys(redis, `{${service}:*`))];
+  if (nodesOf(redis)[0] !== redis) return (await Promise.all(keys.map((key) => redis.del(key)))).reduce((a, b) => a + b, 0);
   let deleted = 0;
   for (let i = 0; i < keys.length; i += 500) deleted += await redis.del(...keys.slice(i, i + 500));
   return deleted;
@@ -75,7 +101,7 @@ export const cleanup = async (redis: Redis, service: string): Promise<number> =>
 /** Every lock key of the service's streams that currently exists, with its holder. */
 export const locksOf = async (redis: Redis, service: string): Promise<Map<string, string>> => {
   const locks = new Map<string, string>();
-  for (const key of await scanKeys(redis, `${service}:*${MUTEX_KEY_SEP}*`)) {
+  for (const key of await scanKeys(redis, layoutOf(service).kind === 'go' ? `${service}:*${MUTEX_KEY_SEP}*` : `{${service}:*}*${MUTEX_KEY_SEP}*`)) {
     const holder = await redis.get(key);
     if (holder !== null) locks.set(key, holder);
   }
@@ -133,22 +159,39 @@ export class Consumer {
  * as the client: entries already in the LBS are handed out too.
  */
 export const createGroup = async (redis: Redis, service: string): Promise<void> => {
-  await redis.xgroup('CREATE', lbsKey(service), groupName(service), '0', 'MKSTREAM').catch((err: Error) => {
-    if (!err.message.startsWith('BUSYGROUP')) throw err;
-  });
+  for (const lbs of lbsKeysOf(service)) {
+    await redis.xgroup('CREATE', lbs, groupName(service), '0', 'MKSTREAM').catch((err: Error) => {
+      if (!err.message.startsWith('BUSYGROUP')) throw err;
+    });
+  }
 };
 
 /** Reads up to `count` new LBS entries as `consumer` and takes no lock: a consumer that crashed right after. */
 export const readAsCrashedConsumer = async (redis: Redis, service: string, consumer: string, count: number): Promise<string[]> => {
-  const reply = (await redis.xreadgroup('GROUP', groupName(service), consumer, 'COUNT', count, 'STREAMS', lbsKey(service), '>')) as
-    | [string, [string, string[]][]][]
-    | null;
-  return (reply?.[0]?.[1] ?? []).map(([id]) => id);
+  const ids: string[] = [];
+  for (const lbs of lbsKeysOf(service)) {
+    if (ids.length >= count) break;
+    const reply = (await redis.xreadgroup('GROUP', groupName(service), consumer, 'COUNT', count - ids.length, 'STREAMS', lbs, '>')) as
+      | [string, [string, string[]][]][]
+      | null;
+    ids.push(...(reply?.[0]?.[1] ?? []).map(([id]) => id));
+  }
+  return ids;
 };
 
-/** XADD of a raw LBS entry (any fields), for bad-input tests. */
+/** XADD of a raw LBS entry (any fields), for bad-input tests; in the partition of `dataStreamName` (else partition 0). */
 export const addRaw = (redis: Redis, service: string, ...fields: string[]): Promise<string> =>
-  redis.xadd(lbsKey(service), '*', ...fields) as Promise<string>;
+  redis.xadd(lbsKeyOf(service, rawName(fields)), '*', ...fields) as Promise<string>;
+
+/** The DataStreamName of raw LBS fields, when they hold one. */
+const rawName = (fields: readonly string[]): string | undefined => {
+  try {
+    const name = (JSON.parse(fields[1] ?? '') as { DataStreamName?: unknown }).DataStreamName;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
+  }
+};
 
 export interface ServiceOptions {
   /** Client options of every `consumer()` (the test's own win), e.g. a short hbInterval. */
@@ -268,4 +311,30 @@ export const useService = (label: string, options: ServiceOptions = {}): Service
   });
 
   return fixture;
+};
+
+/** Entries in every LBS partition of `service` (XLEN summed). */
+export const lbsLength = async (redis: Redis, service: string): Promise<number> =>
+  (await Promise.all(lbsKeysOf(service).map((lbs) => redis.xlen(lbs)))).reduce((a, b) => a + b, 0);
+
+/** The LBS entries of `service`, every partition, as `[id, fields]` (partition by partition). */
+export const lbsEntriesOf = async (redis: Redis, service: string): Promise<[string, string[]][]> =>
+  (await Promise.all(lbsKeysOf(service).map((lbs) => redis.xrange(lbs, '-', '+') as Promise<[string, string[]][]>))).flat();
+
+/** Up to `count` rows `[id, consumer, idleMs, deliveries]` of the pending lists of every partition of `service`. */
+export const pendingRows = async (redis: Redis, service: string, count: number): Promise<[string, string, number, number][]> =>
+  (await Promise.all(lbsKeysOf(service).map((lbs) => redis.xpending(lbs, groupName(service), '-', '+', count) as Promise<[string, string, number, number][]>))).flat().slice(0, count);
+
+/** The dead letters of `service`, every partition, as `[id, fields]`. */
+export const deadLettersOf = async (redis: Redis, service: string): Promise<[string, string[]][]> => {
+  const layout = layoutOf(service);
+  const keys = Array.from({ length: layout.partitions }, (_, p) => layout.keysOf(p).dead);
+  return (await Promise.all(keys.map((key) => redis.xrange(key, '-', '+') as Promise<[string, string[]][]>))).flat();
+};
+
+/** EVALSHA calls so far, summed over every primary (INFO commandstats). */
+export const scriptCalls = async (redis: Redis): Promise<number> => {
+  let calls = 0;
+  for (const node of nodesOf(redis)) calls += Number(/cmdstat_evalsha:calls=(\d+)/.exec(await node.info('commandstats'))?.[1] ?? 0);
+  return calls;
 };

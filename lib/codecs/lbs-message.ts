@@ -93,11 +93,21 @@ export interface DecodedBatch {
 
 /**
  * Decodes a batch of raw entries: one bad entry never stops the batch. Pure; order kept within each side.
+ * With `belongsHere` (one LBS partition of a tagged service), an entry whose data stream belongs to
+ * another partition is bad too.
  *
  * @example
  * partitionEntries([{ id: '1-0', fields: ['lbs-input', 'oops'] }], 1024) // { good: [], bad: [{ entry, reason: 'not JSON' }] }
  */
-export const partitionEntries = (entries: readonly RawEntry[], maxEntryBytes: number): DecodedBatch => {
-  const { left, right } = A.separate(entries.map((e) => decodeLbsEntry(e, maxEntryBytes)));
+export const partitionEntries = (entries: readonly RawEntry[], maxEntryBytes: number, belongsHere?: (dataStreamName: string) => boolean): DecodedBatch => {
+  const decode = (e: RawEntry): E.Either<BadEntry, LbsEntry> =>
+    pipe(
+      decodeLbsEntry(e, maxEntryBytes),
+      E.filterOrElse(
+        (good) => belongsHere === undefined || belongsHere(good.payload.dataStreamName),
+        (): BadEntry => ({ entry: e, reason: 'its DataStreamName belongs to another LBS partition (its producer does not place names as addStream does)' }),
+      ),
+    );
+  const { left, right } = A.separate(entries.map(decode));
   return { good: right, bad: left };
 };

@@ -38,6 +38,8 @@ export const ClientOptionsCodec = t.partial({
     }),
   ),
   forceConfigOverride: optional(t.boolean),
+  keyLayout: optional(t.keyof({ go: null, tagged: null })),
+  partitions: optional(PositiveInt),
   logger: optional(Methods),
   metrics: optional(Methods),
 });
@@ -88,6 +90,8 @@ export const resolveOptions = (
         maxEntryBytes: o.maxEntryBytes ?? DEFAULTS.maxEntryBytes,
         retry: { ...DEFAULTS.retry, ...stripUndefined(o.retry ?? {}) },
         forceConfigOverride: o.forceConfigOverride ?? false,
+        keyLayout: o.keyLayout,
+        partitions: o.partitions,
         logger: o.logger ?? silentLogger,
         metrics: (o.metrics ?? {}) as MetricsRecorder,
       });
@@ -103,6 +107,12 @@ export const resolveOptions = (
       check(
         o.retry.maxDelay >= o.retry.initialDelay,
         `options.retry.maxDelay (${o.retry.maxDelay} ms) must be at least retry.initialDelay (${o.retry.initialDelay} ms).`,
+      )(o),
+    ),
+    E.chain((o) =>
+      check(
+        o.keyLayout !== 'go' || o.partitions === undefined || o.partitions === 1,
+        `options.partitions (${o.partitions}) needs keyLayout 'tagged': the Go layout has one LBS per service.`,
       )(o),
     ),
     E.chain((o) =>

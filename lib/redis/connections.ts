@@ -1,15 +1,18 @@
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import { Observable, catchError, defer, from, fromEvent, map, of, switchMap, take, throwError, timeout } from 'rxjs';
 import type { RawEntry } from '../codecs/lbs-message';
 import { ServiceKeys, keyspacePattern, keyspacePrefix } from '../keys';
 import type { LbsSession } from '../port';
 import { XEntries, classifyReplyError, toEntries } from './replies';
 
-/** The connection type users hand to the client. */
-export type RedisConnection = Redis;
+/** The connection type users hand to the client: one node, or a Redis Cluster. */
+export type RedisConnection = Redis | Cluster;
 
-/** The db number of a connection, for the keyspace channel (`__keyspace@<db>__`). */
-export const dbOf = (redis: Redis): number => redis.options.db ?? 0;
+/** True for an ioredis `Cluster`. */
+export const isCluster = (redis: RedisConnection): redis is Cluster => (redis as Cluster).isCluster === true;
+
+/** The db number of a connection, for the keyspace channel (`__keyspace@<db>__`); 0 on a Cluster. */
+export const dbOf = (redis: RedisConnection): number => (isCluster(redis) ? 0 : redis.options.db ?? 0);
 
 /**
  * The blocking reader: a connection of its own, so a blocked XREADGROUP never delays other

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import type { Cluster } from 'ioredis';
 import type { RawEntry } from '../codecs/lbs-message';
 import { GroupMissingError } from '../errors';
 
@@ -22,7 +23,7 @@ export const classifyReplyError = (err: unknown): never => {
  * `$`: entries a producer added before any consumer existed are handed out too, never skipped.
  * (Only the group's creator decides: a group made by a Go consumer starts at `$`.)
  */
-export const ensureGroup = async (redis: Redis, lbs: string, group: string): Promise<void> => {
+export const ensureGroup = async (redis: Redis | Cluster, lbs: string, group: string): Promise<void> => {
   try {
     await redis.xgroup('CREATE', lbs, group, '0', 'MKSTREAM');
   } catch (err) {

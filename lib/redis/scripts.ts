@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
 import { MUTEX_KEY_SEP } from '../keys';
 import { ClaimResult, Extension, FinishResult, LockStatus, NewEntry, TakeResult } from '../port';
@@ -109,7 +110,7 @@ const STATUS: Record<number, LockStatus> = { [Code.Ok]: LockStatus.Extended, [Co
 export class Scripts {
   private readonly call: Record<ScriptName, Raw>;
 
-  constructor(redis: Redis, private readonly ctx: ScriptContext) {
+  constructor(redis: Redis | Cluster, private readonly ctx: ScriptContext) {
     const commands = redis as unknown as Record<string, Raw | undefined>;
     const call = {} as Record<ScriptName, Raw>;
     for (const [name, file] of Object.entries(FILES) as [ScriptName, string][]) {

@@ -1,11 +1,10 @@
-import type Redis from 'ioredis';
 import { Observable, defer } from 'rxjs';
 import { randomUUID } from 'node:crypto';
 import type { BadEntry, RawEntry } from '../codecs/lbs-message';
 import type { ServiceKeys } from '../keys';
 import type { ClaimResult, FinishResult, LbsPort, LbsSession, NewEntry, PendingEntry } from '../port';
 import { Batcher } from './batcher';
-import { RedisSession } from './connections';
+import { RedisConnection, RedisSession, isCluster } from './connections';
 import { ensureGroup, toEntries, XEntries } from './replies';
 import { KEYS_PER_CALL, Scripts } from './scripts';
 
@@ -22,7 +21,7 @@ export class RedisPort implements LbsPort {
   /** `entry` lookups made in the same turn of the event loop go to Redis as one pipeline. */
   private readonly lookups: Batcher<string, RawEntry | null>;
 
-  constructor(private readonly redis: Redis, private readonly keys: ServiceKeys, readonly consumer: string, ttl: number) {
+  constructor(private readonly redis: RedisConnection, private readonly keys: ServiceKeys, readonly consumer: string, ttl: number) {
     this.scripts = new Scripts(redis, {
       lbs: keys.lbs,
       group: keys.group,
@@ -124,7 +123,9 @@ export class RedisPort implements LbsPort {
     return defer(async () => (await this.redis.set(this.keys.reconcilerGuard, this.consumer, 'PX', intervalMs, 'NX')) === 'OK');
   }
 
+  /** The Go layout's session (a blocking reader and one subscriber); tagged services use `TaggedSession`. */
   openSession(onError: (role: string, err: unknown) => void): LbsSession {
+    if (isCluster(this.redis)) throw new Error('RedisPort.openSession: a Cluster needs the tagged layout (TaggedSession)');
     return new RedisSession(this.redis, this.keys, this.consumer, onError);
   }
 

@@ -4,11 +4,11 @@ import { EMPTY, Observable, catchError, filter, map, mergeMap, of, tap, throwErr
 import { decodeLbsEntry } from '../codecs/lbs-message';
 import type { ClientDeps } from '../deps';
 import { asRedisError } from '../errors';
-import { parseLockKey } from '../keys';
+import { parseLockKey as goLockKey } from '../keys';
 import type { LbsSession } from '../port';
 import type { LbsInfo, StreamExpired } from '../types';
 
-export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'log' | 'metrics'> {
+export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'log' | 'metrics' | 'parseLockKey'> {
   readonly session: Pick<LbsSession, 'expiredLockKeys$'>;
 }
 
@@ -26,7 +26,7 @@ type Expiry =
  * pipeline): only an entry of this service's LBS with the same name is reported, with its `Info`.
  * Errors with `RedisCommandError` when the subscription is refused.
  */
-export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
+export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, parseLockKey = goLockKey }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
   const classify = (lockKey: string): Expiry => {
     const key = parseLockKey(lockKey);
     if (key === undefined) return { kind: 'ignored' };

@@ -8,7 +8,7 @@ import type { LbsSession } from '../port';
 import { sortTakes } from '../rules/hand-out';
 import type { StreamAdded } from '../types';
 
-export interface LbsEntriesDeps extends Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'> {
+export interface LbsEntriesDeps extends Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf' | 'belongsHere'> {
   readonly session: Pick<LbsSession, 'readNew'>;
   /** Re-creates what a NOGROUP says is missing (the group, the epoch, the keyspace flags); never errors. */
   readonly recreateGroup: Observable<never>;
@@ -48,7 +48,7 @@ export const readLoop$ = <T>(read: Observable<readonly RawEntry[]>, handOut: (ba
  */
 const handOut = (deps: LbsEntriesDeps, batch: readonly RawEntry[]): Observable<StreamAdded> => {
   const { port, ledger, options, scheduler, log, metrics, lockKeyOf } = deps;
-  const { good, bad } = partitionEntries(batch, options.maxEntryBytes);
+  const { good, bad } = partitionEntries(batch, options.maxEntryBytes, deps.belongsHere);
   const locked$ = defer(() => {
     if (good.length === 0) return EMPTY;
     const started = scheduler.now();

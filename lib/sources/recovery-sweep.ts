@@ -5,7 +5,7 @@ import type { ClientDeps } from '../deps';
 import type { PendingEntry } from '../port';
 import type { StreamAdded } from '../types';
 
-export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf'>;
+export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf' | 'belongsHere'>;
 
 /** What one page of the pending list gave. */
 export interface SweepPage {
@@ -34,7 +34,7 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string)
       return port.entries(candidates.map((row) => row.id)).pipe(
         concatMap((entries) => {
           const dangling = candidates.filter((_, i) => entries[i] === null).map((row) => row.id);
-          const { good, bad } = partitionEntries(entries.filter((e): e is RawEntry => e !== null), options.maxEntryBytes);
+          const { good, bad } = partitionEntries(entries.filter((e): e is RawEntry => e !== null), options.maxEntryBytes, deps.belongsHere);
           const failures: unknown[] = [];
           const claims$ = defer(() =>
             good.length === 0

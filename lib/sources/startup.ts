@@ -15,12 +15,12 @@ const KEYSPACE_EVENTS = 'notify-keyspace-events';
  * found by the reaper, the reconciler and recovery). Used at start-up, on NOGROUP and at every
  * reconciler turn; never errors.
  */
-export const keyspaceFlags = ({ port, options, log }: Pick<ClientDeps, 'port' | 'options' | 'log'>): Observable<never> => {
+export const keyspaceFlags = ({ port, options, log, keyspaceEvents = 'Kx' }: Pick<ClientDeps, 'port' | 'options' | 'log' | 'keyspaceEvents'>): Observable<never> => {
   let refused = false;
   return defer(() =>
     port.getConfig(KEYSPACE_EVENTS).pipe(
       switchMap((current) => {
-        const wanted = options.forceConfigOverride ? 'Kx' : mergeKeyspaceFlags(current, 'Kx');
+        const wanted = options.forceConfigOverride ? keyspaceEvents : mergeKeyspaceFlags(current, keyspaceEvents);
         if (wanted === current) return EMPTY;
         return port.setConfig(KEYSPACE_EVENTS, wanted).pipe(tap(() => log.info({ from: current, to: wanted }, 'set notify-keyspace-events')));
       }),

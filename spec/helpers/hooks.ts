@@ -1,5 +1,5 @@
 import { setSharedRedisUrl } from '../../support/service';
-import { ProvisionedRedis, provisionRedis } from './provision';
+import { ProvisionedRedis, provisionCluster, provisionRedis } from './provision';
 
 let shared: ProvisionedRedis | undefined;
 
@@ -7,7 +7,7 @@ let shared: ProvisionedRedis | undefined;
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context): Promise<void> {
     this.timeout(120_000);
-    shared = await provisionRedis();
+    shared = process.env.RSCRX_CLUSTER ? await provisionCluster() : await provisionRedis();
     setSharedRedisUrl(shared.url);
     if (process.env.RSCRX_QUIET === undefined) console.log(`  Redis for the tests: ${shared.how}`);
   },

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { LocalCluster } from '../../support/cluster';
 import { RedisServer, hasRedisServer } from '../../support/redis-server';
+import { clusterUrl } from '../../support/redis-url';
 
 /** How the suite reaches Redis: REDIS_URL, else a private redis-server, else a testcontainers redis:7. */
 export interface ProvisionedRedis {
@@ -34,4 +36,10 @@ export const provisionRedis = async (): Promise<ProvisionedRedis> => {
   throw new Error(
     'No Redis for the tests: set REDIS_URL=redis://host:port, or install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), or run a Docker engine for testcontainers.',
   );
+};
+
+/** RSCRX_CLUSTER=1: a local Redis Cluster of 3 primaries and 3 replicas (support/cluster.ts); its URL is `cluster:<seeds>`. */
+export const provisionCluster = async (): Promise<ProvisionedRedis> => {
+  const cluster = await LocalCluster.start({ tracked: false });
+  return { url: clusterUrl(cluster.seeds), how: `local Redis Cluster on ports ${cluster.nodes.map((n) => n.port).join(', ')}`, stop: () => cluster.stop() };
 };

@@ -1,0 +1,181 @@
+import type Redis from 'ioredis';
+import { Observable, defer, forkJoin, lastValueFrom, map, of } from 'rxjs';
+import type { BadEntry } from '../codecs/lbs-message';
+import type { Layout } from '../layout';
+import { Extension as ExtendResult, LbsPort, LbsSession, LockStatus, NewEntry, TakeResult } from '../port';
+import { mergeKeyspaceFlags } from '../rules/keyspace-flags';
+import { RedisConnection, isCluster } from './connections';
+import { ensurePartitionCount } from './partition-count';
+import { RedisPort } from './store';
+import { TaggedSession } from './tagged-session';
+
+/** The epochs of every partition in one string (the ledger keeps one): space-separated, in partition order. */
+const splitEpochs = (joined: string, partitions: number): string[] => {
+  const parts = joined.split(' ');
+  return Array.from({ length: partitions }, (_, p) => parts[p] ?? '');
+};
+
+/** Groups `items` by partition, keeping each one's index, so that results go back in order. */
+const byPartition = <T>(items: readonly T[], partitionOf: (item: T) => number): Map<number, { items: T[]; at: number[] }> => {
+  const groups = new Map<number, { items: T[]; at: number[] }>();
+  items.forEach((item, i) => {
+    const p = partitionOf(item);
+    let group = groups.get(p);
+    if (group === undefined) groups.set(p, (group = { items: [], at: [] }));
+    group.items.push(item);
+    group.at.push(i);
+  });
+  return groups;
+};
+
+/**
+ * `LbsPort` of a tagged service: one `RedisPort` per partition (each script's keys under one hash
+ * tag, so in one Cluster slot), and this port in front of them for what is not bound to one
+ * partition: the heartbeat's extension (split by the partition of each lock key, one epoch per
+ * partition), the lease commands (routed by lock key), the configuration (on every node of a
+ * Cluster), the groups and the partition count. The sources of one partition use its own port
+ * (`partition(p)`); the methods that name an LBS entry by id alone belong to them.
+ */
+export class PartitionedPort implements LbsPort {
+  readonly consumer: string;
+  private readonly ports: readonly RedisPort[];
+
+  constructor(private readonly redis: RedisConnection, private readonly service: string, private readonly layout: Layout, consumer: string, ttl: number) {
+    this.consumer = consumer;
+    this.ports = Array.from({ length: layout.partitions }, (_, p) => new RedisPort(redis, layout.keysOf(p), consumer, ttl));
+  }
+
+  partition(p: number): LbsPort {
+    return this.ports[p]!;
+  }
+
+  private portOfLock(lockKey: string): RedisPort {
+    const p = this.layout.partitionOfKey(lockKey);
+    if (p === undefined || p >= this.ports.length) throw new Error(`not a lock key of this service: ${lockKey}`);
+    return this.ports[p]!;
+  }
+
+  /** The nodes configuration applies to: every node of a Cluster (a replica may be promoted), or the one node. */
+  private nodes(): Redis[] {
+    return isCluster(this.redis) ? this.redis.nodes('all') : [this.redis];
+  }
+
+  /** The value on every node when they agree, else '' (so the caller sets it, and `setConfig` merges per node). */
+  getConfig(name: string): Observable<string> {
+    return defer(async () => {
+      const values = await Promise.all(this.nodes().map(async (n) => ((await n.config('GET', name)) as string[])[1] ?? ''));
+      return values.every((v) => v === values[0]) ? (values[0] ?? '') : '';
+    });
+  }
+
+  /** CONFIG SET on every node; `notify-keyspace-events` is merged with each node's own flags. */
+  setConfig(name: string, value: string): Observable<void> {
+    return defer(async () => {
+      await Promise.all(
+        this.nodes().map(async (n) => {
+          const wanted = name === 'notify-keyspace-events' ? mergeKeyspaceFlags(((await n.config('GET', name)) as string[])[1] ?? '', value) : value;
+          await n.config('SET', name, wanted);
+        }),
+      );
+    });
+  }
+
+  /** Checks the partition count, then creates every partition's group and epoch; emits the epochs of all partitions. */
+  createGroup(): Observable<string> {
+    return defer(async () => {
+      await ensurePartitionCount(this.redis, this.service, this.layout.partitions);
+      const epochs = await Promise.all(this.ports.map((port) => lastValueFrom(port.createGroup())));
+      return epochs.join(' ');
+    });
+  }
+
+  takeLocks(entries: readonly NewEntry[]): Observable<readonly TakeResult[]> {
+    return this.scatter(entries, (e) => e.lockKey, (port, part) => port.takeLocks(part));
+  }
+
+  claim(lockKey: string, idInLbs: string, minIdleMs: number) {
+    return defer(() => this.portOfLock(lockKey).claim(lockKey, idInLbs, minIdleMs));
+  }
+
+  extendLocks(lockKeys: readonly string[], seenEpoch: string): Observable<ExtendResult> {
+    return defer(() => {
+      const seen = splitEpochs(seenEpoch, this.ports.length);
+      const epochs = [...seen];
+      const groups = byPartition(lockKeys, (key) => this.layout.partitionOfKey(key) ?? 0);
+      const statuses: LockStatus[] = new Array(lockKeys.length);
+      const calls = [...groups].map(([p, { items, at }]) =>
+        this.ports[p]!.extendLocks(items, seen[p]!).pipe(
+          map(({ statuses: found, epoch }) => {
+            found.forEach((status, i) => (statuses[at[i]!] = status));
+            if (epoch !== undefined) epochs[p] = epoch;
+          }),
+        ),
+      );
+      return (calls.length === 0 ? of([]) : forkJoin(calls)).pipe(map(() => ({ statuses, epoch: epochs.join(' ') })));
+    });
+  }
+
+  finish(lockKey: string, idInLbs: string, dataStreamName: string) {
+    return defer(() => this.portOfLock(lockKey).finish(lockKey, idInLbs, dataStreamName));
+  }
+
+  expireLock(lockKey: string) {
+    return defer(() => this.portOfLock(lockKey).expireLock(lockKey));
+  }
+
+  touchLock(lockKey: string) {
+    return defer(() => this.portOfLock(lockKey).touchLock(lockKey));
+  }
+
+  deadLetter(bad: readonly BadEntry[]): Observable<void> {
+    return this.onePartition('deadLetter').deadLetter(bad);
+  }
+
+  entry(id: string) {
+    return this.onePartition('entry').entry(id);
+  }
+
+  entries(ids: readonly string[]) {
+    return this.onePartition('entries').entries(ids);
+  }
+
+  pending(minIdleMs: number, start: string, count: number) {
+    return this.onePartition('pending').pending(minIdleMs, start, count);
+  }
+
+  ackDangling(ids: readonly string[]) {
+    return this.onePartition('ackDangling').ackDangling(ids);
+  }
+
+  overdueConsumers(intervalMs: number, limit: number) {
+    return this.onePartition('overdueConsumers').overdueConsumers(intervalMs, limit);
+  }
+
+  touchLocksOf(consumer: string) {
+    return this.onePartition('touchLocksOf').touchLocksOf(consumer);
+  }
+
+  winReconcilerTurn(intervalMs: number) {
+    return this.onePartition('winReconcilerTurn').winReconcilerTurn(intervalMs);
+  }
+
+  openSession(onError: (role: string, err: unknown) => void): TaggedSession & LbsSession {
+    return new TaggedSession(this.redis, this.service, this.layout, this.consumer, onError);
+  }
+
+  /** The port of the only partition; a method that names an entry by id alone cannot choose among several. */
+  private onePartition(method: string): RedisPort {
+    if (this.ports.length !== 1) throw new Error(`PartitionedPort.${method} needs a partition: use partition(p)`);
+    return this.ports[0]!;
+  }
+
+  /** Runs `call` on each partition's share of `items` (all at once) and puts the results back in the items' order. */
+  private scatter<T, R>(items: readonly T[], keyOf: (item: T) => string, call: (port: RedisPort, part: readonly T[]) => Observable<readonly R[]>): Observable<readonly R[]> {
+    return defer(() => {
+      const groups = byPartition(items, (item) => this.layout.partitionOfKey(keyOf(item)) ?? 0);
+      const results: R[] = new Array(items.length);
+      const calls = [...groups].map(([p, { items: part, at }]) => call(this.ports[p]!, part).pipe(map((found) => found.forEach((r, i) => (results[at[i]!] = r)))));
+      return (calls.length === 0 ? of([]) : forkJoin(calls)).pipe(map(() => results));
+    });
+  }
+}
