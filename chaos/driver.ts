@@ -6,6 +6,8 @@ import { Producer } from './producer';
 import { SilentProxy } from './proxy';
 import { RIDE_OUT, RedisServer } from '../support/redis-server';
 import { SentinelDeployment } from '../support/sentinel';
+import { LocalCluster } from '../support/cluster';
+import { clusterUrl, connectUrl } from '../support/redis-url';
 import { sleep, waitUntil } from '../support/service';
 
 /** Timings of one run; `quick` shortens every phase. */
@@ -49,6 +51,8 @@ export interface CaseContext {
   readonly server: RedisServer;
   /** the Sentinel deployment of a case with `deployment: 'sentinel'` (consumers, producer and admin connect through it) */
   readonly sentinel?: SentinelDeployment;
+  /** the local Cluster (3 primaries + 3 replicas) of a case with `deployment: 'cluster'` */
+  readonly cluster?: LocalCluster;
   /** a connection straight to Redis for the driver */
   readonly admin: Redis;
   readonly producer: Producer;
@@ -74,7 +78,7 @@ export interface CaseDef {
   readonly proxy?: boolean;
   readonly redisArgs?: readonly string[];
   /** `sentinel`: a primary, a replica and three sentinels (support/sentinel.ts) instead of one server */
-  readonly deployment?: 'sentinel';
+  readonly deployment?: 'sentinel' | 'cluster';
   /** kinds of entries that must end in `<service>-dead` */
   readonly mustDeadLetter?: readonly string[];
   /** kinds of entries that may end in `<service>-dead` (with a reason) instead of being processed */
@@ -128,9 +132,10 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
   const tag = `r${run}`;
   const notes: string[] = [];
   const sentinel = def.deployment === 'sentinel' ? await SentinelDeployment.start() : undefined;
-  const server = sentinel?.servers[0] ?? (await RedisServer.start({ args: def.redisArgs ?? [] }));
-  const redisUrl = sentinel?.url ?? server.url;
-  const admin = (sentinel ?? server).connect({ ...RIDE_OUT, connectionName: 'chaos-admin' });
+  const cluster = def.deployment === 'cluster' ? await LocalCluster.start({ args: def.redisArgs ?? [] }) : undefined;
+  const server = sentinel?.servers[0] ?? cluster?.nodes[0] ?? (await RedisServer.start({ args: def.redisArgs ?? [] }));
+  const redisUrl = sentinel?.url ?? (cluster === undefined ? server.url : clusterUrl(cluster.seeds));
+  const admin = cluster === undefined ? (sentinel ?? server).connect({ ...RIDE_OUT, connectionName: 'chaos-admin' }) : connectUrl(redisUrl, { ...RIDE_OUT, connectionName: 'chaos-admin' });
   const producer = new Producer(redisUrl, service, tag, sentinel === undefined ? 0 : 1);
   const consumers: ConsumerProc[] = [];
   const proxies = new Map<ConsumerProc, SilentProxy>();
@@ -160,6 +165,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     tag,
     server,
     ...(sentinel === undefined ? {} : { sentinel }),
+    ...(cluster === undefined ? {} : { cluster }),
     admin,
     producer,
     consumers,
@@ -232,7 +238,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     await timeoutAfter(12_000, 'the producer to stop', producer.stop()).catch(() => undefined);
     producer.close();
     admin.disconnect();
-    await (sentinel ?? server).stop();
+    await (sentinel ?? cluster ?? server).stop();
   }
 
   // Judged as they were when the run settled: the SIGTERM of the teardown closes nothing.

@@ -1,4 +1,6 @@
 import { MUTEX_KEY_SEP } from '../lib';
+import { resolveLayout } from '../lib/layout';
+import type { RedisServer } from '../support/redis-server';
 import type { Analysis, FaultRecord, RedisState, Window } from './checks';
 import type { ConsumerProc } from './consumers';
 import { sleep } from '../support/service';
@@ -125,6 +127,32 @@ const sentinelFailover = (how: 'failover' | 'kill') => async (ctx: CaseContext):
 /** The keyspace flags are server config, not replicated: the consumers must set them on the new primary. */
 const flagsOnNewPrimary = (_ctx: CaseContext, _analysis: Analysis, state: RedisState): string[] =>
   state.flags.includes('K') && state.flags.includes('x') ? [] : [`notify-keyspace-events on the new primary is "${state.flags}" (K and x expected)`];
+
+/** The primary that serves the partition of a stream some consumer works on now (the fault then interrupts it). */
+const busyPrimary = async (ctx: CaseContext): Promise<{ primary: RedisServer; partition: number }> => {
+  const cluster = ctx.cluster!;
+  const owner = await ctx.owner();
+  const stream = [...owner.openWindows().values()][0]!.stream!;
+  const layout = resolveLayout(ctx.service, true, {});
+  const partition = layout.partitionOf(stream);
+  return { primary: await cluster.primaryOf(layout.keysOf(partition).lbs), partition };
+};
+
+/**
+ * A Cluster primary fails while the consumers work: SIGKILL, or SIGSTOP past cluster-node-timeout
+ * (then SIGCONT: it wakes as its heir's replica). Its replica is promoted; the pause is the time
+ * until the heir serves the slots (the duplicate bound grows by it). The failed node rejoins after.
+ */
+const clusterPrimaryFails = (how: 'kill' | 'pause') => async (ctx: CaseContext): Promise<FaultRecord> => {
+  const cluster = ctx.cluster!;
+  const { primary, partition } = await busyPrimary(ctx);
+  const at = Date.now();
+  const heir = await cluster.failPrimary(primary, how);
+  const endAt = Date.now();
+  await cluster.revive(primary);
+  const what = how === 'kill' ? 'SIGKILL' : 'SIGSTOP';
+  return { at, endAt, pauseMs: endAt - at, targets: 'all', notes: [`${what} of the primary ${primary.port} (partition ${partition}): replica ${heir.port} serves its slots after ${endAt - at} ms; the old primary rejoined as a replica ${Date.now() - endAt} ms later`] };
+};
 
 export const CASES: CaseDef[] = [
   {
@@ -455,5 +483,43 @@ export const CASES: CaseDef[] = [
     setup: (ctx) => longStreams(ctx),
     inject: sentinelFailover('kill'),
     check: flagsOnNewPrimary,
+  },
+  {
+    name: 'cluster-kill-primary',
+    title: 'on a 3+3 Cluster: SIGKILL the primary of a busy partition; its replica is promoted',
+    deployment: 'cluster',
+    expectInterrupted: true,
+    assertion: 'the consumers follow the promoted replica (commands, reads, its subscriber); every interrupted stream taken up again; nothing lost',
+    setup: (ctx) => longStreams(ctx, 6),
+    inject: clusterPrimaryFails('kill'),
+    check: flagsOnNewPrimary,
+  },
+  {
+    name: 'cluster-sigstop-primary',
+    title: 'on a 3+3 Cluster: SIGSTOP the primary of a busy partition past cluster-node-timeout, then SIGCONT',
+    deployment: 'cluster',
+    expectInterrupted: true,
+    assertion: 'its replica takes over; the woken primary becomes a replica; nothing lost',
+    setup: (ctx) => longStreams(ctx, 6),
+    inject: clusterPrimaryFails('pause'),
+    check: flagsOnNewPrimary,
+  },
+  {
+    name: 'cluster-slot-migration',
+    title: 'on a 3+3 Cluster: the slot of a busy partition moves to another primary key by key (ASK, TRYAGAIN, MOVED) under load',
+    deployment: 'cluster',
+    assertion: 'nothing lost, no consumer error, every stream processed once',
+    setup: (ctx) => longStreams(ctx, 6),
+    inject: async (ctx) => {
+      const cluster = ctx.cluster!;
+      const { primary, partition } = await busyPrimary(ctx);
+      const layout = resolveLayout(ctx.service, true, {});
+      const slot = await cluster.slotOf(layout.keysOf(partition).lbs);
+      const to = (await cluster.primaries()).find((p) => p.port !== primary.port)!;
+      const at = Date.now();
+      await cluster.migrateSlot(slot, to, { keysPerStep: 1, pauseMs: 50 });
+      const endAt = Date.now();
+      return { at, endAt, pauseMs: 0, targets: 'all', notes: [`slot ${slot} (partition ${partition}) moved from ${primary.port} to ${to.port} key by key in ${endAt - at} ms`] };
+    },
   },
 ];
