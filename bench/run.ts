@@ -5,7 +5,9 @@
  *   npm run bench -- --quick           short run (under 2 minutes)
  *   npm run bench -- --soak [--soak-seconds=600]   also the memory soak (streams coming and going)
  *   npm run bench -- --only=heartbeat,handout      some scenarios only
- *      (heartbeat, cpu-memory, handout, failover, handoff, soak)
+ *      (heartbeat, cpu-memory, handout, failover, handoff, soak, cluster)
+ *   --only=cluster        3-primary Cluster against one node (hand-out, heartbeat CPU per primary,
+ *                         consumer failover with other locks held; see docs/scaling.md)
  *   --read-count=N        readCount of the hand-out scenario (default 500)
  *   --bullmq-concurrency=N   concurrency of the BullMQ worker (default 100)
  *   --failover-cap=MS     longest wait for one failover before it counts as a timeout
@@ -28,8 +30,9 @@ import { handoffScenario } from './scenarios/handoff';
 import { BULLMQ_CONCURRENCY, handoutScenario } from './scenarios/handout';
 import { heartbeatScenario } from './scenarios/heartbeat';
 import { soakScenario } from './scenarios/soak';
+import { clusterScenario } from './scenarios/cluster';
 
-const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'soak'] as const;
+const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'soak', 'cluster'] as const;
 
 class UsageError extends Error {}
 
@@ -125,6 +128,7 @@ const main = async (): Promise<void> => {
     await run('failover', () => failoverScenario(server, config));
     await run('handoff', () => handoffScenario(server, config));
     await run('soak', () => soakScenario(server, config));
+    await run('cluster', () => clusterScenario(server, config));
   } finally {
     redis.disconnect();
     await server.stop();
