@@ -53,7 +53,9 @@ const fill = async (redis: Redis | Cluster, service: string, onCluster: boolean,
   for (let i = 0; i < n; i++) {
     const name = `${prefix}-${i}`;
     const p = layout.partitionOf(name);
-    byPartition.set(p, [...(byPartition.get(p) ?? []), name]);
+    const names = byPartition.get(p);
+    if (names === undefined) byPartition.set(p, [name]);
+    else names.push(name);
   }
   for (const [p, names] of byPartition) {
     const lbs = layout.keysOf(p).lbs;
