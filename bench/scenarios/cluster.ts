@@ -130,7 +130,7 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
     for (let k = 0; victimOwned() < victims && k < victims * 20; k++) {
       const before = victimOwned() + added;
       await fill(admin, service, target.onCluster, 1, `victim-${k}`);
-      await waitOrThrow(() => victimOwned() + added > before, 10_000, 'a victim stream handed out');
+      await waitOrThrow(() => victimOwned() + added > before, 60_000, 'a victim stream handed out');
     }
     await sleep(TTL);
     for (const v of victimSubs) {
