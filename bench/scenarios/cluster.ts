@@ -119,7 +119,8 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
     for (let v = 0; v < victims; v++) {
       const vconn = target.connect();
       connections.push(vconn);
-      const victim = new RedisStreamClient(vconn, service, { consumerId: `bench-victim-${v}`, hbInterval: TTL });
+      // Its recovery sweep would examine all the holder's entries (pending longer than lbsIdleTime) in every victim: not measured here.
+      const victim = new RedisStreamClient(vconn, service, { consumerId: `bench-victim-${v}`, hbInterval: TTL, lbsIdleTime: 600_000 });
       const owned: string[] = [];
       const sub = victim.init().subscribe((x: Notification) => x.type === 'StreamAdded' && owned.push(x.payload.dataStreamName));
       victimSubs.push({ sub, owned });
