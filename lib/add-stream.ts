@@ -47,7 +47,7 @@ export function addStream(redis: RedisConnection, service: string, input: Stream
       throw new InvalidInputError(`addStream: info must be JSON-serialisable (${cause instanceof Error ? cause.message : String(cause)}).`, { cause });
     }
     const layout = resolveLayout(service, isCluster(redis), options);
-    return addEntry(redis, service, layout, dataStreamName, json).catch((err: unknown) => {
+    return addEntry(redis, service, layout, dataStreamName, json, options).catch((err: unknown) => {
       throw asRedisError(`Adding stream "${dataStreamName}"`)(err);
     });
   });

@@ -121,6 +121,17 @@ export class RedisCommandError extends RedisStreamClientError {
   readonly code = 'REDIS';
 }
 
+/**
+ * `addStream` with `replicas`: fewer replicas than asked confirmed the entry in time. It may be
+ * lost if its primary fails now; adding it again is safe (a second entry of a data stream is
+ * dead-lettered while the first is unfinished).
+ */
+export class NotReplicatedError extends RedisCommandError {
+  constructor(readonly idInLbs: string, readonly replicas: number, readonly wanted: number) {
+    super(`LBS entry ${idInLbs} reached ${replicas} of ${wanted} replicas in time; it may be lost if its primary fails: add the stream again.`);
+  }
+}
+
 /** The consumer group is missing (NOGROUP: Redis restarted without persistence, or the LBS was deleted); the reader re-creates it and retries. */
 export class GroupMissingError extends RedisCommandError {}
 

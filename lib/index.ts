@@ -8,5 +8,7 @@ export type { OwnedStreamInfo, ProcessStreamsConfig, StreamFinisher, StreamOutco
 export { retryWithBackoff, backoffDelay } from './operators/retry-with-backoff';
 export type { RetryWithBackoffConfig } from './operators/retry-with-backoff';
 export { MUTEX_KEY_SEP, LBS_FIELD, lbsKey, groupName, deadLetterKey, lockKey } from './keys';
+export { partitionOf, partitionTag } from './keys';
+export type { KeyLayout } from './keys';
 export * from './errors';
 export type * from './types';

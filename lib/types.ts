@@ -161,4 +161,13 @@ export interface StreamInput {
 export interface ProducerOptions {
   readonly keyLayout?: 'go' | 'tagged';
   readonly partitions?: number;
+  /**
+   * Replicas that must hold the entry before `addStream` emits (WAIT, on the same connection as
+   * the XADD). Redis replicates asynchronously: an entry a primary acknowledged and then lost in a
+   * failover (killed before replicating, or stalled past the node timeout and demoted) is gone.
+   * With `replicas`, such an add errors with `NotReplicatedError` instead: add it again. Default 0.
+   */
+  readonly replicas?: number;
+  /** How long to wait for `replicas`, ms. Default 1000. */
+  readonly replicaTimeoutMs?: number;
 }

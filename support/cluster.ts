@@ -72,7 +72,12 @@ const nodeArgs = (timeoutMs: number, extra: readonly string[]): string[] => [
  * ```
  */
 export class LocalCluster {
-  private constructor(readonly nodes: readonly RedisServer[], private readonly nodeTimeoutMs: number) {}
+  private constructor(private readonly all: RedisServer[], private readonly nodeTimeoutMs: number, private readonly extraArgs: readonly string[], private readonly tracked: boolean) {}
+
+  /** Every node started, in order (those added by `addPrimary` last). */
+  get nodes(): readonly RedisServer[] {
+    return this.all;
+  }
 
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
     const { primaries = 3, replicas = 1, nodeTimeoutMs = 1000, args = [], tracked = true } = options;
@@ -80,7 +85,7 @@ export class LocalCluster {
     const nodes: RedisServer[] = [];
     try {
       for (let i = 0; i < count; i++) nodes.push(await RedisServer.start({ args: nodeArgs(nodeTimeoutMs, args), tracked }));
-      const cluster = new LocalCluster(nodes, nodeTimeoutMs);
+      const cluster = new LocalCluster(nodes, nodeTimeoutMs, args, tracked);
       await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 });
       await cluster.waitForHealthy(30_000);
       return cluster;
@@ -211,6 +216,28 @@ export class LocalCluster {
     await run('redis-cli', ['--cluster', 'reshard', `127.0.0.1:${from.port}`, '--cluster-from', id(from), '--cluster-to', id(to), '--cluster-slots', String(slots), '--cluster-yes', '--cluster-pipeline', '10'], { timeout: 120_000 });
   }
 
+  /** Starts one more node and joins it as a primary without slots (`redis-cli --cluster add-node`). */
+  async addPrimary(): Promise<RedisServer> {
+    const node = await RedisServer.start({ args: nodeArgs(this.nodeTimeoutMs, this.extraArgs), tracked: this.tracked });
+    this.all.push(node);
+    await run('redis-cli', ['--cluster', 'add-node', `127.0.0.1:${node.port}`, `127.0.0.1:${this.all[0]!.port}`], { timeout: 30_000 });
+    const deadline = Date.now() + 20_000;
+    while ((await this.topology()).filter((v) => v.port === node.port).length === 0 || !(await this.everyNodeKnows(node))) {
+      if (Date.now() > deadline) throw new Error(`the node on port ${node.port} did not join`);
+      await sleep(50);
+    }
+    await this.waitForHealthy();
+    return node;
+  }
+
+  private async everyNodeKnows(node: RedisServer): Promise<boolean> {
+    for (const n of this.all) {
+      const text = await this.ask(n, 'CLUSTER', 'NODES');
+      if (typeof text !== 'string' || !parseNodes(text).some((v) => v.port === node.port && !v.flags.includes('handshake'))) return false;
+    }
+    return true;
+  }
+
   /** The hash slot of `key`. */
   async slotOf(key: string): Promise<number> {
     return Number(await this.ask(this.nodes[0]!, 'CLUSTER', 'KEYSLOT', key));
@@ -243,7 +270,10 @@ export class LocalCluster {
         await src.call('MIGRATE', '127.0.0.1', to.port, '', 0, 5000, 'KEYS', ...keys);
         await sleep(pauseMs);
       }
-      for (const node of await this.primaries()) {
+      // The target first (it still answers MOVED while only importing), then every other primary.
+      await dst.call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+      const masters = (await this.topology()).filter((v) => v.flags.includes('master') && !v.flags.includes('fail') && v.port !== to.port);
+      for (const node of this.nodes.filter((n) => masters.some((v) => v.port === n.port))) {
         const conn = this.connectNode(node);
         await conn.call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id).finally(() => conn.disconnect());
       }

@@ -332,9 +332,12 @@ export const deadLettersOf = async (redis: Redis, service: string): Promise<[str
   return (await Promise.all(keys.map((key) => redis.xrange(key, '-', '+') as Promise<[string, string[]][]>))).flat();
 };
 
-/** EVALSHA calls so far, summed over every primary (INFO commandstats). */
+/** EVALSHA and EVAL calls so far, summed over every primary (INFO commandstats). */
 export const scriptCalls = async (redis: Redis): Promise<number> => {
   let calls = 0;
-  for (const node of nodesOf(redis)) calls += Number(/cmdstat_evalsha:calls=(\d+)/.exec(await node.info('commandstats'))?.[1] ?? 0);
+  for (const node of nodesOf(redis)) {
+    const stats = await node.info('commandstats');
+    calls += Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  }
   return calls;
 };

@@ -185,4 +185,18 @@ describe('resolveOptions', () => {
       expect(error.message).to.include('options.readCount');
     });
   });
+
+  describe('key layout and partitions', () => {
+    it('leaves the layout and the partition count to the connection when not given', () => {
+      expect(resolved({})).to.deep.include({ keyLayout: undefined, partitions: undefined });
+      expect(resolved({ keyLayout: 'tagged', partitions: 4 })).to.deep.include({ keyLayout: 'tagged', partitions: 4 });
+    });
+
+    it('refuses an unknown layout, a partition count that is not a positive integer, and partitions with the Go layout', () => {
+      expect(refused({ keyLayout: 'cluster' })).to.be.instanceOf(InvalidOptionsError);
+      expect(refused({ partitions: 0 })).to.be.instanceOf(InvalidOptionsError);
+      expect(refused({ partitions: 1.5 })).to.be.instanceOf(InvalidOptionsError);
+      expect(refused({ keyLayout: 'go', partitions: 2 }).message).to.include('tagged');
+    });
+  });
 });

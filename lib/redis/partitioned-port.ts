@@ -55,15 +55,19 @@ export class PartitionedPort implements LbsPort {
     return this.ports[p]!;
   }
 
-  /** The nodes configuration applies to: every node of a Cluster (a replica may be promoted), or the one node. */
-  private nodes(): Redis[] {
-    return isCluster(this.redis) ? this.redis.nodes('all') : [this.redis];
+  /** The nodes configuration applies to: every node of a Cluster (a replica may be promoted), known once it is ready; or the one node. */
+  private async nodes(): Promise<Redis[]> {
+    const redis = this.redis;
+    if (!isCluster(redis)) return [redis];
+    // A command waits for the Cluster to connect and load its slots (or fails, as any command would).
+    if (redis.status !== 'ready') await redis.ping();
+    return redis.nodes('all');
   }
 
   /** The value on every node when they agree, else '' (so the caller sets it, and `setConfig` merges per node). */
   getConfig(name: string): Observable<string> {
     return defer(async () => {
-      const values = await Promise.all(this.nodes().map(async (n) => ((await n.config('GET', name)) as string[])[1] ?? ''));
+      const values = await Promise.all((await this.nodes()).map(async (n) => ((await n.config('GET', name)) as string[])[1] ?? ''));
       return values.every((v) => v === values[0]) ? (values[0] ?? '') : '';
     });
   }
@@ -72,7 +76,7 @@ export class PartitionedPort implements LbsPort {
   setConfig(name: string, value: string): Observable<void> {
     return defer(async () => {
       await Promise.all(
-        this.nodes().map(async (n) => {
+        (await this.nodes()).map(async (n) => {
           const wanted = name === 'notify-keyspace-events' ? mergeKeyspaceFlags(((await n.config('GET', name)) as string[])[1] ?? '', value) : value;
           await n.config('SET', name, wanted);
         }),

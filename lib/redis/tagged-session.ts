@@ -7,8 +7,9 @@ import type { LbsSession } from '../port';
 import { RedisConnection, dbOf, isCluster } from './connections';
 import { XEntries, classifyReplyError, toEntries } from './replies';
 
-/** How long a consumer that got entries at its last woken read of a partition lets the others read first, ms. */
+/** How long a consumer lets the others read first after a woken read that got entries, ms per recent win (at most WAKE_YIELD_MAX_MS). */
 const WAKE_YIELD_MS = 3;
+const WAKE_YIELD_MAX_MS = 12;
 
 /** A keyspace event of one key of the service. */
 interface KeyEvent {
@@ -29,11 +30,14 @@ const addressOf = (node: Redis): string => `${node.options.host ?? '127.0.0.1'}:
  * The session of a tagged service (one node or a Cluster): no blocked connection at all.
  *
  * - **Keyspace events from every node.** Keyspace notifications are local to the node that holds
- *   the key, so it keeps one subscriber per node of the Cluster (primaries and replicas: a replica
- *   promoted by a failover is already subscribed), PSUBSCRIBEd to `__keyspace@<db>__:{<service>:*`.
- *   It follows the topology: a node added (`+node`) gets a subscriber, a node removed (`-node`)
- *   loses it, and the set is compared with the Cluster's nodes at every `resync()` (each
- *   reconciler turn). Replicas publish no `expired` (they receive a DEL), so an expiry is heard once.
+ *   the key, so it keeps one subscriber per node the Cluster knows (primaries, and the replicas
+ *   CLUSTER SLOTS lists), PSUBSCRIBEd to `__keyspace@<db>__:{<service>:*`.
+ *   It follows the topology: at every `+node` and `-node` of the Cluster (ioredis refreshes its
+ *   slots on MOVED, on a lost node and every `slotsRefreshInterval`) the subscribers are compared
+ *   with the Cluster's nodes: a new node gets one, a node gone loses it. Replicas publish no
+ *   `expired` (they receive a DEL), so an expiry is heard once. Expiries a node published while
+ *   its subscriber was (re)connecting are lost, as on one node: the reaper and the reconciler of
+ *   every partition find those locks.
  * - **Reads woken by `xadd` events.** Each partition's reader reads without BLOCK on the command
  *   connection; when it finds nothing it waits for the `xadd` event of its LBS (or `blockMs`, the
  *   backstop for an event lost in a reconnection) and reads again. XREADGROUP over several keys
@@ -46,8 +50,8 @@ export class TaggedSession implements LbsSession {
   private readonly events$ = new Subject<KeyEvent & { readonly event: string }>();
   /** Bumped at every `xadd` event of a partition's LBS: a read that began before it may have missed an entry. */
   private readonly woken: number[];
-  /** Whether this consumer's last woken read of each partition got entries. */
-  private readonly wonLast: boolean[];
+  /** Recent woken reads of each partition that got entries (+1 a win, halved a loss). */
+  private readonly wins: number[];
   private readonly pattern: string;
   private readonly prefix: string;
   private readonly onTopology = (): void => void this.resync().catch((err: unknown) => this.onError('subscriber', err));
@@ -65,7 +69,7 @@ export class TaggedSession implements LbsSession {
     this.pattern = taggedKeyspacePattern(service, db);
     this.prefix = keyspacePrefix(db);
     this.woken = new Array(layout.partitions).fill(0);
-    this.wonLast = new Array(layout.partitions).fill(false);
+    this.wins = new Array(layout.partitions).fill(0);
     this.expiredLockKeys$ = this.events$.pipe(
       filter((e) => e.event === 'expired' && layout.parseLockKey(e.key) !== undefined),
       map((e) => e.key),
@@ -114,7 +118,12 @@ export class TaggedSession implements LbsSession {
       sub.on('error', (err: unknown) => this.onError('subscriber', err));
       sub.on('pmessage', (matched: string, channel: string, message: string) => this.onMessage(matched, channel, message));
       this.subscribers.set(address, sub);
-      added.push(sub.psubscribe(this.pattern));
+      // A refusal (NOPERM...) ends the session; a connection lost or closed here does not: ioredis
+      // subscribes again when it reconnects, and a node removed meanwhile lost its subscriber.
+      added.push(sub.psubscribe(this.pattern).catch((err: unknown) => {
+        if (err instanceof Error && err.name === 'ReplyError') throw err;
+        this.onError('subscriber', err);
+      }));
     }
     await Promise.all(added);
   }
@@ -139,10 +148,13 @@ export class TaggedSession implements LbsSession {
       );
     };
     const woken$ = this.events$.pipe(filter((e) => e.partition === p && e.event === 'xadd'));
-    // After a woken read that got entries, the next woken read of the partition waits WAKE_YIELD_MS,
-    // so that the consumers that got nothing read first: the hand-out stays round-robin.
-    const afterWake = (): Observable<readonly RawEntry[]> =>
-      (this.wonLast[p] ? timer(WAKE_YIELD_MS).pipe(switchMap(read)) : read()).pipe(tap((entries) => (this.wonLast[p] = entries.length > 0)));
+    // A consumer that got entries at its recent woken reads of the partition waits before the next
+    // (WAKE_YIELD_MS per recent win, halved at every loss), so that the consumers that got nothing
+    // read first, also the ones Redis tells last: the hand-out stays round-robin.
+    const afterWake = (): Observable<readonly RawEntry[]> => {
+      const delay = Math.min(WAKE_YIELD_MAX_MS, WAKE_YIELD_MS * this.wins[p]!);
+      return (delay >= 1 ? timer(delay).pipe(switchMap(read)) : read()).pipe(tap((entries) => (this.wins[p] = entries.length > 0 ? this.wins[p]! + 1 : this.wins[p]! / 2)));
+    };
     return defer(() => {
       const seen = this.woken[p];
       return read().pipe(
