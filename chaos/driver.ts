@@ -136,7 +136,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
   const server = sentinel?.servers[0] ?? cluster?.nodes[0] ?? (await RedisServer.start({ args: def.redisArgs ?? [] }));
   const redisUrl = sentinel?.url ?? (cluster === undefined ? server.url : clusterUrl(cluster.seeds));
   const admin = cluster === undefined ? (sentinel ?? server).connect({ ...RIDE_OUT, connectionName: 'chaos-admin' }) : connectUrl(redisUrl, { ...RIDE_OUT, connectionName: 'chaos-admin' });
-  const producer = new Producer(redisUrl, service, tag, sentinel === undefined ? 0 : 1);
+  const producer = new Producer(redisUrl, service, tag, sentinel === undefined && cluster === undefined ? 0 : 1);
   const consumers: ConsumerProc[] = [];
   const proxies = new Map<ConsumerProc, SilentProxy>();
   let fault: FaultRecord = { at: Date.now(), endAt: Date.now(), pauseMs: 0, targets: [], notes: [] };

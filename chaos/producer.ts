@@ -35,9 +35,10 @@ export class Producer {
 
   /**
    * @param url the server (`redis://…`) or the Sentinel deployment (`redis-sentinel://…`)
-   * @param replicas behind Sentinel: an XADD counts as confirmed only once this many replicas
-   *   acknowledged it (`WAIT`); one the primary took but did not replicate may vanish with a
-   *   failover, so it is recorded as failed (counted only if a consumer saw it)
+   * @param replicas with replicas (Sentinel, Cluster): an add counts as confirmed only once this
+   *   many replicas acknowledged it (addStream's `replicas`, raw adds: `WAIT`); one the primary took
+   *   but did not replicate may vanish with a failover, so it is recorded as failed (counted only
+   *   if a consumer saw it)
    */
   constructor(url: string, readonly service: string, private readonly tag: string, private readonly replicas = 0) {
     this.redis = connectUrl(url, { connectionName: 'chaos-producer', autoResendUnfulfilledCommands: false, maxRetriesPerRequest: null, retryStrategy: () => 100 });
@@ -64,8 +65,7 @@ export class Producer {
     const entry: Added = { name, kind, requestedAt: Date.now() };
     this.added.push(entry);
     try {
-      const id = await this.bounded(lastValueFrom(addStream(this.redis, this.service, { dataStreamName: name, info })));
-      await this.replicated(id);
+      const id = await this.bounded(lastValueFrom(addStream(this.redis, this.service, { dataStreamName: name, info }, this.replicas > 0 ? { replicas: this.replicas } : {})));
       entry.id = id;
       entry.confirmedAt = Date.now();
     } catch (err) {
