@@ -467,6 +467,7 @@ export const CASES: CaseDef[] = [
   },
   {
     name: 'sentinel-failover',
+    doneMayBeLost: true,
     title: 'behind Sentinel (primary, replica, 3 sentinels): SENTINEL FAILOVER while the consumers work',
     deployment: 'sentinel',
     assertion: 'the consumers follow the new primary (reader, subscriber, keyspace flags re-applied there); nothing lost',
@@ -476,6 +477,7 @@ export const CASES: CaseDef[] = [
   },
   {
     name: 'sentinel-kill-primary',
+    doneMayBeLost: true,
     title: 'behind Sentinel: SIGKILL the primary; the sentinels promote the replica',
     deployment: 'sentinel',
     expectInterrupted: true,
@@ -486,6 +488,7 @@ export const CASES: CaseDef[] = [
   },
   {
     name: 'cluster-kill-primary',
+    doneMayBeLost: true,
     title: 'on a 3+3 Cluster: SIGKILL the primary of a busy partition; its replica is promoted',
     deployment: 'cluster',
     expectInterrupted: true,
@@ -496,6 +499,7 @@ export const CASES: CaseDef[] = [
   },
   {
     name: 'cluster-sigstop-primary',
+    doneMayBeLost: true,
     title: 'on a 3+3 Cluster: SIGSTOP the primary of a busy partition past cluster-node-timeout, then SIGCONT',
     deployment: 'cluster',
     expectInterrupted: true,
