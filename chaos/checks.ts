@@ -246,6 +246,9 @@ export const analyse = (input: AnalysisInput): Analysis => {
   for (const e of events) {
     if (e.id === undefined || entries.has(e.id) || !['added', 'claimed', 'started'].includes(e.event)) continue;
     const asked = added.find((a) => a.id === undefined && shortName(a.name) === e.stream);
+    // The producer was told the add did not reach a replica (addStream's `replicas`): it may vanish
+    // with a failover, and a producer adds it again; counted as uncertain, not as an entry.
+    if (asked?.error !== undefined && / replicas in time/.test(asked.error)) continue;
     entries.set(e.id, { id: e.id, name: e.stream ?? '?', kind: asked?.kind ?? 'unconfirmed', at: asked?.requestedAt ?? e.at });
   }
   const seenNames = new Set([...entries.values()].map((e) => shortName(e.name)));
