@@ -5,7 +5,9 @@
  *   npm run bench -- --quick           short run (about 4 minutes, 2 of them the entries scenarios)
  *   npm run bench -- --soak [--soak-seconds=600]   also the memory soak (streams coming and going)
  *   npm run bench -- --only=heartbeat,handout      some scenarios only
- *      (heartbeat, cpu-memory, handout, failover, handoff, entries-design, entries, soak)
+ *      (heartbeat, cpu-memory, handout, failover, handoff, entries-design, entries, fleet, soak, cluster)
+ *   --only=cluster        3-primary Cluster against one node (hand-out, heartbeat CPU per primary,
+ *                         consumer failover with other locks held; see docs/scaling.md)
  *   --read-count=N        readCount of the hand-out scenario (default 500)
  *   --fleet-streams=N     streams of the fleet scenario's large scale-up and mass failover (default 100000)
  *   --bullmq-concurrency=N   concurrency of the BullMQ worker (default 100)
@@ -32,8 +34,9 @@ import { handoffScenario } from './scenarios/handoff';
 import { BULLMQ_CONCURRENCY, handoutScenario } from './scenarios/handout';
 import { heartbeatScenario } from './scenarios/heartbeat';
 import { soakScenario } from './scenarios/soak';
+import { clusterScenario } from './scenarios/cluster';
 
-const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'entries-design', 'entries', 'fleet', 'soak'] as const;
+const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'entries-design', 'entries', 'fleet', 'soak', 'cluster'] as const;
 
 class UsageError extends Error {}
 
@@ -133,6 +136,7 @@ const main = async (): Promise<void> => {
     await run('entries', () => entriesScenario(server, config));
     await run('fleet', () => fleetScenario(server, config));
     await run('soak', () => soakScenario(server, config));
+    await run('cluster', () => clusterScenario(server, config));
   } finally {
     redis.disconnect();
     await server.stop();

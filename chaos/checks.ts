@@ -1,4 +1,6 @@
+import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
+import { resolveLayout } from '../lib/layout';
 import { MUTEX_KEY_SEP } from '../lib';
 import type { ConsumerEvent } from '../support/protocol';
 import { shortName } from '../support/protocol';
@@ -43,33 +45,55 @@ export interface RedisState {
   readonly flags: string;
 }
 
+/** The primaries of a Cluster connection, or the connection itself. */
+const nodesOf = (redis: Redis): Redis[] => ((redis as unknown as Cluster).isCluster ? (redis as unknown as Cluster).nodes('master') : [redis]);
+
+/**
+ * Redis's state for `service`, every partition summed (on a Cluster the tagged layout, one LBS per
+ * partition; on one node the Go layout), lock keys scanned on every primary.
+ */
 export const redisState = async (admin: Redis, service: string): Promise<RedisState> => {
-  const lbs = `${service}-input`;
-  const xlen = await admin.xlen(lbs);
-  let pending = -1;
-  try {
-    const summary = (await admin.xpending(lbs, `${service}-group`)) as [number, ...unknown[]];
-    pending = Number(summary[0]);
-  } catch {
-    pending = -1;
+  const onCluster = (admin as unknown as Cluster).isCluster === true;
+  const layout = resolveLayout(service, onCluster, {});
+  const partitions = Array.from({ length: layout.partitions }, (_, p) => layout.keysOf(p));
+  let xlen = 0;
+  let pending = 0;
+  let deadlines = 0;
+  const dead: RedisState['dead'] = [];
+  for (const keys of partitions) {
+    xlen += await admin.xlen(keys.lbs);
+    try {
+      const summary = (await admin.xpending(keys.lbs, keys.group)) as [number, ...unknown[]];
+      if (pending >= 0) pending += Number(summary[0]);
+    } catch {
+      pending = -1;
+    }
+    deadlines += await admin.zcard(keys.deadlines);
+    const raw = (await admin.xrange(keys.dead, '-', '+')) as [string, string[]][];
+    dead.push(
+      ...raw.map(([, fields]) => {
+        const get = (name: string): string => {
+          const at = fields.findIndex((f, i) => i % 2 === 0 && f === name);
+          return at >= 0 ? fields[at + 1]! : '';
+        };
+        return { sourceId: get('source-id'), reason: get('reason'), consumer: get('consumer'), bytes: fields.reduce((n, f) => n + f.length, 0) };
+      }),
+    );
   }
   const locks: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `*${MUTEX_KEY_SEP}*`, 'COUNT', 1000);
-    cursor = next;
-    locks.push(...keys.map(shortName));
-  } while (cursor !== '0');
-  const deadlines = await admin.zcard(`${service}-deadlines`);
-  const raw = (await admin.xrange(`${service}-dead`, '-', '+')) as [string, string[]][];
-  const dead = raw.map(([, fields]) => {
-    const get = (name: string): string => {
-      const at = fields.findIndex((f, i) => i % 2 === 0 && f === name);
-      return at >= 0 ? fields[at + 1]! : '';
-    };
-    return { sourceId: get('source-id'), reason: get('reason'), consumer: get('consumer'), bytes: fields.reduce((n, f) => n + f.length, 0) };
-  });
-  const [, flags = ''] = (await admin.config('GET', 'notify-keyspace-events')) as string[];
+  const flagsSeen: string[] = [];
+  for (const node of nodesOf(admin)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `*${MUTEX_KEY_SEP}*`, 'COUNT', 1000);
+      cursor = next;
+      locks.push(...keys.map(shortName));
+    } while (cursor !== '0');
+    const [, nodeFlags = ''] = (await node.config('GET', 'notify-keyspace-events')) as string[];
+    flagsSeen.push(nodeFlags);
+  }
+  // On a Cluster: the flags of the primary that has the fewest (every primary needs K and x).
+  const flags = flagsSeen.sort((a, b) => a.length - b.length)[0] ?? '';
   return { xlen, pending, locks, deadlines, dead, flags };
 };
 
@@ -227,6 +251,9 @@ export const analyse = (input: AnalysisInput): Analysis => {
   for (const e of events) {
     if (e.id === undefined || entries.has(e.id) || !['added', 'claimed', 'started'].includes(e.event)) continue;
     const asked = added.find((a) => a.id === undefined && shortName(a.name) === e.stream);
+    // The producer was told the add did not reach a replica (addStream's `replicas`): it may vanish
+    // with a failover, and a producer adds it again; counted as uncertain, not as an entry.
+    if (asked?.error !== undefined && / replicas in time/.test(asked.error)) continue;
     entries.set(e.id, { id: e.id, name: e.stream ?? '?', kind: asked?.kind ?? 'unconfirmed', at: asked?.requestedAt ?? e.at });
   }
   const seenNames = new Set([...entries.values()].map((e) => shortName(e.name)));

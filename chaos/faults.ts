@@ -1,5 +1,7 @@
 import { MUTEX_KEY_SEP } from '../lib';
-import type { Analysis, FaultRecord, Window } from './checks';
+import { resolveLayout } from '../lib/layout';
+import type { RedisServer } from '../support/redis-server';
+import type { Analysis, FaultRecord, RedisState, Window } from './checks';
 import type { ConsumerProc } from './consumers';
 import { sleep } from '../support/service';
 import { CaseContext, CaseDef } from './driver';
@@ -105,6 +107,52 @@ const ODD_NAMES = [
   'odd-unicode-流れ-🚀-ñ-Ω-עברית-é',
   `odd-1mb-${'m'.repeat(1_000_000)}`,
 ];
+
+/**
+ * A failover behind Sentinel, while the consumers work: `SENTINEL FAILOVER` (the primary hands
+ * over, Sentinel closes its clients) or a SIGKILL of the primary (the sentinels see it down after
+ * `down-after-milliseconds`, then promote the replica; the killed server comes back empty and
+ * becomes the new primary's replica). The pause is the time without a primary (the duplicate bound
+ * grows by it).
+ */
+const sentinelFailover = (how: 'failover' | 'kill') => async (ctx: CaseContext): Promise<FaultRecord> => {
+  const deployment = ctx.sentinel!;
+  await ctx.owner();
+  const f = how === 'failover' ? await deployment.failover({ settle: false }) : await deployment.killPrimary({ settle: false });
+  const outage = f.promotedAt - f.at;
+  const what = how === 'failover' ? 'SENTINEL FAILOVER' : 'SIGKILL of the primary';
+  return { at: f.at, endAt: f.promotedAt, pauseMs: outage, targets: 'all', notes: [`${what}: ${f.from} -> ${f.to}, new primary named after ${outage} ms`] };
+};
+
+/** The keyspace flags are server config, not replicated: the consumers must set them on the new primary. */
+const flagsOnNewPrimary = (_ctx: CaseContext, _analysis: Analysis, state: RedisState): string[] =>
+  state.flags.includes('K') && state.flags.includes('x') ? [] : [`notify-keyspace-events on the new primary is "${state.flags}" (K and x expected)`];
+
+/** The primary that serves the partition of a stream some consumer works on now (the fault then interrupts it). */
+const busyPrimary = async (ctx: CaseContext): Promise<{ primary: RedisServer; partition: number }> => {
+  const cluster = ctx.cluster!;
+  const owner = await ctx.owner();
+  const stream = [...owner.openWindows().values()][0]!.stream!;
+  const layout = resolveLayout(ctx.service, true, {});
+  const partition = layout.partitionOf(stream);
+  return { primary: await cluster.primaryOf(layout.keysOf(partition).lbs), partition };
+};
+
+/**
+ * A Cluster primary fails while the consumers work: SIGKILL, or SIGSTOP past cluster-node-timeout
+ * (then SIGCONT: it wakes as its heir's replica). Its replica is promoted; the pause is the time
+ * until the heir serves the slots (the duplicate bound grows by it). The failed node rejoins after.
+ */
+const clusterPrimaryFails = (how: 'kill' | 'pause') => async (ctx: CaseContext): Promise<FaultRecord> => {
+  const cluster = ctx.cluster!;
+  const { primary, partition } = await busyPrimary(ctx);
+  const at = Date.now();
+  const heir = await cluster.failPrimary(primary, how);
+  const endAt = Date.now();
+  await cluster.revive(primary);
+  const what = how === 'kill' ? 'SIGKILL' : 'SIGSTOP';
+  return { at, endAt, pauseMs: endAt - at, targets: 'all', notes: [`${what} of the primary ${primary.port} (partition ${partition}): replica ${heir.port} serves its slots after ${endAt - at} ms; the old primary rejoined as a replica ${Date.now() - endAt} ms later`] };
+};
 
 export const CASES: CaseDef[] = [
   {
@@ -415,6 +463,67 @@ export const CASES: CaseDef[] = [
       const later = reader?.of('started').filter((e) => e.at > (huge?.confirmedAt ?? 0)).length ?? 0;
       ctx.note(`dead-lettered by ${dead.consumer}: "${dead.reason}" (${Math.round(dead.bytes / 1024)} KiB copied); it started ${later} stream(s) after`);
       return later > 0 ? [] : [`${dead.consumer} started nothing after dead-lettering the entry`];
+    },
+  },
+  {
+    name: 'sentinel-failover',
+    doneMayBeLost: true,
+    title: 'behind Sentinel (primary, replica, 3 sentinels): SENTINEL FAILOVER while the consumers work',
+    deployment: 'sentinel',
+    assertion: 'the consumers follow the new primary (reader, subscriber, keyspace flags re-applied there); nothing lost',
+    setup: (ctx) => longStreams(ctx),
+    inject: sentinelFailover('failover'),
+    check: flagsOnNewPrimary,
+  },
+  {
+    name: 'sentinel-kill-primary',
+    doneMayBeLost: true,
+    title: 'behind Sentinel: SIGKILL the primary; the sentinels promote the replica',
+    deployment: 'sentinel',
+    expectInterrupted: true,
+    assertion: 'the consumers follow the promoted replica; every stream interrupted by the outage is taken up again; nothing lost',
+    setup: (ctx) => longStreams(ctx),
+    inject: sentinelFailover('kill'),
+    check: flagsOnNewPrimary,
+  },
+  {
+    name: 'cluster-kill-primary',
+    doneMayBeLost: true,
+    title: 'on a 3+3 Cluster: SIGKILL the primary of a busy partition; its replica is promoted',
+    deployment: 'cluster',
+    expectInterrupted: true,
+    assertion: 'the consumers follow the promoted replica (commands, reads, its subscriber); every interrupted stream taken up again; nothing lost',
+    setup: (ctx) => longStreams(ctx, 6),
+    inject: clusterPrimaryFails('kill'),
+    check: flagsOnNewPrimary,
+  },
+  {
+    name: 'cluster-sigstop-primary',
+    doneMayBeLost: true,
+    title: 'on a 3+3 Cluster: SIGSTOP the primary of a busy partition past cluster-node-timeout, then SIGCONT',
+    deployment: 'cluster',
+    expectInterrupted: true,
+    assertion: 'its replica takes over; the woken primary becomes a replica; nothing lost',
+    setup: (ctx) => longStreams(ctx, 6),
+    inject: clusterPrimaryFails('pause'),
+    check: flagsOnNewPrimary,
+  },
+  {
+    name: 'cluster-slot-migration',
+    title: 'on a 3+3 Cluster: the slot of a busy partition moves to another primary key by key (ASK, TRYAGAIN, MOVED) under load',
+    deployment: 'cluster',
+    assertion: 'nothing lost, no consumer error, every stream processed once',
+    setup: (ctx) => longStreams(ctx, 6),
+    inject: async (ctx) => {
+      const cluster = ctx.cluster!;
+      const { primary, partition } = await busyPrimary(ctx);
+      const layout = resolveLayout(ctx.service, true, {});
+      const slot = await cluster.slotOf(layout.keysOf(partition).lbs);
+      const to = (await cluster.primaries()).find((p) => p.port !== primary.port)!;
+      const at = Date.now();
+      await cluster.migrateSlot(slot, to, { keysPerStep: 1, pauseMs: 50 });
+      const endAt = Date.now();
+      return { at, endAt, pauseMs: 0, targets: 'all', notes: [`slot ${slot} (partition ${partition}) moved from ${primary.port} to ${to.port} key by key in ${endAt - at} ms`] };
     },
   },
 ];

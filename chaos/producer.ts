@@ -1,7 +1,8 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { addStream } from '../lib';
 import { shortName } from '../support/protocol';
+import { connectUrl } from '../support/redis-url';
 import { sleep } from '../support/service';
 
 /** One LBS entry the producer asked for. */
@@ -44,9 +45,16 @@ export class Producer {
   /** data stream (its short name) -> the ids of the entries written into it */
   readonly dataEntries = new Map<string, readonly string[]>();
 
-  constructor(port: number, readonly service: string, private readonly tag: string, private readonly plan?: EntryPlan) {
-    this.redis = new Redis({ port, host: '127.0.0.1', connectionName: 'chaos-producer', autoResendUnfulfilledCommands: false, maxRetriesPerRequest: null, retryStrategy: () => 100 });
-    this.redis.on('error', () => undefined);
+  /**
+   * @param url the server (`redis://…`) or the Sentinel deployment (`redis-sentinel://…`)
+   * @param replicas with replicas (Sentinel, Cluster): an add counts as confirmed only once this
+   *   many replicas acknowledged it (addStream's `replicas`, raw adds: `WAIT`); one the primary took
+   *   but did not replicate may vanish with a failover, so it is recorded as failed (counted only
+   *   if a consumer saw it)
+   * @param plan the entries written into each data stream before it is added (consumeStream's work)
+   */
+  constructor(url: string, readonly service: string, private readonly tag: string, private readonly replicas = 0, private readonly plan?: EntryPlan) {
+    this.redis = connectUrl(url, { connectionName: 'chaos-producer', autoResendUnfulfilledCommands: false, maxRetriesPerRequest: null, retryStrategy: () => 100 });
     for (const ev of ['connect', 'ready', 'close', 'reconnecting', 'end'] as const) this.redis.on(ev, () => this.connectionLog.push(`${Date.now()} ${ev}`));
   }
 
@@ -93,7 +101,8 @@ export class Producer {
     this.added.push(entry);
     try {
       entry.entries = await this.writeEntries(name, info);
-      entry.id = await this.bounded(lastValueFrom(addStream(this.redis, this.service, { dataStreamName: name, info })));
+      const id = await this.bounded(lastValueFrom(addStream(this.redis, this.service, { dataStreamName: name, info }, this.replicas > 0 ? { replicas: this.replicas } : {})));
+      entry.id = id;
       entry.confirmedAt = Date.now();
     } catch (err) {
       entry.error = err instanceof Error ? err.message : String(err);
@@ -101,12 +110,21 @@ export class Producer {
     return entry;
   }
 
+  /** Waits (at most 1 s) for `replicas` replicas to acknowledge the writes so far; throws when they did not. */
+  private async replicated(id: string): Promise<void> {
+    if (this.replicas === 0) return;
+    const acked = (await this.bounded(this.redis.wait(this.replicas, 1000))) as number;
+    if (acked < this.replicas) throw new Error(`${id} not replicated (WAIT ${this.replicas}: ${acked})`);
+  }
+
   /** XADD of raw fields (input `addStream` refuses, such as a name holding the separator). */
   async addRaw(name: string, kind: string, ...fields: string[]): Promise<Added> {
     const entry: Added = { name, kind, requestedAt: Date.now() };
     this.added.push(entry);
     try {
-      entry.id = (await this.bounded(this.redis.xadd(`${this.service}-input`, '*', ...fields))) as string;
+      const id = (await this.bounded(this.redis.xadd(`${this.service}-input`, '*', ...fields))) as string;
+      await this.replicated(id);
+      entry.id = id;
       entry.confirmedAt = Date.now();
     } catch (err) {
       entry.error = err instanceof Error ? err.message : String(err);

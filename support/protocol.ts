@@ -7,6 +7,7 @@
 
 /** What the child does; `toEnv` turns it into its environment, `fromEnv` back. */
 export interface ConsumerConfig {
+  /** `redis://…`, or `redis-sentinel://host:port,…/<master>` for a primary behind Sentinel (support/sentinel.ts) */
   readonly redisUrl: string;
   readonly service: string;
   /** the consumer id: the client is `redis-consumer-<pod>` */

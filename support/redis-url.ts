@@ -1,8 +1,10 @@
 import Redis, { RedisOptions } from 'ioredis';
+import { connectTo, sentinelOptions } from './sentinel';
 
 /**
- * The address of the Redis the tests and tools talk to: a `redis://` URL, or `cluster:<host>:<port>,...`
- * (the seed nodes of a Redis Cluster, see support/cluster.ts).
+ * The address of the Redis the tests and tools talk to: a `redis://` URL, `cluster:<host>:<port>,...`
+ * (the seed nodes of a Redis Cluster, see support/cluster.ts), or `redis-sentinel://<host>:<port>,.../<master>`
+ * (a primary behind Sentinel, see support/sentinel.ts).
  */
 export const isClusterUrl = (url: string): boolean => url.startsWith('cluster:');
 
@@ -13,6 +15,7 @@ export const clusterUrl = (seeds: readonly { host: string; port: number }[]): st
  * as `Redis`: the commands the tests send have the same signatures). Errors are swallowed.
  */
 export const connectUrl = (url: string, options: RedisOptions = {}): Redis => {
+  if (sentinelOptions(url) !== undefined) return connectTo(url, options);
   if (!isClusterUrl(url)) {
     const redis = new Redis(url, options);
     redis.on('error', () => undefined);
