@@ -20,6 +20,8 @@ const taggedAcl = (service: string): string[] => [
   '+get', '+set', '+pttl', '+pexpire', '+del', '+sadd', '+srem', '+sscan', '+scard',
   '+zadd', '+zscore', '+zrangebyscore', '+zrem', '+hget', '+hset', '+hmget', '+hdel', '+time',
   '+evalsha', '+eval', '+psubscribe', '+punsubscribe',
+  // fences (taken locks), the fleet's membership (written by the heartbeat), lockless checks
+  '+incr', '+hgetall', '+exists',
   `~{${service}:*`,
   `&${taggedKeyspacePattern(service, 0)}`,
 ];

@@ -28,8 +28,26 @@ const xreadArgs = (count: number, requests: readonly ReadRequest[], blockMs: num
   return args;
 };
 
+/**
+ * XREAD's reply as `[key, rows][]`. Under RESP3 (ioredis 6's default protocol) Redis answers with
+ * a map, which `call()` hands back flattened (`[key, rows, key, rows, ...]`), or as a Map or an
+ * object with `replyMapping: 'resp3'`.
+ */
+const streamsOf = (reply: XReadReply | (string | [string, string[]][])[]): [string, [string, string[]][]][] => {
+  if (reply === null || reply === undefined) return [];
+  // `replyMapping: 'resp3'`: a Map or a plain object of key -> rows.
+  if (reply instanceof Map) return [...(reply as Map<string, [string, string[]][]>).entries()];
+  if (!Array.isArray(reply)) return Object.entries(reply as Record<string, [string, string[]][]>);
+  if (reply.length === 0) return [];
+  if (typeof reply[0] !== 'string') return reply as [string, [string, string[]][]][];
+  const flat = reply as (string | [string, string[]][])[];
+  const out: [string, [string, string[]][]][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i] as string, flat[i + 1] as [string, string[]][]]);
+  return out;
+};
+
 const addReply = (into: Map<string, StreamEntry[]>, reply: XReadReply): void => {
-  for (const [key, rows] of reply ?? []) {
+  for (const [key, rows] of streamsOf(reply)) {
     const entries = rows.filter((row) => row[1] !== null).map(([id, flat]): StreamEntry => ({ id, fields: fieldsOf(flat) }));
     if (entries.length > 0) into.set(key, entries);
   }
