@@ -139,7 +139,8 @@ describe('a fleet shared with Go consumers (Go-behaviour twin, private servers)'
       await go.kill();
       await ours.waitFor('StreamExpired', 1, 10_000);
       const claimed = await lastValueFrom(ours.client.claim(ours.of('StreamExpired')[0]!.payload));
-      expect(claimed.payload).to.deep.equal({ dataStreamName: added.stream, idInLbs: added.id });
+      // The Go consumer took no fence: our claim is the first take that counts.
+      expect(claimed.payload).to.deep.equal({ dataStreamName: added.stream, idInLbs: added.id, fence: 1 });
       expect(claimed.additionalInfo).to.deep.equal({ i: 1 });
       expect(await t.admin.get(lockKey(added.stream, added.id))).to.equal(ours.client.id);
     });

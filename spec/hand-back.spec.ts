@@ -25,7 +25,9 @@ describe('handing a lock back (private server)', function () {
     });
     await subscriber.psubscribe(keyspacePattern(0));
     const owner = 'redis-consumer-owner';
-    const port = new RedisPort(server.connect(), serviceKeys(t.service), owner, 10_000);
+    // Closed at the end: left open, it would retry the stopped server forever (a timer keeps the run up).
+    const connection = server.connect();
+    const port = new RedisPort(connection, serviceKeys(t.service), owner, 10_000);
     const n = 20_000;
     const handBack = async (i: number): Promise<void> => {
       const key = `${t.service}:s${i}${MUTEX_KEY_SEP}${i}-0`;
@@ -36,8 +38,12 @@ describe('handing a lock back (private server)', function () {
         if ((await lastValueFrom(port.touchLock(key))) < 0) return;
       }
     };
-    for (let from = 0; from < n; from += 200) await Promise.all(Array.from({ length: 200 }, (_, k) => handBack(from + k)));
-    await sleep(300);
+    try {
+      for (let from = 0; from < n; from += 200) await Promise.all(Array.from({ length: 200 }, (_, k) => handBack(from + k)));
+      await sleep(300);
+    } finally {
+      connection.disconnect();
+    }
     const counts = { expired: 0, del: 0 };
     for (const message of events.values()) counts[message as 'expired' | 'del']++;
     expect(counts).to.deep.equal({ expired: n, del: 0 });

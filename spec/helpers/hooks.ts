@@ -20,5 +20,7 @@ export const mochaHooks = {
   async afterAll(): Promise<void> {
     setSharedRedisUrl(undefined);
     await shared?.stop();
+    // The run ends when nothing is left running ("exit": false): name what keeps it up, if anything.
+    setTimeout(() => console.error(`  Still running 5 s after the last spec (a leak): ${process.getActiveResourcesInfo().join(', ')}`), 5000).unref();
   },
 };
