@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: type-checks everything, then runs four passes, two at a time (the timing-sensitive
+// `npm test`: type-checks everything, then runs four passes, two at a time, then the fleet pass (the timing-sensitive
 // chaos and failover specs do not stand more on a 2-core machine), each in its own mocha process
 // with its own Redis (see spec/helpers/provision.ts), and prints each pass's output when it ends:
 //   ioredis 5   unit and marble specs, and the specs against real Redis (the lock file's ioredis)
@@ -9,6 +9,7 @@
 //   cluster     the real-Redis specs that matter (hand-out, claims and heartbeat, recovery, dead
 //               letters, operators, crashes) again on a local Redis Cluster of 3 primaries and 3
 //               replicas, and the Cluster fault specs (spec/cluster/); needs a redis-server binary
+//   fleet       the balanced-fleet spec (child processes moving 1,000 streams), alone at the end
 // Flags: --only <pass>[,<pass>] runs those passes; --jobs N runs N at a time (default 2); extra
 // arguments go to every mocha.
 const { spawn, spawnSync } = require('node:child_process');
@@ -32,6 +33,14 @@ const PASSES = [
     ],
     env: { RSCRX_CLUSTER: '1' },
     needsRedisServer: true,
+  },
+  // Four consumer processes moving 1,000 streams between them, judged by what each ends up holding:
+  // run once the other passes are done, so that they do not share the two cores with it.
+  {
+    name: 'fleet',
+    args: ['--no-config', '--require', 'tsx/cjs', '--require', 'spec/helpers/hooks.ts', '--extension', 'ts', '--timeout', '20000', '--reporter', 'spec/helpers/reporter.js', 'spec/fleet.spec.ts'],
+    env: {},
+    alone: true,
   },
 ];
 
@@ -70,13 +79,14 @@ const run = (pass) =>
     });
   });
 
-const queue = [...passes];
+const queue = passes.filter((p) => !p.alone);
 const results = [];
 const worker = async () => {
   for (let pass = queue.shift(); pass !== undefined; pass = queue.shift()) results.push(await run(pass));
 };
 
-Promise.all(Array.from({ length: jobs }, worker)).then(() => {
+Promise.all(Array.from({ length: jobs }, worker)).then(async () => {
+  for (const pass of passes.filter((p) => p.alone)) results.push(await run(pass));
   console.log(`\n===== summary (${((Date.now() - started) / 1000).toFixed(0)} s) =====`);
   for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(10)} ${r.totals.trim()} (${r.seconds} s)`);
   process.exit(results.every((r) => r.ok) ? 0 : 1);

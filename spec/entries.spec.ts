@@ -215,7 +215,7 @@ describe('consumeStream: the entries of owned streams (real Redis)', function ()
     await waitUntil(async () => (await t.admin.get(lock)) === 'redis-consumer-a', hbInterval * 4, 'the re-take');
     expect(await t.admin.get(entryKeysOf(lock).fence)).to.equal('2');
     await fill(name, 1, 1);
-    await waitUntil(() => a.handled.length === 2, 5000, 'a second entry');
+    await waitUntil(() => a.handled.length === 2, 15_000, 'a second entry');
     expect(a.handled.map((h) => h.fence)).to.deep.equal([1, 2]);
   });
 
