@@ -57,7 +57,16 @@ const passes = PASSES.filter((p) => only === undefined || only.some((o) => p.nam
   return false;
 });
 
-const typecheck = spawnSync('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], { cwd: root, stdio: 'inherit' });
+// The project's own TypeScript (never `npx tsc`, which fetches an unrelated "tsc" package when
+// node_modules is missing): say what to run instead.
+let tsc;
+try {
+  tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
+} catch {
+  console.error('npm test: TypeScript is not installed here; run `npm ci` (or `npm install`) first.');
+  process.exit(1);
+}
+const typecheck = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit'], { cwd: root, stdio: 'inherit' });
 if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
 
 const started = Date.now();
