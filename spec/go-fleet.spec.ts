@@ -119,9 +119,9 @@ describe('a fleet shared with Go consumers (Go-behaviour twin, private servers)'
       go.signal('SIGCONT');
       await go.waitFor('claim-lost', { timeoutMs: 5000 });
       await go.waitFor('disowned', { timeoutMs: 5000 });
-      await sleep(4 * hb);
+      await waitUntil(async () => (await pendingFor(t.admin, added.id)) === ours.client.id, 8 * hb, 'the entry taken back');
+      await sleep(hb);
       expect(addedOf(ours, added.stream), 'StreamAdded of the claimed stream').to.equal(0);
-      expect(await pendingFor(t.admin, added.id)).to.equal(ours.client.id);
       await lastValueFrom(ours.client.doneStream(added.stream), { defaultValue: undefined });
       expect(await t.admin.xlen(lbsKey(t.service))).to.equal(0);
     });

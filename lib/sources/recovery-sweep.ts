@@ -48,6 +48,26 @@ const withoutLock = (deps: RecoveryDeps, entries: readonly LbsEntry[]): Observab
     );
   });
 
+/** Claims each entry (together), collecting failures: the other claims go on. */
+const claimEach = (deps: RecoveryDeps, entries: readonly LbsEntry[], minIdleMs: number, failures: unknown[]): Observable<Won[]> => {
+  const { port, ledger, lockKeyOf } = deps;
+  if (entries.length === 0) return of([]);
+  return forkJoin(
+    entries.map((entry) =>
+      port.claim(lockKeyOf(entry.payload.dataStreamName, entry.payload.idInLbs), entry.payload.idInLbs, minIdleMs).pipe(
+        map((result): Won => {
+          if (result.kind !== 'claimed') return false;
+          return result.takenBack === true && ledger.holds(entry.payload.dataStreamName, entry.payload.idInLbs) ? 'taken-back' : result.fence;
+        }),
+        catchError((err: unknown) => {
+          failures.push(err);
+          return of<Won>(false);
+        }),
+      ),
+    ),
+  );
+};
+
 /**
  * Recovers one page of the pending list: skips the entries this consumer keeps (held, or handed
  * back recently), acknowledges the ones whose LBS entry is gone, dead-letters the ones that do
@@ -59,7 +79,7 @@ const withoutLock = (deps: RecoveryDeps, entries: readonly LbsEntry[]): Observab
  * announced twice. A failed claim is collected in `failures`; the other claims of the page go on.
  */
 export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string, mayClaim: (entry: LbsEntry) => boolean = () => true): Observable<SweepPage> => {
-  const { port, ledger, options, lockKeyOf } = deps;
+  const { port, ledger, options } = deps;
   return port.pending(minIdleMs, start, options.lbsRecoveryCount).pipe(
     concatMap((rows) => {
       const next = rows.length < options.lbsRecoveryCount ? '-' : `(${rows[rows.length - 1]!.id}`;
@@ -70,40 +90,27 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string,
           const decoded = partitionEntries(entries.filter((e): e is RawEntry => e !== null), options.maxEntryBytes, deps.belongsHere);
           const { bad } = decoded;
           const failures: unknown[] = [];
+          // Entries of owned streams come back whatever the room or the fleet's order: they add nothing.
+          const owned = decoded.good.filter((e) => ledger.holds(e.payload.dataStreamName, e.payload.idInLbs));
+          const allowed = decoded.good.filter((e) => !owned.includes(e) && mayClaim(e));
+          const deferred = decoded.good.filter((e) => !owned.includes(e) && !allowed.includes(e)).map((e) => e.payload.idInLbs);
           // At most the room this consumer has left (maxStreams): the others stay for consumers with room.
           let reserved = 0;
           let good: readonly LbsEntry[] = [];
-          const allowed = decoded.good.filter(mayClaim);
-          const deferred = decoded.good.filter((e) => !allowed.includes(e)).map((e) => e.payload.idInLbs);
-          const lockless$ = withoutLock(deps, allowed);
-          const claims$ = lockless$.pipe(concatMap((free) => {
+          const takenBack$ = claimEach(deps, owned, minIdleMs, failures);
+          const claims$ = withoutLock(deps, allowed).pipe(concatMap((free) => {
             reserved = ledger.reserve(Math.min(free.length, sweepRoom(deps)));
             good = free.slice(0, reserved);
-            return good.length === 0
-              ? of([] as Won[])
-              : forkJoin(
-                  good.map((entry) =>
-                    port.claim(lockKeyOf(entry.payload.dataStreamName, entry.payload.idInLbs), entry.payload.idInLbs, minIdleMs).pipe(
-                      map((result): Won => {
-                        if (result.kind !== 'claimed') return false;
-                        return result.takenBack === true && ledger.holds(entry.payload.dataStreamName, entry.payload.idInLbs) ? 'taken-back' : result.fence;
-                      }),
-                      catchError((err: unknown) => {
-                        failures.push(err);
-                        return of<Won>(false);
-                      }),
-                    ),
-                  ),
-                );
+            return claimEach(deps, good, minIdleMs, failures);
           }), finalize(() => ledger.unreserve(reserved)));
-          return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), claims$).pipe(
+          return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), forkJoin([takenBack$, claims$])).pipe(
             map(
-              (won): SweepPage => ({
+              ([back, won]): SweepPage => ({
                 examined: rows.length,
                 recovered: good.flatMap((e, i) => { const fence = won[i]; return typeof fence === 'number' ? [{ ...e, fence }] : []; }),
                 deadLettered: bad,
                 failures,
-                takenBack: won.filter((w) => w === 'taken-back').length,
+                takenBack: back.filter((w) => w === 'taken-back').length,
                 next,
                 deferred,
               }),
