@@ -1,13 +1,14 @@
 import { expect } from 'chai';
-import { lastValueFrom } from 'rxjs';
-import { addStream } from '../lib';
+import { NEVER, lastValueFrom } from 'rxjs';
+import { RedisStreamClient, addStream, claimExpired, processStreams } from '../lib';
+import type { StreamOutcome } from '../lib';
 import { serviceKeys } from '../lib/keys';
-import { sleep, streamName, useService, waitUntil } from '../support/service';
+import { locksOf, sleep, streamName, useService, waitUntil } from '../support/service';
 
 describe('a consumer that stops leaves nothing of itself in Redis', () => {
   const t = useService('leave');
 
-  for (const stop of ['done'] as const) {
+  for (const stop of ['done', 'shutdown'] as const) {
     it(`removes its deadline and its lock set at ${stop}(), also as the last consumer of the service`, async () => {
       const keys = serviceKeys(t.service);
       const c = t.consumer('last');
@@ -32,5 +33,37 @@ describe('a consumer that stops leaves nothing of itself in Redis', () => {
     await t.admin.sadd(keys.locksOf(c.client.id), 'another-lock');
     await lastValueFrom(c.client.done(), { defaultValue: undefined });
     expect(await t.admin.zscore(keys.deadlines, c.client.id)).not.to.equal(null);
+  });
+
+  // Streams taken less than half a heartbeat before shutdown() had their locks never extended: they
+  // lapsed while release() waited out their first TTL, so the hand-back found no lock, left the key
+  // in the lock set, and this consumer claimed its own streams back from their `expired` event.
+  it('hands back streams taken just before shutdown() and claims none of them back (lock set and deadline gone)', async function () {
+    this.timeout(20_000);
+    const keys = serviceKeys(t.service);
+    const hbInterval = 400;
+    const client = new RedisStreamClient(t.connect(), t.service, { consumerId: 'quick', hbInterval });
+    const outcomes: StreamOutcome[] = [];
+    const owned: string[] = [];
+    const subscription = client
+      .init()
+      .pipe(
+        claimExpired(client),
+        processStreams(client, (s) => (owned.push(s.payload.dataStreamName), NEVER)),
+      )
+      .subscribe((o) => outcomes.push(o));
+    t.onTeardown(() => subscription.unsubscribe());
+    await sleep(100);
+    const names = [0, 1, 2].map((i) => streamName(t.service, i));
+    for (const dataStreamName of names) await lastValueFrom(addStream(t.admin, t.service, { dataStreamName }));
+    await waitUntil(() => names.every((n) => owned.includes(n)), 5000, `${names.join(', ')} handed out`);
+    // Most likely no heartbeat tick since the take (a tick would extend every lock): shutdown() at once.
+    await lastValueFrom(client.shutdown(), { defaultValue: undefined });
+    await sleep(2 * hbInterval);
+    expect(owned, 'streams taken (or claimed back)').to.deep.equal(names);
+    expect(await t.admin.smembers(keys.locksOf(client.id)), 'lock set').to.deep.equal([]);
+    expect(await t.admin.zscore(keys.deadlines, client.id), 'deadline').to.equal(null);
+    expect([...(await locksOf(t.admin, t.service)).keys()], 'locks held').to.deep.equal([]);
+    expect(outcomes.map((o) => o.type)).to.deep.equal([]);
   });
 });

@@ -72,11 +72,13 @@ export const doneStream = (deps: Deps, name: string): Observable<void> => {
 };
 
 /**
- * `client.release(name)`: drops the stream here and makes its lock expire at once, so every other
- * consumer hears an ordinary `expired` event. It first waits until it has held the stream for one
- * TTL (XCLAIM's min-idle = hbInterval refuses an entry delivered or claimed more recently, so every
- * claimer would lose), then reads the lock until Redis deletes it (the read makes Redis delete a
- * lock past its TTL at once and publish `expired`).
+ * `client.release(name)`: drops the stream here and makes its lock expire, so every other consumer
+ * hears an ordinary `expired` event. The lock is set to expire once the stream was held for one TTL
+ * (XCLAIM's min-idle = hbInterval refuses an entry delivered or claimed more recently, so every
+ * claimer would lose), in the same call that takes it out of the lock set: the heartbeat no longer
+ * extends it, and a lock left as it was could lapse before. Then, at that time, it reads the lock
+ * until Redis deletes it (the read makes Redis delete a lock past its TTL at once and publish
+ * `expired`).
  */
 export const release = (deps: Deps, name: string): Observable<void> => {
   const { port, ledger, options, scheduler, log, metrics } = deps;
@@ -90,9 +92,8 @@ export const release = (deps: Deps, name: string): Observable<void> => {
       takeWhile((ttl) => ttl >= 0),
       ignoreElements(),
     );
-    return timer(untilClaimable, scheduler).pipe(
-      concatMap(() => port.expireLock(lease.lockKey)),
-      concatMap((ours) => (ours ? deleted$.pipe(endWith(ours)) : of(ours))),
+    return port.expireLock(lease.lockKey, untilClaimable).pipe(
+      concatMap((ours) => (ours ? timer(untilClaimable, scheduler).pipe(concatMap(() => deleted$), endWith(ours)) : of(ours))),
       catchError((err: unknown) => {
         ledger.forgetHandBack(lease.lockKey);
         return throwError(() => asRedisError(`Releasing stream "${name}"`)(err));
