@@ -66,4 +66,21 @@ describe('a consumer that stops leaves nothing of itself in Redis', () => {
     expect([...(await locksOf(t.admin, t.service)).keys()], 'locks held').to.deep.equal([]);
     expect(outcomes.map((o) => o.type)).to.deep.equal([]);
   });
+
+  // Two SIGINT handlers, or one that runs twice: the second shutdown() finished at once (nothing
+  // left to release), its caller closed the connection, and the first one's hand-backs failed.
+  it('ends a second shutdown() only once the first one handed every stream back and left', async () => {
+    const keys = serviceKeys(t.service);
+    const c = t.consumer('twice', { hbInterval: 1000 });
+    await sleep(100);
+    for (let i = 0; i < 3; i++) await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, i) }));
+    await c.waitFor('StreamAdded', 3);
+    const first = lastValueFrom(c.client.shutdown(), { defaultValue: undefined });
+    await sleep(20);
+    await lastValueFrom(c.client.shutdown(), { defaultValue: undefined });
+    expect([...(await locksOf(t.admin, t.service)).values()], 'locks still held when the second shutdown() ended').to.deep.equal([]);
+    expect(await t.admin.zscore(keys.deadlines, c.client.id), 'deadline').to.equal(null);
+    await first;
+    expect(c.completed).to.equal(true);
+  });
 });

@@ -1,0 +1,94 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { serviceKeys } from '../lib/keys';
+import { locksOf, scanKeys, sharedRedisUrl, sleep, useService } from '../support/service';
+
+const HB_INTERVAL = 200;
+/** shutdown() waits at most one hbInterval per stream (until it is claimable), then a few reads: far less than this. */
+const EXIT_BOUND_MS = 5 * HB_INTERVAL + 2000;
+
+interface Run {
+  readonly at: number;
+  readonly signals: number;
+  readonly took: number | 'hung';
+  readonly code: number | null;
+  readonly out: string;
+  readonly err: string;
+}
+
+/**
+ * Starts the example-like fixture, sends SIGINT `at` ms after it is ready (`signals` of them, 1 ms
+ * apart), and waits for it to exit by itself, at most `EXIT_BOUND_MS`.
+ */
+const stopAfter = (service: string, at: number, signals: number): Promise<Run> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(__dirname, 'fixtures', 'sigint-shutdown.ts')], {
+      env: { ...process.env, REDIS_URL: sharedRedisUrl(), SERVICE: service, HB_INTERVAL: String(HB_INTERVAL), STREAMS: '3' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    let sentAt: number | undefined;
+    let hung: NodeJS.Timeout | undefined;
+    child.stdout.on('data', (d: Buffer) => {
+      const first = out === '';
+      out += d.toString();
+      if (!first || !out.startsWith('ready')) return;
+      void (async () => {
+        await sleep(at);
+        sentAt = Date.now();
+        for (let i = 0; i < signals; i++) {
+          child.kill('SIGINT');
+          await sleep(1);
+        }
+        hung = setTimeout(() => child.kill('SIGKILL'), EXIT_BOUND_MS);
+      })();
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code, signal) => {
+      clearTimeout(killer);
+      clearTimeout(hung);
+      resolve({ at, signals, took: signal === 'SIGKILL' || sentAt === undefined ? 'hung' : Date.now() - sentAt, code, out: out.trim().split('\n').slice(1).join(' '), err: err.trim() });
+    });
+  });
+
+describe('SIGINT to a consumer like the README example', () => {
+  const t = useService('sigint');
+
+  // Once in 15 runs, example:basic went on heartbeating after the first SIGINT. The signal comes
+  // during start-up (group, reader connecting), while streams are handed out, claimed, worked on,
+  // finished and released, at first or later heartbeats; twice at once in some runs.
+  it('ends shutdown() and the process at every point of its life, also when two SIGINTs come at once', async function () {
+    this.timeout(300_000);
+    const points = [0, 1, 2, 3, 5, 8, 12, 20, 30, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 500, 700];
+    const plan = points.flatMap((at, i) => [{ at, signals: 1 }, { at: at + (i % 3), signals: i % 4 === 0 ? 2 : 1 }]);
+    const runs: Run[] = [];
+    const services = [0, 1, 2, 3].map((i) => `${t.service}-${i}`);
+    const admin = t.admin;
+    t.onTeardown(async () => {
+      for (const service of services) {
+        const keys = await scanKeys(admin, `${service}[-:]*`);
+        if (keys.length > 0) await admin.del(...keys);
+      }
+    });
+    const queue = plan.map((p, i) => ({ ...p, service: services[i % services.length]! }));
+    // Three at a time, each on one of four services, so that consumers of a service overlap, claim
+    // from each other and find entries left by the one before.
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) runs.push(await stopAfter(next.service, next.at, next.signals));
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    // Each SIGINT calls shutdown(): a second call ends as the first one does (two signals 1 ms apart may also arrive as one).
+    const stopped = (r: Run) => r.out.split(' ').length <= r.signals && /^stopped( stopped)*$/.test(r.out);
+    const bad = runs.filter((r) => r.took === 'hung' || r.took > EXIT_BOUND_MS || r.code !== 0 || !stopped(r));
+    expect(bad.map((r) => `SIGINT x${r.signals} at ${r.at} ms: ${r.took} ms, exit ${r.code}, ${r.out} ${r.err.split('\n').slice(0, 8).join(' | ')}`), `of ${runs.length} runs`).to.deep.equal([]);
+    // Every consumer that stopped left nothing of itself: no lock, no lock set, no deadline.
+    for (const service of services) {
+      expect([...(await locksOf(t.admin, service)).keys()], `locks of ${service}`).to.deep.equal([]);
+      expect(await scanKeys(t.admin, `${service}-locks:*`), `lock sets of ${service}`).to.deep.equal([]);
+      expect(await t.admin.zcard(serviceKeys(service).deadlines), `deadlines of ${service}`).to.equal(0);
+    }
+  });
+});
