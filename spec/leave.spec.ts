@@ -83,4 +83,29 @@ describe('a consumer that stops leaves nothing of itself in Redis', () => {
     await first;
     expect(c.completed).to.equal(true);
   });
+
+  // A claim sent in the same turn as shutdown() took its lock after shutdown() had looked at what
+  // it owned: the stream stayed locked, and the lock set and deadline stayed for good.
+  it('finishes a claim in flight when shutdown() begins, and takes nothing after it', async () => {
+    const keys = serviceKeys(t.service);
+    const hbInterval = 200;
+    const gone = t.consumer('gone', { hbInterval });
+    const taker = t.consumer('taker', { hbInterval });
+    await sleep(100);
+    taker.stop(); // only `gone` is handed the stream
+    await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, 0) }));
+    await gone.waitFor('StreamAdded', 1);
+    const payload = gone.of('StreamAdded')[0]!.payload;
+    gone.stop(); // as if it crashed: its lock lapses within a TTL
+    await waitUntil(async () => (await locksOf(t.admin, t.service)).size === 0, 2000, 'the lock to lapse');
+    await sleep(hbInterval);
+    const claimed = lastValueFrom(taker.client.claim(payload)).then(() => 'claimed', (err: { code?: string }) => err.code);
+    await lastValueFrom(taker.client.shutdown(), { defaultValue: undefined });
+    expect(await claimed).to.equal('claimed');
+    expect([...(await locksOf(t.admin, t.service)).values()], 'locks held after shutdown()').to.deep.equal([]);
+    expect(await t.admin.smembers(keys.locksOf(taker.client.id)), 'lock set').to.deep.equal([]);
+    expect(await t.admin.zscore(keys.deadlines, taker.client.id), 'deadline').to.equal(null);
+    const after = await lastValueFrom(taker.client.claim(payload)).then(() => 'claimed', (err: { code?: string }) => err.code);
+    expect(after, 'a claim after shutdown()').to.not.equal('claimed');
+  });
 });
