@@ -33,7 +33,7 @@ void (async () => {
   for (const user of ['u1', 'u2', 'u3']) {
     await lastValueFrom(addStream(redis, 'example-service', { dataStreamName: `session-${user}`, info: { user } }));
   }
-})();
+})().catch((err: Error) => console.error('producer stopped:', err.message)); // Ctrl-C may close the connection first
 
 process.once('SIGINT', () => {
   // shutdown() hands unfinished streams to the other consumers; done() would acknowledge them all.
