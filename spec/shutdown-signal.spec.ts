@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { serviceKeys } from '../lib/keys';
-import { locksOf, scanKeys, sharedRedisUrl, sleep, useService } from '../support/service';
+import { lastValueFrom } from 'rxjs';
+import { addStream } from '../lib';
+import { locksOf, scanKeys, sharedRedisUrl, sleep, useService, waitUntil } from '../support/service';
 
 const HB_INTERVAL = 200;
 /** shutdown() waits at most one hbInterval per stream (until it is claimable), then a few reads: far less than this. */
@@ -89,6 +91,27 @@ describe('SIGINT to a consumer like the README example', () => {
       expect([...(await locksOf(t.admin, service)).keys()], `locks of ${service}`).to.deep.equal([]);
       expect(await scanKeys(t.admin, `${service}-locks:*`), `lock sets of ${service}`).to.deep.equal([]);
       expect(await t.admin.zcard(serviceKeys(service).deadlines), `deadlines of ${service}`).to.equal(0);
+    }
+  });
+
+  it('ends shutdown() while its connection reconnects (killed as shutdown() begins, or while it releases)', async function () {
+    this.timeout(60_000);
+    for (const killAfter of [0, 1, 5, 20, 150]) {
+      const service = t.anotherService(`reconnect-${killAfter}`);
+      const redis = t.connect();
+      const c = t.consumer('killed', { hbInterval: HB_INTERVAL }, { redis, service });
+      await sleep(50);
+      for (let i = 0; i < 3; i++) await lastValueFrom(addStream(t.admin, service, { dataStreamName: `${service}:stream-${i}` }));
+      await c.waitFor('StreamAdded', 3);
+      const id = (await redis.client('ID')) as number;
+      const started = Date.now();
+      const stopped = lastValueFrom(c.client.shutdown(), { defaultValue: undefined }).then(() => 'stopped', (err: { code?: string }) => `failed ${err.code}`);
+      await sleep(killAfter);
+      await t.admin.client('KILL', 'ID', String(id));
+      const outcome = await Promise.race([stopped, sleep(EXIT_BOUND_MS).then(() => 'hung')]);
+      expect(`${killAfter} ms: ${outcome}`).to.equal(`${killAfter} ms: stopped`);
+      expect(Date.now() - started).to.be.below(EXIT_BOUND_MS);
+      await waitUntil(() => c.completed, 1000, 'notifications to complete');
     }
   });
 });
