@@ -3,10 +3,19 @@
  * Change nothing here without changing the Go side too: a mixed fleet reads the same keys.
  */
 
-/** Separates the data-stream name from the LBS entry id in a lock key. Literal text. */
+/**
+ * Separates the data-stream name from the LBS entry id in a lock key. Literal text.
+ * @example
+ * lockKey('session-42', '1-0') === `session-42${MUTEX_KEY_SEP}1-0`; // true: the text '<MUTEX_KEY_SEP>' itself
+ * await redis.keys(`*${MUTEX_KEY_SEP}*`); // every lock (use SCAN in production)
+ */
 export const MUTEX_KEY_SEP = '<MUTEX_KEY_SEP>';
 
-/** The single field of an LBS entry; its value is the JSON `{"DataStreamName": ..., "Info": {...}}`. */
+/**
+ * The single field of an LBS entry; its value is the JSON `{"DataStreamName": ..., "Info": {...}}`.
+ * @example
+ * await redis.xadd(lbsKey('my-service'), '*', LBS_FIELD, JSON.stringify({ DataStreamName: 'session-42', Info: {} })); // what addStream writes
+ */
 export const LBS_FIELD = 'lbs-input';
 
 /**
@@ -128,16 +137,25 @@ export const serviceKeys = (service: string): ServiceKeys => ({
  * consumers share it). `tagged`: every key of one partition of the service carries one hash tag,
  * `{<service>:<partition>}`, so that each script's keys fall in one Cluster slot and one ACL key
  * pattern, `{<service>:*`, covers the whole service. A Cluster always uses `tagged`.
+ * @example
+ * const keyLayout: KeyLayout = 'tagged';
+ * new RedisStreamClient(redis, 'my-service', { consumerId: 'worker-1', keyLayout }); // addStream(..., { keyLayout }) too
  */
 export type KeyLayout = 'go' | 'tagged';
 
-/** The hash tag of one partition of a service: `{<service>:<partition>}`. */
+/**
+ * The hash tag of one partition of a service: `{<service>:<partition>}`.
+ * @example
+ * partitionTag('my-service', 2); // '{my-service:2}': every key of partition 2 starts with it
+ */
 export const partitionTag = (service: string, partition: number): string => `{${service}:${partition}}`;
 
 /**
  * The partition of a data stream among `partitions`: FNV-1a (32 bits) of its name's UTF-8 bytes,
  * modulo `partitions`. Stable across processes, versions and languages, so one data stream always
  * lands in one partition.
+ * @example
+ * partitionOf('session-42', 3); // always the same partition (0, 1 or 2) of a 3-partition service
  */
 export const partitionOf = (dataStreamName: string, partitions: number): number => {
   if (partitions <= 1) return 0;

@@ -19,7 +19,12 @@ import {
 import { NotOwnerError, StreamHandedBackError, StreamHandlerError } from '../errors';
 import type { AdditionalInfo, LbsInfo, OwnershipNotification } from '../types';
 
-/** What `processStreams` needs of a client (a `RedisStreamClient` fits; tests pass stubs). */
+/**
+ * What `processStreams` needs of a client (a `RedisStreamClient` fits; tests pass stubs).
+ * @example
+ * const finisher: StreamFinisher = client; // doneStream and release
+ * client.init().pipe(claimExpired(client), processStreams(finisher, work)).subscribe();
+ */
 export interface StreamFinisher {
   /** As `RedisStreamClient.doneStream`. */
   doneStream(name: string): Observable<void>;
@@ -27,13 +32,23 @@ export interface StreamFinisher {
   release(name: string): Observable<void>;
 }
 
-/** A stream handed to the handler: the stream this consumer owns and its `Info`. */
+/**
+ * A stream handed to the handler: the stream this consumer owns and its `Info`.
+ * @example
+ * const work = (stream: OwnedStreamInfo) => from(redis.xrange(stream.payload.dataStreamName, '-', '+'));
+ * client.init().pipe(claimExpired(client), processStreams(client, work)).subscribe();
+ */
 export interface OwnedStreamInfo {
   readonly payload: LbsInfo;
   readonly additionalInfo: AdditionalInfo;
 }
 
-/** How the work on one stream ended. */
+/**
+ * How the work on one stream ended.
+ * @example
+ * client.init().pipe(claimExpired(client), processStreams(client, work))
+ *   .subscribe((outcome: StreamOutcome) => outcome.type === 'Failed' && console.error(outcome.payload.dataStreamName, outcome.error));
+ */
 export type StreamOutcome =
   | { readonly type: 'Processed'; readonly payload: LbsInfo }
   | { readonly type: 'Abandoned'; readonly payload: LbsInfo }
