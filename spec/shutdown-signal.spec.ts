@@ -114,4 +114,38 @@ describe('SIGINT to a consumer like the README example', () => {
       await waitUntil(() => c.completed, 1000, 'notifications to complete');
     }
   });
+
+  // `npm run example:basic` ran the program under `sh -c`, which did not exec it: npm passes a
+  // SIGINT sent to it (not to the whole process group, as Ctrl-C does) to that shell only, and the
+  // program never heard it. It went on heartbeating with its SIGINT handler still installed, and
+  // only a SIGINT sent to the program itself ended it.
+  for (const to of ['npm alone', 'the process group (Ctrl-C)'] as const) {
+    it(`stops \`npm run example:basic\` when ${to} is sent SIGINT`, async function () {
+      this.timeout(60_000);
+      const consumer = `npm-${process.pid}-${Date.now()}`;
+      const members = serviceKeys('example-service').members;
+      const admin = t.admin;
+      t.onTeardown(async () => {
+        await admin.hdel(members, `redis-consumer-${consumer}`);
+      });
+      const npm = spawn('npm', ['run', '--silent', 'example:basic'], {
+        cwd: join(__dirname, '..'),
+        env: { ...process.env, REDIS_URL: sharedRedisUrl(), POD_NAME: consumer },
+        stdio: 'ignore',
+        detached: true, // its own process group, as a terminal's foreground job, and so that a failed run can be killed whole
+      });
+      const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
+      try {
+        // Started once its heartbeat has written its member record.
+        await waitUntil(async () => (await admin.hexists(members, `redis-consumer-${consumer}`)) === 1, 30_000, 'the example to start');
+        // The group: npm and the program both get it, and npm passes its own on (the program hears it twice).
+        if (to === 'npm alone') npm.kill('SIGINT');
+        else process.kill(-npm.pid!, 'SIGINT');
+        const code = await Promise.race([exited, sleep(EXIT_BOUND_MS).then(() => 'still running')]);
+        expect(code).to.equal(0);
+      } finally {
+        if (npm.exitCode === null && npm.signalCode === null) process.kill(-npm.pid!, 'SIGKILL');
+      }
+    });
+  }
 });
