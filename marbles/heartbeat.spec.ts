@@ -101,6 +101,21 @@ describe('heartbeat$ (hbInterval 10: a tick every 5, lock TTL 10)', () => {
     });
   });
 
+  it('hands back again a lock that an extension in flight re-took after release() let it expire', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const extension = cold('--(a|)', { a: answer(LockStatus.Retaken) });
+      const expire = cold('-(t|)', { t: true });
+      const expired: string[] = [];
+      const deps = specDeps(testScheduler, fakePort({ extendLocks: () => extension, expireLock: (key) => (expired.push(key), expire) }));
+      const lease = deps.ledger.take(info('s1'), {});
+      testScheduler.schedule(() => deps.ledger.handBack(lease), 6);
+      expectObservable(heartbeat$({ ...deps, periodMs: 5 }), '^--------!').toBe('----------');
+      expectSubscriptions(expire.subscriptions).toBe('-------^!');
+      testScheduler.flush();
+      expect(expired).to.deep.equal(['s1<MUTEX_KEY_SEP>1-0']);
+    });
+  });
+
   it('records each tick that sent extensions: how many locks, whether Redis answered, and how long it took', () => {
     testScheduler.run(({ cold, expectObservable }) => {
       const answers = [cold('--(a|)', { a: answer(LockStatus.Extended, LockStatus.Extended) }), cold<Extension>('-')];
