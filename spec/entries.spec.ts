@@ -206,19 +206,23 @@ describe('consumeStream: the entries of owned streams (real Redis)', function ()
 
   // Pending: in the whole suite (3 of 4 runs; never alone) the entry added after the re-take is not
   // read within 15 s. Known open defect of the re-take path with consumeStream, under investigation.
-  it.skip('raises the fence when the heartbeat re-takes a lock that vanished, and the handler sees it', async () => {
+  it('raises the fence when the heartbeat re-takes a lock that vanished, and the handler sees it', async () => {
     const name = streamName(t.service, 1);
     await fill(name, 1);
     const a = consuming('a', {}, slow(1));
     await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: name }));
     await waitUntil(() => a.handled.length === 1, 5000, 'one entry');
     const lock = lockKey(name, a.owned[0]!.payload.idInLbs);
+    // Committed first: a commit refused for want of the lock would end this work instead (Abandoned).
+    await waitUntil(async () => (await t.admin.get(entryKeysOf(lock).committed)) === a.handled[0]!.id, 5000, 'the first commit');
     await t.admin.del(lock);
     await waitUntil(async () => (await t.admin.get(lock)) === 'redis-consumer-a', hbInterval * 4, 'the re-take');
     expect(await t.admin.get(entryKeysOf(lock).fence)).to.equal('2');
     await fill(name, 1, 1);
     await waitUntil(() => a.handled.length === 2, 15_000, 'a second entry');
+    await sleep(hbInterval);
     expect(a.handled.map((h) => h.fence)).to.deep.equal([1, 2]);
+    expect(a.outcomes, 'outcomes (the work goes on)').to.deep.equal([]);
   });
 
   it('releases an idle consumed stream at once (its work stops and flushes without waiting)', async () => {
