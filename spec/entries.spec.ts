@@ -34,7 +34,7 @@ describe('consumeStream: the entries of owned streams (real Redis)', function ()
       )
       .subscribe((o) => outcomes.push(o));
     t.onTeardown(() => sub.unsubscribe());
-    return { c, handled, outcomes, owned, client: c.client };
+    return { c, handled, outcomes, owned, client: c.client, stop: () => sub.unsubscribe() };
   };
 
   const fill = async (name: string, n: number, from = 0): Promise<string[]> => {
@@ -223,6 +223,26 @@ describe('consumeStream: the entries of owned streams (real Redis)', function ()
     await sleep(hbInterval);
     expect(a.handled.map((h) => h.fence)).to.deep.equal([1, 2]);
     expect(a.outcomes, 'outcomes (the work goes on)').to.deep.equal([]);
+  });
+
+  it('finishes a stream whose `until` entry its previous owner committed before it died, without handling anything again', async () => {
+    const name = streamName(t.service, 1);
+    const ids = [...(await fill(name, 2)), await end(name)];
+    // The first owner knows no `until`: it commits the end entry as any other and waits, the state an
+    // owner that died between that commit and doneStream leaves behind; then it stops without a word.
+    const first = consuming('first');
+    await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: name }));
+    await waitUntil(() => first.handled.length === 3, 5000, 'the three entries');
+    const lock = lockKey(name, first.owned[0]!.payload.idInLbs);
+    await waitUntil(async () => (await t.admin.get(entryKeysOf(lock).committed)) === ids[2], 5000, 'the end entry committed');
+    const next = consuming('next', { until: (e) => e.fields.end === '1' });
+    await sleep(hbInterval);
+    first.stop();
+    first.c.stop();
+    await waitUntil(() => next.outcomes.length === 1, 10_000, () => `the next owner to finish the stream (it owns ${next.owned.length}, handled ${next.handled.length})`);
+    expect(next.outcomes[0]!.type).to.equal('Processed');
+    expect(next.handled, 'entries handled again').to.deep.equal([]);
+    expect(await t.admin.xlen(`${t.service}-input`), 'LBS entries left').to.equal(0);
   });
 
   it('releases an idle consumed stream at once (its work stops and flushes without waiting)', async () => {
