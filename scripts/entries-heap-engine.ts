@@ -24,6 +24,7 @@ const port: EntryPort = {
   read: () => new Promise(() => undefined),
   unblock: async () => false,
   committed: async () => null,
+  entryAt: async () => null,
   commit: async () => ({ kind: 'committed' }),
   types: async (keys) => keys.map(() => 'stream'),
   deadLetter: async () => undefined,

@@ -14,8 +14,11 @@ export interface ReadSink {
 export interface EntryFeed {
   readonly dataStreamName: string;
   readonly idInLbs: string;
-  /** The committed position ('0-0' when nothing was committed): one value, then complete. */
-  start(): Observable<string>;
+  /**
+   * Where to resume: the committed position ('0-0' when nothing was committed) and the committed
+   * entry itself (null when nothing was committed or the entry is gone): one value, then complete.
+   */
+  start(): Observable<ResumePoint>;
   /**
    * Asks for the next entries after `after` (at most `count`): `sink` gets them once there are
    * some. A callback, not an Observable: an idle stream then costs a few fields, not a subscription.
@@ -33,6 +36,13 @@ export interface EntryFeed {
   fence(): number;
 }
 
+/** Where the work on a stream resumes. */
+export interface ResumePoint {
+  readonly after: string;
+  /** The entry at `after`: when `until` accepts it, the stream was finished already (its last owner committed it, then failed before `doneStream`). */
+  readonly last: StreamEntry | null;
+}
+
 /** `ConsumeStreamConfig` with its defaults filled in. */
 export interface ConsumePolicy {
   readonly until: (entry: StreamEntry) => boolean;
@@ -45,7 +55,9 @@ type Phase = 'start' | 'read' | 'handle' | 'dead' | 'handled' | 'flush';
 /**
  * The work on one stream: read from the committed position, handle each entry in order (the next
  * starts when the handler completes; a batch is read only once the previous one is handled, so a
- * busy handler is not read further), commit (see `Committer`), stop after the `until` entry.
+ * busy handler is not read further), commit (see `Committer`), stop after the `until` entry (at
+ * once when the committed entry is the `until` one: a previous owner finished the stream but could
+ * not call `doneStream`).
  * On a handler error, a stop request or a read error, the entries handled before are committed
  * first, then the error goes out. Emits each entry's id once handled and committed.
  *
@@ -196,8 +208,14 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
   private readonly step = new StepObserver(this);
 
   stepValue(value: unknown): void {
-    if (this.phase === 'start') this.after = value as string;
+    if (this.phase !== 'start') return;
+    const { after, last } = value as ResumePoint;
+    this.after = after;
+    this.finishedBefore = last !== null && this.policy.until(last);
   }
+
+  /** The committed entry is the `until` one: nothing is left to handle. */
+  private finishedBefore = false;
 
   stepFailed(err: unknown): void {
     if (this.sync) this.settled = { err };
@@ -240,7 +258,7 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
     if (this.closed) return false;
     switch (this.phase) {
       case 'start':
-        this.phase = 'read';
+        this.phase = this.finishedBefore ? 'flush' : 'read';
         break;
       case 'read':
         if (this.batch.length === 0) this.phase = 'flush';

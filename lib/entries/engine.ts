@@ -4,7 +4,7 @@ import { DataStreamTypeError, InvalidOptionsError, NotOwnerError, StreamHandedBa
 import type { Lease, LeaseLedger } from '../lease/ledger';
 import type { OwnedStreamInfo } from '../operators/process-streams';
 import type { Logger } from '../types';
-import { ConsumePolicy, EntryFeed, runEntries } from './consume-entries';
+import { ConsumePolicy, EntryFeed, ResumePoint, runEntries } from './consume-entries';
 import { EntryPort, ReadRequest, WrongTypeReply } from './port';
 import type { ReadSink } from './consume-entries';
 import type { ConsumeStreamConfig, EntryHandler, StreamEntry } from './types';
@@ -56,11 +56,12 @@ class Slot implements EntryFeed {
     return this.lease.payload.idInLbs;
   }
 
-  start(): Observable<string> {
-    return defer(() => this.deps.port.committed(this.lease.lockKey)).pipe(
-      map((position) => position ?? '0-0'),
-      catchError((err: unknown) => throwError(() => asRedisError(`Reading the committed position of stream "${this.name}"`)(err))),
-    );
+  start(): Observable<ResumePoint> {
+    const { port } = this.deps;
+    return defer(async (): Promise<ResumePoint> => {
+      const position = await port.committed(this.lease.lockKey);
+      return position === null ? { after: '0-0', last: null } : { after: position, last: await port.entryAt(this.name, position) };
+    }).pipe(catchError((err: unknown) => throwError(() => asRedisError(`Reading the committed position of stream "${this.name}"`)(err))));
   }
 
   read(after: string, count: number, sink: ReadSink): void {

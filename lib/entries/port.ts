@@ -27,6 +27,8 @@ export interface EntryPort {
   unblock(): Promise<boolean>;
   /** The committed position of the stream whose lock key this is, or null (nothing committed). */
   committed(lockKey: string): Promise<string | null>;
+  /** The entry `id` of stream `key` (XRANGE key id id), or null when it is gone. */
+  entryAt(key: string, id: string): Promise<StreamEntry | null>;
   /** Writes the committed position while this consumer holds the lock (batched with the other commits of the same turn). */
   commit(lockKey: string, position: string): Promise<CommitResult>;
   /** The type of each key (`stream`, `none`, `string`...), in order. */

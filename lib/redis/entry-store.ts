@@ -54,7 +54,7 @@ const addReply = (into: Map<string, StreamEntry[]>, reply: XReadReply): void => 
 };
 
 /** One Redis call per key on a Cluster (the keys span slots), one pipeline on one node. */
-const eachKey = async <R>(redis: Redis | Cluster, keys: readonly string[], call: (r: Redis | Cluster, key: string) => Promise<R>, pipelined: (p: ReturnType<Redis['pipeline']>, key: string) => void): Promise<R[]> => {
+const eachKey = async <T, R>(redis: Redis | Cluster, keys: readonly T[], call: (r: Redis | Cluster, key: T) => Promise<R>, pipelined: (p: ReturnType<Redis['pipeline']>, key: T) => void): Promise<R[]> => {
   if (isCluster(redis)) return Promise.all(keys.map((key) => call(redis, key)));
   const pipeline = redis.pipeline();
   for (const key of keys) pipelined(pipeline, key);
@@ -82,6 +82,7 @@ export class RedisEntryPort implements EntryPort {
   private blocked = false;
   private readonly commits: Batcher<{ readonly lockKey: string; readonly position: string }, CommitResult>;
   private readonly positions: Batcher<string, string | null>;
+  private readonly committedEntries: Batcher<{ readonly key: string; readonly id: string }, StreamEntry | null>;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -91,9 +92,18 @@ export class RedisEntryPort implements EntryPort {
   ) {
     this.commits = new Batcher((items) => commit(items), KEYS_PER_CALL);
     this.positions = new Batcher(
-      (locks) => eachKey<string | null>(this.redis, locks.map((lock) => entryKeysOf(lock).committed), (r, key) => r.get(key), (p, key) => void p.get(key)),
+      (locks) => eachKey<string, string | null>(this.redis, locks.map((lock) => entryKeysOf(lock).committed), (r, key) => r.get(key), (p, key) => void p.get(key)),
       KEYS_PER_CALL,
     );
+    this.committedEntries = new Batcher(async (items) => {
+      const rows = await eachKey<{ readonly key: string; readonly id: string }, [string, string[]][]>(
+        this.redis,
+        items,
+        (r, { key, id }) => r.xrange(key, id, id),
+        (p, { key, id }) => void p.xrange(key, id, id),
+      );
+      return rows.map((found) => (found?.[0] === undefined ? null : { id: found[0][0], fields: fieldsOf(found[0][1]) }));
+    }, KEYS_PER_CALL);
   }
 
   async read(requests: readonly ReadRequest[], blockMs: number | undefined): Promise<ReadReply> {
@@ -169,12 +179,16 @@ export class RedisEntryPort implements EntryPort {
     return this.positions.push(lockKey);
   }
 
+  entryAt(key: string, id: string): Promise<StreamEntry | null> {
+    return this.committedEntries.push({ key, id });
+  }
+
   commit(lockKey: string, position: string): Promise<CommitResult> {
     return this.commits.push({ lockKey, position });
   }
 
   async types(keys: readonly string[]): Promise<string[]> {
-    const types = await eachKey<string>(this.redis, keys, (r, key) => r.type(key), (p, key) => void p.type(key));
+    const types = await eachKey<string, string>(this.redis, keys, (r, key) => r.type(key), (p, key) => void p.type(key));
     return types.map(String);
   }
 
