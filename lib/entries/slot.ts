@@ -1,0 +1,145 @@
+import { Observable, SchedulerLike, Subject, defer, from, map, tap, throwError } from 'rxjs';
+import { catchError } from 'rxjs/operators';
+import { NotOwnerError, StreamHandedBackError, asRedisError } from '../errors';
+import type { Lease, LeaseLedger } from '../lease/ledger';
+import type { Logger } from '../types';
+import type { EntryFeed, ReadSink } from './consume-entries';
+import type { EntryPort } from './port';
+import type { StreamEntry } from './types';
+
+export interface EntryEngineDeps {
+  readonly port: EntryPort;
+  readonly ledger: LeaseLedger;
+  /** This consumer's name (written with dead-lettered entries). */
+  readonly consumer: string;
+  /** BLOCK of the shared read (hbInterval); also how long the reader stays open with nothing to read. */
+  readonly blockMs: number;
+  readonly scheduler: SchedulerLike;
+  readonly log: Logger;
+}
+
+/** What a slot needs of its engine. */
+export interface SlotHost {
+  readonly deps: EntryEngineDeps;
+  /** A slot waits for entries: the reader must include it. */
+  kick(): void;
+  /** A slot's work ended (told once). */
+  ended(slot: Slot): void;
+}
+
+/**
+ * One running `consumeStream`: its state in the engine, and the feed its work reads (methods, not
+ * closures: thousands of them may wait). Its read, while it waits for entries, is three fields
+ * (`sink`, `after`, `count`), not an object.
+ */
+export class Slot implements EntryFeed {
+  /** Where the read waiting for entries delivers; undefined while the slot does not wait. */
+  sink: ReadSink | undefined;
+  /** The read's last id seen and COUNT (meaningful while `sink` is set). */
+  after = '0-0';
+  count = 0;
+  stop: StreamHandedBackError | undefined;
+  done = false;
+  /** Told when the work ended (created by `settle`). */
+  settled: Subject<void> | undefined;
+
+  constructor(
+    private readonly host: SlotHost,
+    readonly name: string,
+    readonly lease: Lease,
+  ) {}
+
+  get dataStreamName(): string {
+    return this.name;
+  }
+
+  get idInLbs(): string {
+    return this.lease.payload.idInLbs;
+  }
+
+  start(): Observable<string> {
+    return defer(() => this.host.deps.port.committed(this.lease.lockKey)).pipe(
+      map((position) => position ?? '0-0'),
+      catchError((err: unknown) => throwError(() => asRedisError(`Reading the committed position of stream "${this.name}"`)(err))),
+    );
+  }
+
+  read(after: string, count: number, sink: ReadSink): void {
+    if (this.stop !== undefined) return sink.failed(this.stop);
+    this.after = after;
+    this.count = count;
+    this.sink = sink;
+    this.host.kick();
+  }
+
+  cancelRead(): void {
+    this.sink = undefined;
+  }
+
+  /** Hands the waiting read its entries (an empty array: the key is gone); the read is over. */
+  deliver(entries: readonly StreamEntry[]): void {
+    const sink = this.sink;
+    this.sink = undefined;
+    sink?.entries(entries);
+  }
+
+  /** Fails the waiting read, if any. */
+  fail(err: unknown): void {
+    const sink = this.sink;
+    this.sink = undefined;
+    sink?.failed(err);
+  }
+
+  /** Asks the work to stop before its next entry (its waiting read fails at once). */
+  requestStop(reason: StreamHandedBackError['reason']): void {
+    this.stop ??= new StreamHandedBackError(this.name, reason);
+    this.fail(this.stop);
+  }
+
+  commit(position: string): Observable<unknown> {
+    const { port, ledger, log } = this.host.deps;
+    const { lease, name } = this;
+    return defer(() => {
+      if (!ledger.isCurrent(lease)) return throwError(() => new NotOwnerError(name, 'nobody known here (this consumer no longer holds the stream)'));
+      return from(port.commit(lease.lockKey, position)).pipe(
+        catchError((err: unknown) => throwError(() => asRedisError(`Committing stream "${name}"`)(err))),
+        map((result) => {
+          if (result.kind === 'committed') return;
+          ledger.drop(lease);
+          log.warn({ stream: name, holder: result.holder }, 'commit refused: another consumer holds the stream (or its lock is gone); dropped it here');
+          throw new NotOwnerError(name, result.holder ?? 'nobody (the lock is gone)');
+        }),
+      );
+    });
+  }
+
+  deadLetter(entry: StreamEntry, reason: string): Observable<unknown> {
+    const { port, consumer, log } = this.host.deps;
+    const name = this.name;
+    return defer(() => {
+      const fields = ['data-stream', name, 'entry-id', entry.id, 'reason', reason, 'consumer', consumer];
+      for (const [k, v] of Object.entries(entry.fields)) fields.push(k, v);
+      return from(port.deadLetter(fields)).pipe(
+        tap(() => log.warn({ stream: name, id: entry.id, reason }, 'entry dead-lettered')),
+        catchError((err: unknown) => throwError(() => asRedisError(`Dead-lettering entry ${entry.id} of stream "${name}"`)(err))),
+      );
+    });
+  }
+
+  stopRequested(): Error | undefined {
+    return this.stop;
+  }
+
+  fence(): number {
+    return this.host.deps.ledger.get(this.name)?.fence ?? this.lease.fence;
+  }
+
+  ended(): void {
+    if (this.done) return;
+    this.done = true;
+    this.sink = undefined;
+    this.host.ended(this);
+    this.settled?.next();
+    this.settled?.complete();
+  }
+}
