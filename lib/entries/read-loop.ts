@@ -1,6 +1,6 @@
 import { firstValueFrom, timer } from 'rxjs';
 import { DataStreamTypeError } from '../errors';
-import { ReadRequest, WrongTypeReply } from './port';
+import { WrongTypeReply } from './port';
 import type { EntryEngineDeps, Slot } from './slot';
 
 /** Reads that failed in a row wait min(READ_RETRY_MAX_MS, READ_RETRY_MS · 2^n) before the next. */
@@ -86,28 +86,26 @@ export class ReadLoop {
           continue;
         }
         let sent: Slot[] = [];
-        let reads: ReadRequest[] = [];
         try {
           await port.open();
           if (this.closed) break;
           sent = this.waiting();
-          reads = sent.map((slot) => ({ key: slot.name, after: slot.after, count: slot.count }));
           const round = ++this.round;
           this.blockingRound = round;
           const sentAt = scheduler.now();
-          const reply = await port.read(reads, blockMs);
+          const reply = await port.read(sent, blockMs);
           failures = 0;
           this.blockingRound = undefined;
-          sent.forEach((slot, i) => {
-            const entries = reply.get(reads[i]!.key);
-            if (entries !== undefined && this.stillWaits(slot, reads[i]!)) slot.deliver(entries);
-          });
-          if (reply.size === 0 && scheduler.now() - sentAt >= blockMs) await this.checkGone(sent, reads);
+          for (const slot of sent) {
+            const entries = reply.get(slot.name);
+            if (entries !== undefined && this.stillWaits(slot)) slot.deliver(entries);
+          }
+          if (reply.size === 0 && scheduler.now() - sentAt >= blockMs) await this.checkGone(sent);
         } catch (err) {
           this.blockingRound = undefined;
           if (this.closed) break;
           if (err instanceof WrongTypeReply) {
-            await this.checkGone(sent, reads, true).catch(() => undefined);
+            await this.checkGone(sent, true).catch(() => undefined);
             continue;
           }
           failures++;
@@ -122,9 +120,9 @@ export class ReadLoop {
     }
   }
 
-  /** Whether the slot still waits for the read that was sent (not stopped, ended or read since). */
-  private stillWaits(slot: Slot, read: ReadRequest): boolean {
-    return slot.sink !== undefined && slot.after === read.after && this.slots.get(slot.name) === slot;
+  /** Whether the slot still waits for the read that was sent (not stopped or ended since; only the round delivers, so it was not read since). */
+  private stillWaits(slot: Slot): boolean {
+    return slot.sink !== undefined && this.slots.get(slot.name) === slot;
   }
 
   /**
@@ -132,17 +130,15 @@ export class ReadLoop {
    * they were read before end their work; keys that are not streams fail theirs with
    * `DataStreamTypeError`. A key that never existed is waited for (a producer may create it later).
    */
-  private async checkGone(sent: readonly Slot[], reads: readonly ReadRequest[], all = false): Promise<void> {
-    const asked = reads.flatMap((read, i) => (all || read.after !== '0-0' ? [i] : []));
+  private async checkGone(sent: readonly Slot[], all = false): Promise<void> {
+    const asked = all ? sent : sent.filter((slot) => slot.after !== '0-0');
     if (asked.length === 0) return;
-    const types = await this.deps.port.types(asked.map((i) => reads[i]!.key));
-    asked.forEach((i, n) => {
-      const type = types[n]!;
-      const read = reads[i]!;
-      const slot = sent[i]!;
-      if (type === 'stream' || (type === 'none' && read.after === '0-0') || !this.stillWaits(slot, read)) return;
+    const types = await this.deps.port.types(asked.map((slot) => slot.name));
+    asked.forEach((slot, i) => {
+      const type = types[i]!;
+      if (type === 'stream' || (type === 'none' && slot.after === '0-0') || !this.stillWaits(slot)) return;
       if (type === 'none') slot.deliver([]);
-      else slot.fail(new DataStreamTypeError(read.key, type));
+      else slot.fail(new DataStreamTypeError(slot.name, type));
     });
   }
 }

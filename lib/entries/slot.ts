@@ -4,7 +4,7 @@ import { NotOwnerError, StreamHandedBackError, asRedisError } from '../errors';
 import type { Lease, LeaseLedger } from '../lease/ledger';
 import type { Logger } from '../types';
 import type { EntryFeed, ReadSink } from './consume-entries';
-import type { EntryPort } from './port';
+import type { EntryPort, ReadRequest } from './port';
 import type { StreamEntry } from './types';
 
 export interface EntryEngineDeps {
@@ -30,9 +30,10 @@ export interface SlotHost {
 /**
  * One running `consumeStream`: its state in the engine, and the feed its work reads (methods, not
  * closures: thousands of them may wait). Its read, while it waits for entries, is three fields
- * (`sink`, `after`, `count`), not an object.
+ * (`sink`, `after`, `count`), not an object, and the slot itself is the `ReadRequest` of a read
+ * round (`after` and `count` do not change while a round is in flight: only the round delivers).
  */
-export class Slot implements EntryFeed {
+export class Slot implements EntryFeed, ReadRequest {
   /** Where the read waiting for entries delivers; undefined while the slot does not wait. */
   sink: ReadSink | undefined;
   /** The read's last id seen and COUNT (meaningful while `sink` is set). */
@@ -50,6 +51,10 @@ export class Slot implements EntryFeed {
   ) {}
 
   get dataStreamName(): string {
+    return this.name;
+  }
+
+  get key(): string {
     return this.name;
   }
 
