@@ -211,12 +211,19 @@ describe('consumeStream: the entries of owned streams (real Redis)', function ()
     await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: name }));
     await waitUntil(() => a.handled.length === 1, 5000, 'one entry');
     const lock = lockKey(name, a.owned[0]!.payload.idInLbs);
+    // With a commit still due, the lock's absence would refuse it (the stream dropped, Abandoned) and
+    // only the reconciler would take the stream again: the lock vanishes once nothing is uncommitted.
+    await waitUntil(async () => (await t.admin.get(entryKeysOf(lock).committed)) === a.handled[0]!.id, 5000, 'the first commit');
     await t.admin.del(lock);
     await waitUntil(async () => (await t.admin.get(lock)) === 'redis-consumer-a', hbInterval * 4, 'the re-take');
     expect(await t.admin.get(entryKeysOf(lock).fence)).to.equal('2');
-    await fill(name, 1, 1);
+    const [second] = await fill(name, 1, 1);
     await waitUntil(() => a.handled.length === 2, 15_000, 'a second entry');
-    expect(a.handled.map((h) => h.fence)).to.deep.equal([1, 2]);
+    expect(a.handled.map((h) => [h.id, h.fence])).to.deep.equal([
+      [a.handled[0]!.id, 1],
+      [second, 2],
+    ]);
+    expect(a.outcomes).to.deep.equal([]);
   });
 
   it('releases an idle consumed stream at once (its work stops and flushes without waiting)', async () => {
