@@ -18,6 +18,10 @@ export interface ReadCommand {
  * // [{ count: 10, requests: [a, b] }]
  */
 export const planReads = (requests: readonly ReadRequest[], chunk = READ_CHUNK): ReadCommand[] => {
+  if (requests.length === 0) return [];
+  const count = requests[0]!.count;
+  // The usual round (one COUNT, one chunk): no copy, since a round runs for every few entries.
+  if (requests.length <= chunk && requests.every((r) => r.count === count)) return [{ count, requests }];
   const byCount = new Map<number, ReadRequest[]>();
   for (const r of requests) {
     const group = byCount.get(r.count);
