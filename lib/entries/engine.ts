@@ -36,7 +36,11 @@ export class EntryEngine implements SlotHost {
   /** The policy of a `consumeStream` without config (one object for all of them). */
   private readonly defaults: ConsumePolicy;
 
-  constructor(readonly deps: EntryEngineDeps) {
+  /** @internal What the slots read (port, ledger, scheduler...). */
+  readonly deps: EntryEngineDeps;
+
+  constructor(deps: EntryEngineDeps) {
+    this.deps = deps;
     this.reader = new ReadLoop(deps, this.slots);
     this.defaults = { until: NO_END, commitEvery: COMMIT_EVERY_DEFAULTS, readCount: READ_COUNT_DEFAULT };
   }

@@ -101,20 +101,22 @@ export class Slot implements EntryFeed, ReadRequest {
     this.fail(this.stop);
   }
 
-  commit(position: string): Observable<unknown> {
-    const { port, ledger, log } = this.host.deps;
-    const { lease, name } = this;
-    return defer(() => {
-      if (!ledger.isCurrent(lease)) return throwError(() => new NotOwnerError(name, 'nobody known here (this consumer no longer holds the stream)'));
-      return from(port.commit(lease.lockKey, position)).pipe(
-        catchError((err: unknown) => throwError(() => asRedisError(`Committing stream "${name}"`)(err))),
-        map((result) => {
-          if (result.kind === 'committed') return;
+  /** Completes once committed (one Observable per commit, no operator chain: a stream commits every few reads). */
+  commit(position: string): Observable<never> {
+    return new Observable<never>((subscriber) => {
+      const { port, ledger, log } = this.host.deps;
+      const { lease, name } = this;
+      if (!ledger.isCurrent(lease)) return subscriber.error(new NotOwnerError(name, 'nobody known here (this consumer no longer holds the stream)'));
+      port.commit(lease.lockKey, position).then(
+        (result) => {
+          if (result.kind === 'committed') return subscriber.complete();
           ledger.drop(lease);
           log.warn({ stream: name, holder: result.holder }, 'commit refused: another consumer holds the stream (or its lock is gone); dropped it here');
-          throw new NotOwnerError(name, result.holder ?? 'nobody (the lock is gone)');
-        }),
+          subscriber.error(new NotOwnerError(name, result.holder ?? 'nobody (the lock is gone)'));
+        },
+        (err: unknown) => subscriber.error(asRedisError(`Committing stream "${name}"`)(err)),
       );
+      return undefined;
     });
   }
 
