@@ -24,151 +24,95 @@
  *    the survivor's first handled entry of that stream (its own `handled` line, same clock).
  *    Default hbInterval (TTL 2000 ms).
  */
-import type Redis from 'ioredis';
-import { Subscription, of, tap } from 'rxjs';
-import { LBS_FIELD, RedisStreamClient, consumeStream, lbsKey, processStreams } from '../../lib';
-import type { Logger } from '../../lib';
+import { LBS_FIELD, lbsKey } from '../../lib';
 import { ChildConsumer } from '../../support/child';
 import type { RedisServer } from '../../support/redis-server';
 import { createGroup, sleep } from '../../support/service';
 import { committedIdLoop, fillStreams, takeLocks } from '../lib/entries';
+import { withClient, withConnections } from '../lib/entries-client';
 import { fillLbs, lbsJson, streamName } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, median, nowMs, percentile, progress, waitFor, waitOrThrow } from '../lib/stats';
 import { COUNT_PER_STREAM, ENTRIES_PER_STREAM, KEYS_PER_READ, STREAMS } from './entries-design';
 
 const TTL = 2000;
-const until = (e: { fields: Record<string, string> }): boolean => e.fields.type === 'end';
 let serviceCounter = 0;
 
 /** Wall clock in ms with sub-ms precision (comparable across processes of one machine). */
 const wallMs = (): number => performance.timeOrigin + performance.now();
 
-/** A client in this process with `processStreams(consumeStream)`; `ready` once it started. */
-const startClient = (conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void) => {
-  const state = { ready: false, committed: 0, failure: undefined as unknown, outcomes: new Map<string, number>() };
-  const logger: Logger = { debug: () => undefined, info: (_o, msg) => void (msg === 'client started' && (state.ready = true)), warn: () => undefined, error: () => undefined };
-  const client = new RedisStreamClient(conn, service, { consumerId: `bench-${service}`, readCount: 1000, logger });
-  const subscription: Subscription = client
-    .init()
-    .pipe(
-      processStreams(
-        client,
-        (s) =>
-          consumeStream(client, s, (entry) => (onEntry(entry.fields), of(undefined)), { until, readCount: COUNT_PER_STREAM }).pipe(
-            tap(() => void state.committed++),
-          ),
-        { concurrency: 100_000 },
-      ),
-    )
-    .subscribe({
-      next: (o) => {
-        state.outcomes.set(o.type, (state.outcomes.get(o.type) ?? 0) + 1);
-        if (o.type === 'Failed') state.failure ??= o.error;
-      },
-      error: (err: unknown) => (state.failure = err),
-    });
-  return { client, state, subscription };
-};
-
-const throughputOurs = async (server: RedisServer, streams: number, perStream: number): Promise<number> => {
-  const service = `bench-en-ours-${++serviceCounter}`;
-  const redis = server.connect();
-  const conn = server.connect();
-  try {
+/** The clock stops at the last id emitted (`lastAt`), not at the poll that saw it. */
+const throughputOurs = (server: RedisServer, streams: number, perStream: number): Promise<number> =>
+  withConnections(server, async (redis, conn) => {
+    const service = `bench-en-ours-${++serviceCounter}`;
     await createGroup(redis, service);
     await fillStreams(
       redis,
       Array.from({ length: streams }, (_, i) => streamName(service, i)),
       perStream,
     );
-    await conn.ping();
-    const { state, subscription } = startClient(conn, service, () => undefined);
-    try {
-      await waitOrThrow(() => state.ready || state.failure !== undefined, 30_000, 'the client started');
+    return withClient(conn, service, () => undefined, async (state) => {
       const t0 = nowMs();
       await fillLbs(redis, service, streams);
       const total = streams * perStream;
       const ok = await waitFor(() => state.failure !== undefined || state.committed >= total, 120_000, 20);
       if (!ok) throw new Error(`${state.committed} of ${total} entries handled and committed after 120 s (outcomes ${JSON.stringify(Object.fromEntries(state.outcomes))})`);
       if (state.failure !== undefined) throw state.failure;
-      return total / ((nowMs() - t0) / 1000);
-    } finally {
-      subscription.unsubscribe();
-    }
-  } finally {
-    await redis.flushdb();
-    redis.disconnect();
-    conn.disconnect();
-  }
-};
+      return total / ((state.lastAt - t0) / 1000);
+    });
+  });
 
-const throughputLoop = async (server: RedisServer, streams: number, perStream: number): Promise<number> => {
-  const service = `bench-en-loop-${++serviceCounter}`;
-  const redis = server.connect();
-  const conn = server.connect();
-  try {
+const throughputLoop = (server: RedisServer, streams: number, perStream: number): Promise<number> =>
+  withConnections(server, async (redis, conn) => {
+    const service = `bench-en-loop-${++serviceCounter}`;
     const names = Array.from({ length: streams }, (_, i) => streamName(service, i));
     await fillStreams(redis, names, perStream);
     const owner = 'redis-consumer-bench-loop';
     const set = { streams: names, locks: await takeLocks(redis, names, owner), owner, entriesPerStream: perStream };
-    await conn.ping();
     const total = streams * perStream;
     const t0 = nowMs();
     await committedIdLoop(conn, set, total, { keysPerRead: KEYS_PER_READ, count: COUNT_PER_STREAM, onEntry: () => undefined });
     return total / ((nowMs() - t0) / 1000);
-  } finally {
-    await redis.flushdb();
-    redis.disconnect();
-    conn.disconnect();
-  }
-};
+  });
 
 /** Entry latency XADD -> handler at `rate` entries/s over `streams` owned streams. */
-const latency = async (server: RedisServer, streams: number, rate: number, seconds: number): Promise<{ samples: number[]; sent: number; achievedRate: number }> => {
-  const service = `bench-en-lat-${++serviceCounter}`;
-  const redis = server.connect();
-  const conn = server.connect();
-  const producer = server.connect();
-  const names = Array.from({ length: streams }, (_, i) => streamName(service, i));
-  let measuring = false;
-  const samples: number[] = [];
-  try {
-    await createGroup(redis, service);
-    await fillStreams(redis, names, 1, false);
-    const { state, subscription } = startClient(conn, service, (fields) => {
-      if (measuring && fields.t !== undefined) samples.push(wallMs() - Number(fields.t));
-    });
+const latency = (server: RedisServer, streams: number, rate: number, seconds: number): Promise<{ samples: number[]; sent: number; achievedRate: number }> =>
+  withConnections(server, async (redis, conn) => {
+    const service = `bench-en-lat-${++serviceCounter}`;
+    const producer = server.connect();
+    const names = Array.from({ length: streams }, (_, i) => streamName(service, i));
+    let measuring = false;
+    const samples: number[] = [];
     try {
-      await waitOrThrow(() => state.ready || state.failure !== undefined, 30_000, 'the client started');
-      await fillLbs(redis, service, streams);
-      await waitOrThrow(() => state.failure !== undefined || state.committed >= streams, 60_000, `the first entry of ${streams} streams`);
-      if (state.failure !== undefined) throw state.failure;
-      let sent = 0;
-      const start = nowMs();
-      const end = start + (seconds + 1) * 1000;
-      let next = 0;
-      while (nowMs() < end) {
-        const due = Math.floor(((nowMs() - start) / 1000) * rate);
-        const pipeline = producer.pipeline();
-        for (; sent < due; sent++) pipeline.xadd(names[next++ % streams]!, '*', 'type', 'data', 't', wallMs().toFixed(3));
-        await pipeline.exec();
-        if (!measuring && nowMs() - start >= 1000) measuring = true;
-        await sleep(10);
-      }
-      const achievedRate = sent / ((nowMs() - start) / 1000);
-      await waitFor(() => state.committed >= streams + sent, 5000);
-      return { samples, sent, achievedRate };
+      await createGroup(redis, service);
+      await fillStreams(redis, names, 1, false);
+      const onEntry = (fields: Record<string, string>): void => {
+        if (measuring && fields.t !== undefined) samples.push(wallMs() - Number(fields.t));
+      };
+      return await withClient(conn, service, onEntry, async (state) => {
+        await fillLbs(redis, service, streams);
+        await waitOrThrow(() => state.failure !== undefined || state.committed >= streams, 60_000, `the first entry of ${streams} streams`);
+        if (state.failure !== undefined) throw state.failure;
+        let sent = 0;
+        const start = nowMs();
+        const end = start + (seconds + 1) * 1000;
+        let next = 0;
+        while (nowMs() < end) {
+          const due = Math.floor(((nowMs() - start) / 1000) * rate);
+          const pipeline = producer.pipeline();
+          for (; sent < due; sent++) pipeline.xadd(names[next++ % streams]!, '*', 'type', 'data', 't', wallMs().toFixed(3));
+          await pipeline.exec();
+          if (!measuring && nowMs() - start >= 1000) measuring = true;
+          await sleep(10);
+        }
+        const achievedRate = sent / ((nowMs() - start) / 1000);
+        await waitFor(() => state.committed >= streams + sent, 5000);
+        return { samples, sent, achievedRate };
+      });
     } finally {
-      subscription.unsubscribe();
+      producer.disconnect();
     }
-  } finally {
-    await redis.flushdb();
-    redis.disconnect();
-    conn.disconnect();
-    producer.disconnect();
-  }
-};
+  });
 
 /** The idle client's heap per owned stream (child process, --expose-gc). */
 const idleHeap = async (server: RedisServer, streams: number, work: 'entries' | 'none'): Promise<{ perStream: number; owned: number; before: number; after: number }> => {

@@ -1,5 +1,5 @@
-import { EMPTY, Observable, ObservableInput, SchedulerLike, Subscriber, Subscription, from } from 'rxjs';
-import { CommitListener, Committer, CommitPolicy } from './committer';
+import { EMPTY, Observable, ObservableInput, SchedulerLike, Subscriber, Subscription, Unsubscribable, from } from 'rxjs';
+import { CommitListener, CommitPolicy, CommitTarget, Committer } from './committer';
 import type { EntryContext, EntryHandler, StreamEntry } from './types';
 
 /** Where a read of the feed delivers: once, entries or an error. */
@@ -11,7 +11,7 @@ export interface ReadSink {
 }
 
 /** What the work on one stream needs of the engine (marble specs pass `cold()` values). */
-export interface EntryFeed {
+export interface EntryFeed extends CommitTarget {
   readonly dataStreamName: string;
   readonly idInLbs: string;
   /**
@@ -28,6 +28,8 @@ export interface EntryFeed {
   cancelRead(): void;
   /** Commits the position; errors with `NotOwnerError` when refused. */
   commit(position: string): Observable<unknown>;
+  /** Told once when the work ends (before its completion or error goes out, or at unsubscription). */
+  ended?(): void;
   /** Copies a poison entry to the dead-letter stream. */
   deadLetter(entry: StreamEntry, reason: string): Observable<unknown>;
   /** The reason to stop before the next entry (set by a release, done or hand-back), if any. */
@@ -66,15 +68,18 @@ type Phase = 'start' | 'read' | 'handle' | 'dead' | 'handled' | 'flush';
  * stream then holds this object, its committer and its subscriber, which keeps the heap per idle
  * stream small with many thousands of streams.
  */
-export const consumeEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike, onEnd?: () => void): Observable<string> =>
-  new Observable<string>((out) => runEntries(feed, handler, policy, scheduler, out, onEnd));
+export const consumeEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike): Observable<string> =>
+  new Observable<string>((out) => runEntries(feed, handler, policy, scheduler, out));
 
-/** The work of `consumeEntries` for a subscriber already there (the engine subscribes it without another Observable around it); returns its teardown. */
-export const runEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike, out: Subscriber<string>, onEnd?: () => void): (() => void) => {
-  const loop = new EntryLoop(feed, handler, policy, scheduler, out, onEnd);
+/** The work of `consumeEntries` for a subscriber already there (the engine subscribes it without another Observable around it); returns its teardown (the loop itself, not a closure). */
+export const runEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike, out: Subscriber<string>): Unsubscribable => {
+  const loop = new EntryLoop(feed, handler, policy, scheduler, out);
   loop.drive();
-  return () => loop.close();
+  return loop;
 };
+
+/** Before any read: no entries (shared, not one empty array per stream). */
+const NO_ENTRIES: readonly StreamEntry[] = [];
 
 /** The observer of every step of one loop: methods, not closures (one small object per stream). */
 class StepObserver {
@@ -93,16 +98,14 @@ class StepObserver {
   }
 }
 
-class EntryLoop implements EntryContext, ReadSink, CommitListener {
-  readonly dataStreamName: string;
-  readonly idInLbs: string;
+class EntryLoop implements EntryContext, ReadSink, CommitListener, Unsubscribable {
   private readonly committer: Committer;
   private phase: Phase = 'start';
   private failure: { readonly err: unknown } | undefined;
   private closed = false;
   private current: Subscription | undefined;
   private after = '0-0';
-  private batch: readonly StreamEntry[] = [];
+  private batch: readonly StreamEntry[] = NO_ENTRIES;
   private at = 0;
   private poison: string | undefined;
 
@@ -112,12 +115,16 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
     private readonly policy: ConsumePolicy,
     scheduler: SchedulerLike,
     private readonly out: Subscriber<string>,
-    /** Called once when the work ends (before its completion or error goes out, or at unsubscription). */
-    private readonly onEnd: (() => void) | undefined,
   ) {
-    this.dataStreamName = feed.dataStreamName;
-    this.idInLbs = feed.idInLbs;
-    this.committer = new Committer((position) => feed.commit(position), policy.commitEvery, scheduler, this);
+    this.committer = new Committer(feed, policy.commitEvery, scheduler, this);
+  }
+
+  get dataStreamName(): string {
+    return this.feed.dataStreamName;
+  }
+
+  get idInLbs(): string {
+    return this.feed.idInLbs;
   }
 
   get fence(): number {
@@ -145,7 +152,7 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
     if (this.closed) return;
     this.closed = true;
     this.committer.close();
-    this.onEnd?.();
+    this.feed.ended?.();
   }
 
   entries(batch: readonly StreamEntry[]): void {
@@ -159,7 +166,8 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
     if (this.phase === 'read' && this.fail(err)) this.drive();
   }
 
-  close(): void {
+  /** The teardown: the work was unsubscribed. */
+  unsubscribe(): void {
     this.end();
     this.current?.unsubscribe();
     this.feed.cancelRead();
@@ -276,7 +284,7 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
       case 'handled': {
         const entry = this.batch[this.at++]!;
         this.phase = this.policy.until(entry) ? 'flush' : this.at < this.batch.length ? 'handle' : 'read';
-        if (this.phase !== 'handle') this.batch = [];
+        if (this.phase !== 'handle') this.batch = NO_ENTRIES;
         break;
       }
       case 'flush':

@@ -13,7 +13,7 @@ export type ReadReply = ReadonlyMap<string, readonly StreamEntry[]>;
 
 /**
  * What the entry engine needs of Redis. `lib/redis/entry-store.ts` implements it on ioredis: the
- * reads go to one blocking connection of their own (opened at the first read), the rest to the
+ * reads go to one blocking connection of their own (opened by `open()` or the first read), the rest to the
  * client's connection.
  */
 export interface EntryPort {
@@ -23,6 +23,8 @@ export interface EntryPort {
    * with a `WRONGTYPE` reply when a key is not a stream.
    */
   read(requests: readonly ReadRequest[], blockMs: number | undefined): Promise<ReadReply>;
+  /** Opens the reader connection now (a read opens it otherwise); resolves once reads can go out. */
+  open(): Promise<void>;
   /** Ends the blocking read in flight (CLIENT UNBLOCK of the reader); false if no read was blocked. */
   unblock(): Promise<boolean>;
   /** The committed position of the stream whose lock key this is, or null (nothing committed). */

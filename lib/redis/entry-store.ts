@@ -48,7 +48,8 @@ const streamsOf = (reply: XReadReply | (string | [string, string[]][])[]): [stri
 
 const addReply = (into: Map<string, StreamEntry[]>, reply: XReadReply): void => {
   for (const [key, rows] of streamsOf(reply)) {
-    const entries = rows.filter((row) => row[1] !== null).map(([id, flat]): StreamEntry => ({ id, fields: fieldsOf(flat) }));
+    const entries: StreamEntry[] = [];
+    for (const [id, flat] of rows) if (flat !== null) entries.push({ id, fields: fieldsOf(flat) });
     if (entries.length > 0) into.set(key, entries);
   }
 };
@@ -66,8 +67,8 @@ const eachKey = async <T, R>(redis: Redis | Cluster, keys: readonly T[], call: (
 
 /**
  * `EntryPort` on ioredis. Reads go to a reader connection of its own (a `duplicate()` named
- * `rscrx-entries`, no offline queue, `blockingTimeout` beyond the BLOCK), opened at the first
- * read; its client id is read at every `ready` so that `unblock()` can end its blocking read.
+ * `rscrx-entries`, no offline queue, `blockingTimeout` beyond the BLOCK), opened by `open()` or the
+ * first read; its client id is read at every `ready` so that `unblock()` can end its blocking read.
  * Commits of one event-loop turn go to Redis as one `commit` script call per partition; position
  * lookups as one pipeline.
  *
@@ -77,6 +78,7 @@ const eachKey = async <T, R>(redis: Redis | Cluster, keys: readonly T[], call: (
  */
 export class RedisEntryPort implements EntryPort {
   private reader: Redis | undefined;
+  private opening: Promise<Redis> | undefined;
   private poll: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   private readerId: number | undefined;
   private blocked = false;
@@ -109,7 +111,7 @@ export class RedisEntryPort implements EntryPort {
   async read(requests: readonly ReadRequest[], blockMs: number | undefined): Promise<ReadReply> {
     const redis = this.redis;
     if (isCluster(redis)) return this.readCluster(redis, requests, blockMs);
-    const reader = await this.open();
+    const reader = await this.connected();
     const plan = planReads(requests);
     const out = new Map<string, StreamEntry[]>();
     try {
@@ -200,6 +202,7 @@ export class RedisEntryPort implements EntryPort {
     this.poll?.wake();
     const reader = this.reader;
     this.reader = undefined;
+    this.opening = undefined;
     this.readerId = undefined;
     if (reader === undefined) return;
     reader.removeAllListeners('error');
@@ -216,19 +219,45 @@ export class RedisEntryPort implements EntryPort {
     }
   }
 
-  private async open(): Promise<Redis> {
-    if (this.reader !== undefined) return this.reader;
-    const reader = (this.redis as Redis).duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, blockingTimeout: this.blockMs + 1000 });
+  /** Opens the reader connection (at once, or the one being opened); on a Cluster there is none. */
+  async open(): Promise<void> {
+    if (!isCluster(this.redis)) await this.connected();
+  }
+
+  private connected(): Promise<Redis> {
+    this.opening ??= this.connectReader();
+    return this.opening;
+  }
+
+  /** The reader: CLIENT SETNAME as part of the connect, no ready check (a read while Redis loads fails and is retried), CLIENT ID read before the first read and at every reconnect. */
+  private async connectReader(): Promise<Redis> {
+    const reader = (this.redis as Redis).duplicate({
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      connectionName: 'rscrx-entries',
+      blockingTimeout: this.blockMs + 1000,
+    });
     this.reader = reader;
     reader.on('error', () => undefined);
+    let reconnect = false;
     reader.on('ready', () => {
-      void reader.client('SETNAME', 'rscrx-entries').catch(() => undefined);
+      if (!reconnect) return void (reconnect = true);
       void (reader.client('ID') as Promise<number>).then((id) => {
         if (this.reader === reader) this.readerId = id;
       }, () => undefined);
     });
-    await reader.connect();
-    this.readerId = (await reader.client('ID')) as number;
-    return reader;
+    try {
+      await reader.connect();
+      const id = (await reader.client('ID')) as number;
+      if (this.reader !== reader) throw new Error('The entry reader was closed while it connected');
+      this.readerId = id;
+      return reader;
+    } catch (err) {
+      if (this.reader === reader) this.close();
+      else reader.disconnect(false);
+      throw err;
+    }
   }
 }
