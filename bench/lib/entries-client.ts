@@ -4,7 +4,7 @@
  * one run.
  */
 import type Redis from 'ioredis';
-import { Subscription, of, tap } from 'rxjs';
+import { Observable, Subscription, concatMap, defer, of, take, tap } from 'rxjs';
 import { RedisStreamClient, consumeStream, processStreams } from '../../lib';
 import type { Logger } from '../../lib';
 import type { RedisServer } from '../../support/redis-server';
@@ -13,9 +13,13 @@ import { nowMs, waitOrThrow } from './stats';
 
 const until = (e: { fields: Record<string, string> }): boolean => e.fields.type === 'end';
 
-/** A client in this process with `processStreams(consumeStream)`; `ready` once it started; `lastAt` when it last emitted an id. */
-export const startClient = (conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void) => {
-  const state = { ready: false, committed: 0, lastAt: 0, failure: undefined as unknown, outcomes: new Map<string, number>() };
+/**
+ * A client in this process with `processStreams(consumeStream)`; `ready` once it started; `owned`
+ * streams handed to `processStreams`; `lastAt` when it last emitted an id. With `gate`, each
+ * stream's `consumeStream` starts only once the gate emits (the streams are owned meanwhile).
+ */
+export const startClient = (conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void, gate?: Observable<unknown>) => {
+  const state = { ready: false, owned: 0, committed: 0, lastAt: 0, failure: undefined as unknown, outcomes: new Map<string, number>() };
   const logger: Logger = { debug: () => undefined, info: (_o, msg) => void (msg === 'client started' && (state.ready = true)), warn: () => undefined, error: () => undefined };
   const client = new RedisStreamClient(conn, service, { consumerId: `bench-${service}`, readCount: 1000, logger });
   const subscription: Subscription = client
@@ -23,13 +27,16 @@ export const startClient = (conn: Redis, service: string, onEntry: (fields: Reco
     .pipe(
       processStreams(
         client,
-        (s) =>
-          consumeStream(client, s, (entry) => (onEntry(entry.fields), of(undefined)), { until, readCount: COUNT_PER_STREAM }).pipe(
+        (s) => {
+          state.owned++;
+          const consume = defer(() => consumeStream(client, s, (entry) => (onEntry(entry.fields), of(undefined)), { until, readCount: COUNT_PER_STREAM }));
+          return (gate === undefined ? consume : gate.pipe(take(1), concatMap(() => consume))).pipe(
             tap(() => {
               state.committed++;
               state.lastAt = nowMs();
             }),
-          ),
+          );
+        },
         { concurrency: 100_000 },
       ),
     )
@@ -60,8 +67,8 @@ export const withConnections = async <T>(server: RedisServer, body: (redis: Redi
 };
 
 /** `body` once a client (`startClient`) on `conn` started; unsubscribed after. */
-export const withClient = async <T>(conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void, body: (state: ClientState) => Promise<T>): Promise<T> => {
-  const { state, subscription } = startClient(conn, service, onEntry);
+export const withClient = async <T>(conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void, body: (state: ClientState) => Promise<T>, gate?: Observable<unknown>): Promise<T> => {
+  const { state, subscription } = startClient(conn, service, onEntry, gate);
   try {
     await waitOrThrow(() => state.ready || state.failure !== undefined, 30_000, 'the client started');
     return await body(state);
