@@ -89,8 +89,14 @@ export class Producer {
     return ids;
   }
 
+  /**
+   * The XADDs of a data stream's entries, with ids chosen here (`<now>-<n>`): a transaction that
+   * a Cluster connection sends again after a failover then writes the same entries or fails (ids
+   * not above the stream's last), never a second batch after the first.
+   */
   private static entriesOf(name: string, count: number, tx: { xadd(...args: string[]): unknown }): void {
-    for (let n = 0; n < count; n++) tx.xadd(name, '*', 'n', String(n), 'type', n === count - 1 ? 'end' : 'data');
+    const base = Date.now();
+    for (let n = 0; n < count; n++) tx.xadd(name, `${base}-${n}`, 'n', String(n), 'type', n === count - 1 ? 'end' : 'data');
   }
 
   private async writeOnce(name: string, count: number): Promise<string[]> {
@@ -117,7 +123,10 @@ export class Producer {
     if (failed !== undefined) throw failed[0];
     const [, acked] = replies[replies.length - 1]!;
     if (Number(acked) < this.replicas) throw new Error(`entries of ${name} reached ${String(acked)} of ${this.replicas} replicas in time`);
-    return replies[replies.length - 2]![1] as string[];
+    const ids = replies[replies.length - 2]![1] as (string | Error)[];
+    const refused = ids.find((id): id is Error => id instanceof Error);
+    if (refused !== undefined) throw refused;
+    return ids as string[];
   }
 
   /** Adds one stream (its entries first, with an entry plan) and waits for its id. */
