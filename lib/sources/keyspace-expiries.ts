@@ -1,9 +1,10 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EMPTY, Observable, catchError, filter, map, mergeMap, of, tap, throwError, timer } from 'rxjs';
+import { EMPTY, Observable, catchError, filter, finalize, map, mergeMap, of, tap, throwError, timer } from 'rxjs';
 import { decodeLbsEntry } from '../codecs/lbs-message';
 import type { ClientDeps } from '../deps';
 import { asRedisError } from '../errors';
+import { mergeMany } from '../operators/merge-many';
 import { lockKey as goLockKeyOf, parseLockKey as goLockKey } from '../keys';
 import type { LbsSession } from '../port';
 import type { Fleet } from '../lease/fleet';
@@ -32,20 +33,26 @@ type Expiry =
  * In a balanced fleet the expiry is reported at once to the stream's designated claimer and held
  * back from the others (`Fleet.claimDelay`: longer the more loaded they are); after the delay it
  * is reported only if the lock is still gone, so streams go to the under-loaded consumers and the
- * others do not send claims that would lose. Errors with `RedisCommandError` when the subscription
+ * others do not send claims that would lose. The entry is read only for an expiry about to be
+ * reported: when a consumer holding many streams dies, each survivor reads the entries of its own
+ * part of them, not of all. Errors with `RedisCommandError` when the subscription
  * is refused.
  */
 export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, expiries, parseLockKey = goLockKey, lockKeyOf: lockKeyOfEntry = goLockKeyOf, fleet, scheduler }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
   const lockKeyOf = (info: LbsInfo): string => lockKeyOfEntry(info.dataStreamName, info.idInLbs);
-  /** After the fleet's delay, only if the lock is still gone (PTTL -2). */
-  const giveWay = (expired: StreamExpired): Observable<StreamExpired> => {
-    const delay = fleet?.claimDelay(expired.payload.dataStreamName) ?? 0;
-    if (delay === 0) return of(expired);
-    const lockKey = lockKeyOf(expired.payload);
+  /** Expiries reported at once whose entries are being read: claims on their way, counted as held by the balance. */
+  let underWay = 0;
+  /** At once, or after the fleet's delay only if the lock is still gone (PTTL -2); the entry is read after. */
+  const giveWay = (key: LbsInfo): Observable<StreamExpired> => {
+    const delay = fleet?.claimDelay(key.dataStreamName, underWay) ?? 0;
+    if (delay === 0) {
+      underWay++;
+      return describe(key).pipe(finalize(() => underWay--));
+    }
     return timer(delay, scheduler).pipe(
-      mergeMap(() => port.touchLock(lockKey)),
-      mergeMap((ttl) => (ttl === -2 ? of(expired) : EMPTY)),
-      catchError(() => of(expired)),
+      mergeMap(() => port.touchLock(lockKeyOf(key))),
+      catchError(() => of(-2)),
+      mergeMap((ttl) => (ttl === -2 ? describe(key) : EMPTY)),
     );
   };
   const classify = (lockKey: string): Expiry => {
@@ -83,8 +90,7 @@ export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, expirie
       if (expiry.kind === 'handed-back') ledger.forgetHandBack(expiry.lockKey);
     }),
     filter((expiry): expiry is Extract<Expiry, { kind: 'other' }> => expiry.kind === 'other'),
-    mergeMap((expiry) => describe(expiry.key)),
-    mergeMap(giveWay),
+    mergeMany((expiry) => giveWay(expiry.key)),
     catchError((err: unknown) => throwError(() => asRedisError('Subscribing to keyspace notifications')(err))),
   );
 };
