@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MemberRecord, claimDelay, excessToHandBack, fairShares, fleetView, fmix32, fnv1a, pickHandBacks, rendezvous } from '../lib/rules/balance';
+import { MemberRecord, claimDelay, presentView, excessToHandBack, fairShares, fleetView, fmix32, fnv1a, pickHandBacks, rendezvous } from '../lib/rules/balance';
 import { parseMembers } from '../lib/redis/scripts';
 
 const member = (name: string, owned: number, overrides: Partial<MemberRecord> = {}): MemberRecord => ({
@@ -121,14 +121,44 @@ describe('the fleet view and the balance decisions', () => {
     expect(excessToHandBack(view, 'a', 1000, 0, policy)).to.equal(0);
   });
 
-  it('makes the others wait: a quarter heartbeat below the share, half at or above it or not settled', () => {
+  it('makes the others wait for a designated claimer seen lately: a heartbeat below the share, half as long again at or above it or not settled', () => {
     const view = fleetView([member('a', 10), member('b', 10), member('c', 100), member('new', 0, { joinedAt: 9000 })], 10_000, rules);
     const stream = [...Array(100).keys()].map((i) => `s${i}`).find((s) => claimDelay(view, 'a', 10, s, policy) === 0)!;
-    expect(claimDelay(view, 'b', 10, stream, policy)).to.equal(500);
-    expect(claimDelay(view, 'c', 100, stream, policy)).to.equal(1000);
-    expect(claimDelay(view, 'new', 0, stream, policy)).to.equal(1000);
-    expect(claimDelay(view, 'a', 40, stream, policy)).to.equal(1000);
+    expect(claimDelay(view, 'b', 10, stream, policy)).to.equal(2000);
+    expect(claimDelay(view, 'c', 100, stream, policy)).to.equal(3000);
+    expect(claimDelay(view, 'new', 0, stream, policy)).to.equal(3000);
+    expect(claimDelay(view, 'a', 40, stream, policy)).to.equal(3000);
     expect(claimDelay(undefined, 'a', 10, stream, policy)).to.equal(0);
+  });
+
+  it('replaces a designated claimer presumed gone soon: a quarter heartbeat below the share, 3/8 at or above it', () => {
+    const view = fleetView([member('a', 10, { seenAt: 9000 }), member('b', 10), member('c', 100)], 10_000, rules);
+    const stream = [...Array(100).keys()].map((i) => `s${i}`).find((s) => claimDelay(view, 'a', 10, s, policy) === 0)!;
+    // a was last seen 1000 ms before the view was read; 600 ms later it is presumed gone.
+    expect(claimDelay(view, 'b', 10, stream, policy, 0)).to.equal(2000);
+    expect(claimDelay(view, 'b', 10, stream, policy, 600)).to.equal(500);
+    expect(claimDelay(view, 'c', 100, stream, policy, 600)).to.equal(750);
+  });
+
+  it('claims at once at or above its share when no other settled member is below its share', () => {
+    const alone = fleetView([member('a', 100), member('new', 0, { joinedAt: 9000 })], 10_000, rules);
+    expect(claimDelay(alone, 'a', 100, 's1', policy)).to.equal(0);
+    expect(claimDelay(alone, 'a', 130, 's1', policy)).to.equal(0);
+    expect(claimDelay(alone, 'new', 0, 's1', policy)).to.be.greaterThan(0);
+    const full = fleetView([member('a', 50), member('b', 50)], 10_000, rules);
+    expect(claimDelay(full, 'a', 50, 's1', policy)).to.equal(0);
+  });
+
+  it("reckons its own share without the members presumed gone: a dead holder's streams are shared by the survivors", () => {
+    // The holder was last seen 1000 ms before the view; its locks expire 1000 ms after the view was read.
+    const view = fleetView([member('holder', 900, { seenAt: 9000 }), member('a', 0), member('b', 0), member('c', 0)], 10_000, rules);
+    expect(view.shares.get('a')).to.equal(225);
+    const designated = (elapsed: number, owned: number): number =>
+      [...Array(300).keys()].filter((i) => claimDelay(view, 'a', owned, `s${i}`, policy, elapsed) === 0).length;
+    // At 250 owned (above 225, below 300) a still claims its designated streams once the holder is presumed gone.
+    expect(designated(0, 250)).to.equal(0);
+    expect(designated(1000, 250)).to.be.within(70, 130);
+    expect(presentView(view, 1000, 1500, 'a').shares.get('a')).to.equal(300);
   });
 
   it('picks the streams held longest, none held less than the hold time, only eligible ones', () => {

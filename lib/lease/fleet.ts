@@ -52,6 +52,8 @@ export class Fleet {
   readonly rules: BalanceRules;
   readonly policy: BalancePolicy;
   private latest: FleetView | undefined;
+  /** When the latest view was read (ms, this process's clock). */
+  private latestAt = 0;
   private readonly views = new Subject<FleetView>();
   /** The totals of the recent snapshots (Redis clock), oldest first. */
   private totals: { readonly at: number; readonly total: number }[] = [];
@@ -61,6 +63,8 @@ export class Fleet {
   constructor(
     private readonly ledger: Pick<LeaseLedger, 'size' | 'capacity' | 'reservedCount'>,
     readonly options: FleetOptions,
+    /** This process's clock (ms): how old the latest view is when a stream is claimed. */
+    private readonly now: () => number = Date.now,
   ) {
     this.rules = { memberTtlMs: options.hbInterval, settleMs: SETTLE_HEARTBEATS * options.hbInterval };
     this.policy = { hbInterval: options.hbInterval, tolerance: BALANCE_TOLERANCE, batch: options.rebalanceBatch };
@@ -79,6 +83,7 @@ export class Fleet {
     const view = fleetView(records, now, this.rules, recent);
     this.totals.push({ at: now, total: fleetView(records, now, this.rules).total });
     this.latest = view;
+    this.latestAt = this.now();
     this.views.next(view);
     return view;
   }
@@ -87,11 +92,15 @@ export class Fleet {
     return this.latest;
   }
 
-  /** How long to wait before claiming `stream` (0 when this consumer does not balance). */
-  claimDelay(stream: string): number {
+  /**
+   * How long to wait before claiming `stream` (0 when this consumer does not balance);
+   * `underWay`: streams about to be claimed that hold no place yet.
+   */
+  claimDelay(stream: string, underWay = 0): number {
     if (this.options.rebalance === false) return 0;
     // Claims under way count: a burst of expiries must not all find this consumer below its share.
-    return claimDelay(this.latest, this.options.consumer, this.ledger.size + this.ledger.reservedCount, stream, this.policy);
+    const owned = this.ledger.size + this.ledger.reservedCount + underWay;
+    return claimDelay(this.latest, this.options.consumer, owned, stream, this.policy, this.now() - this.latestAt);
   }
 
   /** How many lockless entries the sweeps may take now (Infinity when this consumer does not balance). */

@@ -157,25 +157,60 @@ export interface BalancePolicy {
 }
 
 /**
+ * The view as it stands `elapsedMs` after it was read: a settled member other than `me` whose last
+ * heartbeat is now more than `staleMs` old is presumed gone (the locks expiring now are most likely
+ * its own: a member that died holding streams) and leaves the settled members, the total staying,
+ * so that the survivors' shares grow by what it held. The same view when nobody is presumed gone.
+ *
+ * @example
+ * presentView(view, 1600, 1500, 'redis-consumer-a') // without a member last seen 1600 ms before the view was read
+ */
+export const presentView = (view: FleetView, elapsedMs: number, staleMs: number, me: string): FleetView => {
+  const now = view.at + elapsedMs;
+  const present = (m: MemberRecord): boolean => m.name === me || now - m.seenAt <= staleMs;
+  const settled = [...view.settled.values()];
+  if (settled.every(present)) return view;
+  const kept = settled.filter(present);
+  return { ...view, live: view.live.filter(present), settled: new Map(kept.map((m) => [m.name, m])), shares: fairShares(kept, view.total) };
+};
+
+/** A member not seen for this many heartbeat intervals when a stream is claimed is presumed gone (it beats every half interval). */
+export const STALE_HEARTBEATS = 0.75;
+
+/**
  * How long this consumer waits before claiming a stream that lost its owner, so that the
- * under-loaded members take it first and streams do not move back to loaded ones:
- * - 0 for the designated claimer (weighted rendezvous over the settled members below their share,
- *   weighted by how far below) while it is itself below its share;
- * - hbInterval / 4 for a member below its share that is not designated (the designated one may be
- *   gone or slow);
- * - hbInterval / 2 for a member at or above its share, or not settled (a newcomer, a flapper):
- *   it takes the stream only if nobody below its share did.
+ * under-loaded members take it first and streams do not move back to loaded ones. The stream's
+ * designated claimer is chosen by weighted rendezvous over the settled members below their share
+ * (weighted by how far below), from the view every member reads alike:
+ * - 0 for the designated claimer while it is itself below its share;
+ * - 0 for a settled member at or above its share when no other settled member is below its share:
+ *   nobody in the fleet would take the stream sooner, and a consumer that does not balance (a Go
+ *   consumer) would win the race meanwhile;
+ * - for a member below its share that is not designated: hbInterval while the designated claimer
+ *   is present (it takes the stream, however many streams lost their owner at once: claims sent
+ *   meanwhile would lose, and load a fleet that is already busy), hbInterval / 4 when it is
+ *   presumed gone (not seen for `STALE_HEARTBEATS` intervals: it may be the member that died);
+ * - for a member at or above its share while another one is below, or not settled (a newcomer, a
+ *   flapper), half as long again (1.5 hbInterval, or 3/8 hbInterval): it takes the stream only
+ *   if nobody below its share did.
+ * This member's own share, and who is present, are reckoned `elapsedMs` after the view was read
+ * (`presentView`): when a member dies holding many streams, its locks expire while the view still
+ * counts it, and the survivors would otherwise stop at a fraction of what they must take.
  * Without a view (no heartbeat yet) it claims at once, as a consumer that does not balance does.
  *
  * @example
  * claimDelay(view, 'redis-consumer-b', 10, 's1', policy) // 0 when b is the designated claimer of s1
  */
-export const claimDelay = (view: FleetView | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval'>): number => {
+export const claimDelay = (view: FleetView | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval'>, elapsedMs = 0): number => {
   if (view === undefined || view.settled.size === 0) return 0;
-  const share = view.shares.get(me);
-  if (share === undefined || owned >= share) return policy.hbInterval / 2;
+  const present = presentView(view, elapsedMs, STALE_HEARTBEATS * policy.hbInterval, me);
   const candidates = [...view.settled.values()].map((m) => ({ name: m.name, weight: (view.shares.get(m.name) ?? 0) - m.owned }));
-  return rendezvous(stream, candidates) === me ? 0 : policy.hbInterval / 4;
+  const designee = rendezvous(stream, candidates);
+  const wait = designee !== undefined && present.settled.has(designee) ? policy.hbInterval : policy.hbInterval / 4;
+  const share = present.shares.get(me);
+  if (share === undefined) return 1.5 * wait;
+  if (owned >= share) return candidates.some((c) => c.name !== me && c.weight > 0) ? 1.5 * wait : 0;
+  return designee === me ? 0 : wait;
 };
 
 /**
