@@ -55,10 +55,11 @@ describe('keyspaceExpiries$ (StreamExpired from keyspace notifications)', () => 
   it('holds an expiry back for the fleet\'s delay, then reads its entry only if the lock is still gone', () => {
     testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
       const keys$ = hot('-a-b-c---------|', { a: lockKey('designated', '1-0'), b: lockKey('retaken', '2-0'), c: lockKey('gone', '3-0') });
+      const gone = cold('-(r|)', { r: raw('3-0', 'gone') });
       const entries: Record<string, Observable<RawEntry | null>> = {
         '1-0': cold('-(r|)', { r: raw('1-0', 'designated') }),
         '2-0': cold('-(r|)', { r: raw('2-0', 'retaken') }),
-        '3-0': cold('-(r|)', { r: raw('3-0', 'gone') }),
+        '3-0': gone,
       };
       const ttls: Record<string, number> = { [lockKey('retaken', '2-0')]: 1900, [lockKey('gone', '3-0')]: -2 };
       const looked: string[] = [];
@@ -68,7 +69,7 @@ describe('keyspaceExpiries$ (StreamExpired from keyspace notifications)', () => 
       const expired$ = keyspaceExpiries$({ ...deps, fleet, scheduler: testScheduler, session: { expiredLockKeys$: keys$ } });
       // designated: read at once (frame 1), reported at 2; gone: held 5, touched (1 frame), read (1 frame): reported at 12.
       expectObservable(expired$).toBe('--x---------y--|', { x: expired('designated', '1-0'), y: expired('gone', '3-0') });
-      expectSubscriptions(entries['3-0']!.subscriptions).toBe('-----------^!');
+      expectSubscriptions(gone.subscriptions).toBe('-----------^!');
       testScheduler.flush();
       expect(looked).to.deep.equal(['1-0', '3-0']);
       expect(touched).to.deep.equal([lockKey('retaken', '2-0'), lockKey('gone', '3-0')]);
