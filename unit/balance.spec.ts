@@ -131,13 +131,14 @@ describe('the fleet view and the balance decisions', () => {
     expect(claimDelay(undefined, 'a', 10, stream, policy)).to.equal(0);
   });
 
-  it('replaces a designated claimer presumed gone soon: a quarter heartbeat below the share, 3/8 at or above it', () => {
+  it('replaces a designated claimer not seen for a heartbeat interval soon: a quarter heartbeat below the share, 3/8 at or above it', () => {
     const view = fleetView([member('a', 10, { seenAt: 9000 }), member('b', 10), member('c', 100)], 10_000, rules);
     const stream = [...Array(100).keys()].map((i) => `s${i}`).find((s) => claimDelay(view, 'a', 10, s, policy) === 0)!;
-    // a was last seen 1000 ms before the view was read; 600 ms later it is presumed gone.
+    // a was last seen 1000 ms before the view was read; 1100 ms later it is past the registry's TTL.
     expect(claimDelay(view, 'b', 10, stream, policy, 0)).to.equal(2000);
-    expect(claimDelay(view, 'b', 10, stream, policy, 600)).to.equal(500);
-    expect(claimDelay(view, 'c', 100, stream, policy, 600)).to.equal(750);
+    expect(claimDelay(view, 'b', 10, stream, policy, 600)).to.equal(2000);
+    expect(claimDelay(view, 'b', 10, stream, policy, 1100)).to.equal(500);
+    expect(claimDelay(view, 'c', 100, stream, policy, 1100)).to.equal(750);
   });
 
   it('claims at once at or above its share when no other settled member is below its share', () => {

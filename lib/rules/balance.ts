@@ -157,17 +157,19 @@ export interface BalancePolicy {
 }
 
 /**
- * The view as it stands `elapsedMs` after it was read: a settled member other than `me` whose last
- * heartbeat is now more than `staleMs` old is presumed gone (the locks expiring now are most likely
- * its own: a member that died holding streams) and leaves the settled members, the total staying,
- * so that the survivors' shares grow by what it held. The same view when nobody is presumed gone.
+ * The view as it stands `elapsedMs` after it was read: a settled member other than `me` holding
+ * more than its share whose last heartbeat is now more than `staleMs` old is presumed gone (the
+ * locks expiring now are most likely its own: a member that died holding many streams) and leaves
+ * the settled members, the total staying, so that the survivors' shares grow by what it held. The
+ * same view when nobody is presumed gone. (A member at or below its share stays: leaving it out
+ * would only skew the others' shares.)
  *
  * @example
  * presentView(view, 1600, 1500, 'redis-consumer-a') // without a member last seen 1600 ms before the view was read
  */
 export const presentView = (view: FleetView, elapsedMs: number, staleMs: number, me: string): FleetView => {
   const now = view.at + elapsedMs;
-  const present = (m: MemberRecord): boolean => m.name === me || now - m.seenAt <= staleMs;
+  const present = (m: MemberRecord): boolean => m.name === me || now - m.seenAt <= staleMs || m.owned <= (view.shares.get(m.name) ?? 0);
   const settled = [...view.settled.values()];
   if (settled.every(present)) return view;
   const kept = settled.filter(present);
@@ -188,8 +190,8 @@ export const STALE_HEARTBEATS = 0.75;
  *   consumer) would win the race meanwhile;
  * - for a member below its share that is not designated: hbInterval while the designated claimer
  *   is present (it takes the stream, however many streams lost their owner at once: claims sent
- *   meanwhile would lose, and load a fleet that is already busy), hbInterval / 4 when it is
- *   presumed gone (not seen for `STALE_HEARTBEATS` intervals: it may be the member that died);
+ *   meanwhile would lose, and load a fleet that is already busy), hbInterval / 4 when it was not
+ *   seen for a whole interval (the registry's TTL: it may be the member that died);
  * - for a member at or above its share while another one is below, or not settled (a newcomer, a
  *   flapper), half as long again (1.5 hbInterval, or 3/8 hbInterval): it takes the stream only
  *   if nobody below its share did.
@@ -204,9 +206,12 @@ export const STALE_HEARTBEATS = 0.75;
 export const claimDelay = (view: FleetView | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval'>, elapsedMs = 0): number => {
   if (view === undefined || view.settled.size === 0) return 0;
   const present = presentView(view, elapsedMs, STALE_HEARTBEATS * policy.hbInterval, me);
-  const candidates = [...view.settled.values()].map((m) => ({ name: m.name, weight: (view.shares.get(m.name) ?? 0) - m.owned }));
+  // Weighted by the present shares (all alike once a dead holder is presumed gone), among the members of the view.
+  const candidates = [...view.settled.values()].map((m) => ({ name: m.name, weight: (present.shares.get(m.name) ?? 0) - m.owned }));
   const designee = rendezvous(stream, candidates);
-  const wait = designee !== undefined && present.settled.has(designee) ? policy.hbInterval : policy.hbInterval / 4;
+  // A designee late with its heartbeat is still waited for, unless past the registry's TTL: under load every member is late.
+  const seen = designee === undefined ? undefined : view.settled.get(designee)!.seenAt;
+  const wait = seen !== undefined && view.at + elapsedMs - seen <= policy.hbInterval ? policy.hbInterval : policy.hbInterval / 4;
   const share = present.shares.get(me);
   if (share === undefined) return 1.5 * wait;
   if (owned >= share) return candidates.some((c) => c.name !== me && c.weight > 0) ? 1.5 * wait : 0;
