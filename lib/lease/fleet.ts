@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
 import type { MemberInput } from '../port';
-import { BalancePolicy, BalanceRules, FleetView, MemberRecord, claimDelay, excessToHandBack, fleetView, sweepAllowance } from '../rules/balance';
+import { BalancePolicy, BalanceRules, ClaimPlan, FleetView, MemberRecord, claimPlan, delayOf, excessToHandBack, fleetView, sweepAllowance } from '../rules/balance';
 import type { LeaseLedger } from './ledger';
 
 /** Hand back above share + 10%: fewer moves for a fleet that is nearly balanced. */
@@ -16,6 +16,9 @@ export const HOLD_HEARTBEATS = 5;
  * writes one, and a total that dips meanwhile would make the giver hand back too many.
  */
 export const TOTAL_WINDOW_HEARTBEATS = 2;
+
+/** A claim plan serves this long (ms): who is presumed gone changes no faster. */
+const PLAN_MS = 50;
 
 /** Where a stream's entries are being consumed, and how to hand it back at its next safe point (the entry engine). */
 export interface HandOver {
@@ -54,6 +57,8 @@ export class Fleet {
   private latest: FleetView | undefined;
   /** When the latest view was read (ms, this process's clock). */
   private latestAt = 0;
+  /** The claim plan of the latest view, and how old the view was when it was made. */
+  private plan: { readonly view: FleetView | undefined; readonly elapsed: number; readonly plan: ClaimPlan | undefined } | undefined;
   private readonly views = new Subject<FleetView>();
   /** The totals of the recent snapshots (Redis clock), oldest first. */
   private totals: { readonly at: number; readonly total: number }[] = [];
@@ -100,7 +105,12 @@ export class Fleet {
     if (this.options.rebalance === false) return 0;
     // Claims under way count: a burst of expiries must not all find this consumer below its share.
     const owned = this.ledger.size + this.ledger.reservedCount + underWay;
-    return claimDelay(this.latest, this.options.consumer, owned, stream, this.policy, this.now() - this.latestAt);
+    const elapsed = this.now() - this.latestAt;
+    // One plan per view and PLAN_MS: a burst of expiries reads the view once.
+    if (this.plan === undefined || this.plan.view !== this.latest || elapsed - this.plan.elapsed > PLAN_MS) {
+      this.plan = { view: this.latest, elapsed, plan: claimPlan(this.latest, this.options.consumer, this.policy, elapsed) };
+    }
+    return delayOf(this.plan.plan, this.options.consumer, owned, stream, this.policy);
   }
 
   /** How many lockless entries the sweeps may take now (Infinity when this consumer does not balance). */

@@ -203,18 +203,39 @@ export const STALE_HEARTBEATS = 0.75;
  * @example
  * claimDelay(view, 'redis-consumer-b', 10, 's1', policy) // 0 when b is the designated claimer of s1
  */
-export const claimDelay = (view: FleetView | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval'>, elapsedMs = 0): number => {
-  if (view === undefined || view.settled.size === 0) return 0;
+export const claimDelay = (view: FleetView | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval'>, elapsedMs = 0): number =>
+  delayOf(claimPlan(view, me, policy, elapsedMs), me, owned, stream, policy);
+
+/** What `claimDelay` reads of a view at one moment, computed once for a burst of expiries. */
+export interface ClaimPlan {
+  /** When (ms, Redis clock). */
+  readonly at: number;
+  /** Each settled member's room below its present share: the rendezvous weights. */
+  readonly candidates: readonly { readonly name: string; readonly weight: number; readonly seenAt: number }[];
+  /** This member's present share (undefined: not settled). */
+  readonly share: number | undefined;
+  /** Another settled member is below its share. */
+  readonly othersHaveRoom: boolean;
+}
+
+/** The plan of `claimDelay` for `view` read `elapsedMs` ago; undefined when there is nothing to balance (claim at once). */
+export const claimPlan = (view: FleetView | undefined, me: string, policy: Pick<BalancePolicy, 'hbInterval'>, elapsedMs = 0): ClaimPlan | undefined => {
+  if (view === undefined || view.settled.size === 0) return undefined;
   const present = presentView(view, elapsedMs, STALE_HEARTBEATS * policy.hbInterval, me);
   // Weighted by the present shares (all alike once a dead holder is presumed gone), among the members of the view.
-  const candidates = [...view.settled.values()].map((m) => ({ name: m.name, weight: (present.shares.get(m.name) ?? 0) - m.owned }));
-  const designee = rendezvous(stream, candidates);
+  const candidates = [...view.settled.values()].map((m) => ({ name: m.name, weight: (present.shares.get(m.name) ?? 0) - m.owned, seenAt: m.seenAt }));
+  return { at: view.at + elapsedMs, candidates, share: present.shares.get(me), othersHaveRoom: candidates.some((c) => c.name !== me && c.weight > 0) };
+};
+
+/** `claimDelay` from its plan. */
+export const delayOf = (plan: ClaimPlan | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval'>): number => {
+  if (plan === undefined) return 0;
+  const designee = rendezvous(stream, plan.candidates);
   // A designee late with its heartbeat is still waited for, unless past the registry's TTL: under load every member is late.
-  const seen = designee === undefined ? undefined : view.settled.get(designee)!.seenAt;
-  const wait = seen !== undefined && view.at + elapsedMs - seen <= policy.hbInterval ? policy.hbInterval : policy.hbInterval / 4;
-  const share = present.shares.get(me);
-  if (share === undefined) return 1.5 * wait;
-  if (owned >= share) return candidates.some((c) => c.name !== me && c.weight > 0) ? 1.5 * wait : 0;
+  const seenAt = plan.candidates.find((c) => c.name === designee)?.seenAt;
+  const wait = seenAt !== undefined && plan.at - seenAt <= policy.hbInterval ? policy.hbInterval : policy.hbInterval / 4;
+  if (plan.share === undefined) return 1.5 * wait;
+  if (owned >= plan.share) return plan.othersHaveRoom ? 1.5 * wait : 0;
   return designee === me ? 0 : wait;
 };
 
