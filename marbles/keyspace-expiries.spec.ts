@@ -76,6 +76,20 @@ describe('keyspaceExpiries$ (StreamExpired from keyspace notifications)', () => 
     });
   });
 
+  it('asks the fleet again every heartbeat period while it holds an expiry back, and goes on when the delay shrinks', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const keys$ = hot('-a------------|', { a: lockKey('later', '4-0') });
+      const asked: number[] = [];
+      const deps = specDeps(testScheduler, fakePort({ entry: () => cold('-(r|)', { r: raw('4-0', 'later') }), touchLock: () => cold('-(t|)', { t: -2 }) }), { hbInterval: 10 });
+      // 20 ms at first (the view still counts a dead holder); the next view says go.
+      const fleet = { claimDelay: () => (asked.push(testScheduler.now()), asked.length === 1 ? 20 : 0) };
+      const expired$ = keyspaceExpiries$({ ...deps, fleet, scheduler: testScheduler, session: { expiredLockKeys$: keys$ } });
+      expectObservable(expired$).toBe('--------x-----|', { x: expired('later', '4-0') });
+      testScheduler.flush();
+      expect(asked).to.deep.equal([1, 6]);
+    });
+  });
+
   it('reports nothing for keys that are not lock keys, for entries no longer in the LBS, or for an entry of another name (another service)', () => {
     testScheduler.run(({ hot, cold, expectObservable }) => {
       const keys$ = hot('-a-b-c-|', { a: 'plain-key', b: lockKey('gone', '4-0'), c: lockKey('elsewhere', '5-0') });

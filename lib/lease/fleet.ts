@@ -98,8 +98,9 @@ export class Fleet {
   }
 
   /**
-   * How long to wait before claiming `stream` (0 when this consumer does not balance);
-   * `underWay`: streams about to be claimed that hold no place yet.
+   * How long to wait before claiming `stream`, from now (0 when this consumer does not balance);
+   * `underWay`: streams about to be claimed that hold no place yet. Ask again after a heartbeat
+   * period: the answer changes with every view.
    */
   claimDelay(stream: string, underWay = 0): number {
     if (this.options.rebalance === false) return 0;

@@ -157,37 +157,15 @@ export interface BalancePolicy {
 }
 
 /**
- * The view as it stands `elapsedMs` after it was read: a settled member other than `me` holding
- * more than its share whose last heartbeat is now more than `staleMs` old is presumed gone (the
- * locks expiring now are most likely its own: a member that died holding many streams) and leaves
- * the settled members, the total staying, so that the survivors' shares grow by what it held. The
- * same view when nobody is presumed gone. (A member at or below its share stays: leaving it out
- * would only skew the others' shares.)
- *
- * @example
- * presentView(view, 1600, 1500, 'redis-consumer-a') // without a member last seen 1600 ms before the view was read
- */
-export const presentView = (view: FleetView, elapsedMs: number, staleMs: number, me: string): FleetView => {
-  const now = view.at + elapsedMs;
-  const present = (m: MemberRecord): boolean => m.name === me || now - m.seenAt <= staleMs || m.owned <= (view.shares.get(m.name) ?? 0);
-  const settled = [...view.settled.values()];
-  if (settled.every(present)) return view;
-  const kept = settled.filter(present);
-  return { ...view, live: view.live.filter(present), settled: new Map(kept.map((m) => [m.name, m])), shares: fairShares(kept, view.total) };
-};
-
-/** A member not seen for this many heartbeat intervals when a stream is claimed is presumed gone (it beats every half interval). */
-export const STALE_HEARTBEATS = 0.75;
-
-/**
  * How long this consumer waits before claiming a stream that lost its owner, so that the
  * under-loaded members take it first and streams do not move back to loaded ones. The stream's
  * designated claimer is chosen by weighted rendezvous over the settled members below their share
  * (weighted by how far below), from the view every member reads alike:
  * - 0 for the designated claimer while it is itself below its share;
- * - 0 for a settled member at or above its share when no other settled member is below its share:
- *   nobody in the fleet would take the stream sooner, and a consumer that does not balance (a Go
- *   consumer) would win the race meanwhile;
+ * - when no settled member is below its share, the designated claimer is chosen the same way among
+ *   those below their share plus the tolerance: it claims at once (a lone member at its share too:
+ *   a consumer that does not balance, such as a Go consumer, would win the race meanwhile), the
+ *   others give way as below; nobody below that either: every member claims at once;
  * - for a member below its share that is not designated: hbInterval while the designated claimer
  *   is present (it takes the stream, however many streams lost their owner at once: claims sent
  *   meanwhile would lose, and load a fleet that is already busy), hbInterval / 4 when it was not
@@ -195,48 +173,62 @@ export const STALE_HEARTBEATS = 0.75;
  * - for a member at or above its share while another one is below, or not settled (a newcomer, a
  *   flapper), half as long again (1.5 hbInterval, or 3/8 hbInterval): it takes the stream only
  *   if nobody below its share did.
- * This member's own share, and who is present, are reckoned `elapsedMs` after the view was read
- * (`presentView`): when a member dies holding many streams, its locks expire while the view still
- * counts it, and the survivors would otherwise stop at a fraction of what they must take.
+ * The designee's last heartbeat is judged `elapsedMs` after the view was read. When a member dies
+ * holding many streams, its locks expire while the view still counts it among the members (its
+ * TTL runs out with them), so the survivors' shares are too small until their next view: the
+ * source asks again at every heartbeat period while it holds an expiry back
+ * (`keyspaceExpiries$`), and the survivors go on at once then.
  * Without a view (no heartbeat yet) it claims at once, as a consumer that does not balance does.
  *
  * @example
  * claimDelay(view, 'redis-consumer-b', 10, 's1', policy) // 0 when b is the designated claimer of s1
  */
-export const claimDelay = (view: FleetView | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval'>, elapsedMs = 0): number =>
+export const claimDelay = (view: FleetView | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval' | 'tolerance'>, elapsedMs = 0): number =>
   delayOf(claimPlan(view, me, policy, elapsedMs), me, owned, stream, policy);
+
+/** One rendezvous candidate of a claim plan. */
+interface Candidate {
+  readonly name: string;
+  readonly weight: number;
+  readonly seenAt: number;
+}
 
 /** What `claimDelay` reads of a view at one moment, computed once for a burst of expiries. */
 export interface ClaimPlan {
   /** When (ms, Redis clock). */
   readonly at: number;
-  /** Each settled member's room below its present share: the rendezvous weights. */
-  readonly candidates: readonly { readonly name: string; readonly weight: number; readonly seenAt: number }[];
-  /** This member's present share (undefined: not settled). */
+  /** The settled members below their share, weighted by how far below. */
+  readonly below: readonly Candidate[];
+  /** When none is below: those below their share plus the tolerance, weighted by how far below that. */
+  readonly within: readonly Candidate[];
+  /** This member's share (undefined: not settled). */
   readonly share: number | undefined;
   /** Another settled member is below its share. */
   readonly othersHaveRoom: boolean;
 }
 
 /** The plan of `claimDelay` for `view` read `elapsedMs` ago; undefined when there is nothing to balance (claim at once). */
-export const claimPlan = (view: FleetView | undefined, me: string, policy: Pick<BalancePolicy, 'hbInterval'>, elapsedMs = 0): ClaimPlan | undefined => {
+export const claimPlan = (view: FleetView | undefined, me: string, policy: Pick<BalancePolicy, 'tolerance'>, elapsedMs = 0): ClaimPlan | undefined => {
   if (view === undefined || view.settled.size === 0) return undefined;
-  const present = presentView(view, elapsedMs, STALE_HEARTBEATS * policy.hbInterval, me);
-  // Weighted by the present shares (all alike once a dead holder is presumed gone), among the members of the view.
-  const candidates = [...view.settled.values()].map((m) => ({ name: m.name, weight: (present.shares.get(m.name) ?? 0) - m.owned, seenAt: m.seenAt }));
-  return { at: view.at + elapsedMs, candidates, share: present.shares.get(me), othersHaveRoom: candidates.some((c) => c.name !== me && c.weight > 0) };
+  const room = (ceiling: number): Candidate[] =>
+    [...view.settled.values()].map((m) => ({ name: m.name, weight: (view.shares.get(m.name) ?? 0) * ceiling - m.owned, seenAt: m.seenAt })).filter((c) => c.weight > 0);
+  const below = room(1);
+  return { at: view.at + elapsedMs, below, within: below.length > 0 ? [] : room(1 + policy.tolerance), share: view.shares.get(me), othersHaveRoom: below.some((c) => c.name !== me) };
 };
 
 /** `claimDelay` from its plan. */
-export const delayOf = (plan: ClaimPlan | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval'>): number => {
+export const delayOf = (plan: ClaimPlan | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval' | 'tolerance'>): number => {
   if (plan === undefined) return 0;
-  const designee = rendezvous(stream, plan.candidates);
+  const candidates = plan.below.length > 0 ? plan.below : plan.within;
+  const designee = rendezvous(stream, candidates);
   // A designee late with its heartbeat is still waited for, unless past the registry's TTL: under load every member is late.
-  const seenAt = plan.candidates.find((c) => c.name === designee)?.seenAt;
+  const seenAt = candidates.find((c) => c.name === designee)?.seenAt;
   const wait = seenAt !== undefined && plan.at - seenAt <= policy.hbInterval ? policy.hbInterval : policy.hbInterval / 4;
   if (plan.share === undefined) return 1.5 * wait;
-  if (owned >= plan.share) return plan.othersHaveRoom ? 1.5 * wait : 0;
-  return designee === me ? 0 : wait;
+  const ceiling = plan.below.length > 0 ? plan.share : plan.share * (1 + policy.tolerance);
+  if (designee === me && owned < ceiling) return 0;
+  if (owned >= plan.share) return plan.othersHaveRoom || (designee !== undefined && designee !== me) ? 1.5 * wait : 0;
+  return wait;
 };
 
 /**

@@ -11,7 +11,7 @@ import type { Fleet } from '../lease/fleet';
 import type { LbsInfo, StreamExpired } from '../types';
 import type { SchedulerLike } from 'rxjs';
 
-export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'log' | 'metrics' | 'expiries' | 'parseLockKey'>, Partial<Pick<ClientDeps, 'lockKeyOf'>> {
+export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'log' | 'metrics' | 'expiries' | 'parseLockKey' | 'options'>, Partial<Pick<ClientDeps, 'lockKeyOf'>> {
   readonly session: Pick<LbsSession, 'expiredLockKeys$'>;
   /** The balance: how long to hold an expiry back (absent: never). */
   readonly fleet?: Pick<Fleet, 'claimDelay'>;
@@ -38,22 +38,26 @@ type Expiry =
  * part of them, not of all. Errors with `RedisCommandError` when the subscription
  * is refused.
  */
-export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, expiries, parseLockKey = goLockKey, lockKeyOf: lockKeyOfEntry = goLockKeyOf, fleet, scheduler }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
+export const keyspaceExpiries$ = ({ session, port, ledger, options, log, metrics, expiries, parseLockKey = goLockKey, lockKeyOf: lockKeyOfEntry = goLockKeyOf, fleet, scheduler }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
   const lockKeyOf = (info: LbsInfo): string => lockKeyOfEntry(info.dataStreamName, info.idInLbs);
   /** Expiries reported at once whose entries are being read: claims on their way, counted as held by the balance. */
   let underWay = 0;
-  /** At once, or after the fleet's delay only if the lock is still gone (PTTL -2); the entry is read after. */
-  const giveWay = (key: LbsInfo): Observable<StreamExpired> => {
+  /** Reported now; after a wait only if the lock is still gone (PTTL -2). The entry is read then. */
+  const report = (key: LbsInfo, waited: number): Observable<StreamExpired> => {
+    if (waited > 0) return port.touchLock(lockKeyOf(key)).pipe(catchError(() => of(-2)), mergeMap((ttl) => (ttl === -2 ? describe(key) : EMPTY)));
+    underWay++;
+    return describe(key).pipe(finalize(() => underWay--));
+  };
+  /**
+   * At once, or after the fleet's delay, asked again every heartbeat period meanwhile (each view
+   * can shorten it: after a mass failover the survivors' shares grow once the dead member leaves
+   * the view, and they go on at once then).
+   */
+  const giveWay = (key: LbsInfo, waited = 0): Observable<StreamExpired> => {
     const delay = fleet?.claimDelay(key.dataStreamName, underWay) ?? 0;
-    if (delay === 0) {
-      underWay++;
-      return describe(key).pipe(finalize(() => underWay--));
-    }
-    return timer(delay, scheduler).pipe(
-      mergeMap(() => port.touchLock(lockKeyOf(key))),
-      catchError(() => of(-2)),
-      mergeMap((ttl) => (ttl === -2 ? describe(key) : EMPTY)),
-    );
+    if (delay <= waited) return report(key, waited);
+    const step = Math.min(delay - waited, options.hbInterval / 2);
+    return timer(step, scheduler).pipe(mergeMap(() => giveWay(key, waited + step)));
   };
   const classify = (lockKey: string): Expiry => {
     const key = parseLockKey(lockKey);
