@@ -99,7 +99,7 @@ const convergence = async (server: RedisServer, n: number, batch: number): Promi
   }
 };
 
-export const massFailover = async (server: RedisServer, n: number): Promise<Row> => {
+const massFailover = async (server: RedisServer, n: number): Promise<Row> => {
   const service = 'bench-fleet-failover';
   const redis = server.connect();
   const fleet: ChildConsumer[] = [];
