@@ -65,7 +65,7 @@ describe('keyspaceExpiries$ (StreamExpired from keyspace notifications)', () => 
       const looked: string[] = [];
       const touched: string[] = [];
       const deps = specDeps(testScheduler, fakePort({ entry: (id) => (looked.push(id), entries[id]!), touchLock: (key) => (touched.push(key), cold('-(t|)', { t: ttls[key]! })) }));
-      const fleet = { claimDelay: (name: string) => (name === 'designated' ? 0 : 5) };
+      const fleet = { claimDelay: (name: string) => (name === 'designated' ? 0 : 5), full: () => false };
       const expired$ = keyspaceExpiries$({ ...deps, fleet, scheduler: testScheduler, session: { expiredLockKeys$: keys$ } });
       // designated: read at once (frame 1), reported at 2; gone: held 5, touched (1 frame), read (1 frame): reported at 12.
       expectObservable(expired$).toBe('--x---------y--|', { x: expired('designated', '1-0'), y: expired('gone', '3-0') });
@@ -82,11 +82,25 @@ describe('keyspaceExpiries$ (StreamExpired from keyspace notifications)', () => 
       const asked: number[] = [];
       const deps = specDeps(testScheduler, fakePort({ entry: () => cold('-(r|)', { r: raw('4-0', 'later') }), touchLock: () => cold('-(t|)', { t: -2 }) }), { hbInterval: 10 });
       // 20 ms at first (the view still counts a dead holder); the next view says go.
-      const fleet = { claimDelay: () => (asked.push(testScheduler.now()), asked.length === 1 ? 20 : 0) };
+      const fleet = { claimDelay: () => (asked.push(testScheduler.now()), asked.length === 1 ? 20 : 0), full: () => false };
       const expired$ = keyspaceExpiries$({ ...deps, fleet, scheduler: testScheduler, session: { expiredLockKeys$: keys$ } });
       expectObservable(expired$).toBe('--------x-----|', { x: expired('later', '4-0') });
       testScheduler.flush();
       expect(asked).to.deep.equal([1, 6]);
+    });
+  });
+
+  it('leaves a stream it waited for to the others while it is full (share + tolerance), and checks again every period', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const keys$ = hot('-a-----------------|', { a: lockKey('full', '5-0') });
+      const ttls = [-2, 1900];
+      const deps = specDeps(testScheduler, fakePort({ entry: () => cold('-(r|)', { r: raw('5-0', 'full') }), touchLock: () => cold('-(t|)', { t: ttls.shift()! }) }), { hbInterval: 10 });
+      const fleet = { claimDelay: () => 5, full: () => true };
+      const expired$ = keyspaceExpiries$({ ...deps, fleet, scheduler: testScheduler, session: { expiredLockKeys$: keys$ } });
+      // Held 5, the lock still gone at 7 but this consumer full: it looks again at 12 and finds the lock taken.
+      expectObservable(expired$).toBe('-------------------|');
+      testScheduler.flush();
+      expect(ttls).to.deep.equal([]);
     });
   });
 

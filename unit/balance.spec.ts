@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MemberRecord, claimDelay, excessToHandBack, fairShares, fleetView, fmix32, fnv1a, pickHandBacks, rendezvous } from '../lib/rules/balance';
+import { MemberRecord, atCeiling, claimDelay, excessToHandBack, fairShares, fleetView, fmix32, fnv1a, pickHandBacks, rendezvous } from '../lib/rules/balance';
 import { parseMembers } from '../lib/redis/scripts';
 
 const member = (name: string, owned: number, overrides: Partial<MemberRecord> = {}): MemberRecord => ({
@@ -141,11 +141,14 @@ describe('the fleet view and the balance decisions', () => {
     expect(claimDelay(view, 'c', 100, stream, policy, 1100)).to.equal(750);
   });
 
-  it('when nobody is below its share, designates one claimer among those within the tolerance; a lone member claims at once', () => {
-    const alone = fleetView([member('a', 100), member('new', 0, { joinedAt: 9000 })], 10_000, rules);
+  it('when nobody is below its share, designates one claimer among those within the tolerance, never beyond it; a member alone claims at once', () => {
+    const alone = fleetView([member('a', 100)], 10_000, rules);
     expect(claimDelay(alone, 'a', 100, 's1', policy)).to.equal(0);
     expect(claimDelay(alone, 'a', 130, 's1', policy)).to.equal(0);
-    expect(claimDelay(alone, 'new', 0, 's1', policy)).to.be.greaterThan(0);
+    const joining = fleetView([member('a', 100), member('new', 0, { joinedAt: 9000 })], 10_000, rules);
+    expect(claimDelay(joining, 'a', 100, 's1', policy)).to.equal(0);
+    expect(claimDelay(joining, 'a', 110, 's1', policy), 'beyond share + 10%').to.equal(3000);
+    expect(claimDelay(joining, 'new', 0, 's1', policy)).to.be.greaterThan(0);
     const full = fleetView([member('a', 50), member('b', 50), member('c', 50)], 10_000, rules);
     const designated = new Set<string>();
     for (let i = 0; i < 200; i++) {
@@ -153,10 +156,18 @@ describe('the fleet view and the balance decisions', () => {
       const zero = ['a', 'b', 'c'].filter((m) => claimDelay(full, m, 50, `s${i}`, policy) === 0);
       expect(zero.length, `s${i}`).to.equal(1);
       designated.add(zero[0]!);
-      // The designee takes it at once even at the tolerance (the others wait for it).
-      expect(claimDelay(full, zero[0]!, 55, `s${i}`, policy)).to.equal(0);
+      // Never beyond share + 10%: there the designee gives way like the others.
+      expect(claimDelay(full, zero[0]!, 55, `s${i}`, policy)).to.equal(3000);
     }
     expect(designated.size).to.equal(3);
+  });
+
+  it('is full at its share plus the tolerance, and never when alone', () => {
+    const view = fleetView([member('a', 250), member('b', 250), member('c', 250), member('d', 250)], 10_000, rules);
+    expect(atCeiling(view, 'd', 274, policy)).to.equal(false);
+    expect(atCeiling(view, 'd', 275, policy)).to.equal(true);
+    expect(atCeiling(fleetView([member('a', 250)], 10_000, rules), 'a', 400, policy)).to.equal(false);
+    expect(atCeiling(undefined, 'a', 400, policy)).to.equal(false);
   });
 
   it('picks the streams held longest, none held less than the hold time, only eligible ones', () => {

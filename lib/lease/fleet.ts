@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
 import type { MemberInput } from '../port';
-import { BalancePolicy, BalanceRules, ClaimPlan, FleetView, MemberRecord, claimPlan, delayOf, excessToHandBack, fleetView, sweepAllowance } from '../rules/balance';
+import { BalancePolicy, BalanceRules, ClaimPlan, FleetView, MemberRecord, atCeiling, claimPlan, delayOf, excessToHandBack, fleetView, sweepAllowance } from '../rules/balance';
 import type { LeaseLedger } from './ledger';
 
 /** Hand back above share + 10%: fewer moves for a fleet that is nearly balanced. */
@@ -112,6 +112,12 @@ export class Fleet {
       this.plan = { view: this.latest, elapsed, plan: claimPlan(this.latest, this.options.consumer, this.policy, elapsed) };
     }
     return delayOf(this.plan.plan, this.options.consumer, owned, stream, this.policy);
+  }
+
+  /** True when this consumer holds its share plus the tolerance: it leaves a stream it waited for to the others. */
+  full(underWay = 0): boolean {
+    if (this.options.rebalance === false) return false;
+    return atCeiling(this.latest, this.options.consumer, this.ledger.size + this.ledger.reservedCount + underWay, this.policy);
   }
 
   /** How many lockless entries the sweeps may take now (Infinity when this consumer does not balance). */

@@ -163,9 +163,10 @@ export interface BalancePolicy {
  * (weighted by how far below), from the view every member reads alike:
  * - 0 for the designated claimer while it is itself below its share;
  * - when no settled member is below its share, the designated claimer is chosen the same way among
- *   those below their share plus the tolerance: it claims at once (a lone member at its share too:
- *   a consumer that does not balance, such as a Go consumer, would win the race meanwhile), the
- *   others give way as below; nobody below that either: every member claims at once;
+ *   those below their share plus the tolerance: it claims at once while below that, the others
+ *   give way as below; nobody below that either: every member claims at once;
+ * - 0 for a member that no other member is live beside (a consumer that does not balance, such as
+ *   a Go consumer, would win the race while it waited);
  * - for a member below its share that is not designated: hbInterval while the designated claimer
  *   is present (it takes the stream, however many streams lost their owner at once: claims sent
  *   meanwhile would lose, and load a fleet that is already busy), hbInterval / 4 when it was not
@@ -205,6 +206,8 @@ export interface ClaimPlan {
   readonly share: number | undefined;
   /** Another settled member is below its share. */
   readonly othersHaveRoom: boolean;
+  /** No other member is live: nobody that balances would take the stream. */
+  readonly alone: boolean;
 }
 
 /** The plan of `claimDelay` for `view` read `elapsedMs` ago; undefined when there is nothing to balance (claim at once). */
@@ -213,22 +216,42 @@ export const claimPlan = (view: FleetView | undefined, me: string, policy: Pick<
   const room = (ceiling: number): Candidate[] =>
     [...view.settled.values()].map((m) => ({ name: m.name, weight: (view.shares.get(m.name) ?? 0) * ceiling - m.owned, seenAt: m.seenAt })).filter((c) => c.weight > 0);
   const below = room(1);
-  return { at: view.at + elapsedMs, below, within: below.length > 0 ? [] : room(1 + policy.tolerance), share: view.shares.get(me), othersHaveRoom: below.some((c) => c.name !== me) };
+  return {
+    at: view.at + elapsedMs,
+    below,
+    within: below.length > 0 ? [] : room(1 + policy.tolerance),
+    share: view.shares.get(me),
+    othersHaveRoom: below.some((c) => c.name !== me),
+    alone: view.live.every((m) => m.name === me),
+  };
 };
 
 /** `claimDelay` from its plan. */
 export const delayOf = (plan: ClaimPlan | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval' | 'tolerance'>): number => {
-  if (plan === undefined) return 0;
+  if (plan === undefined || plan.alone) return 0;
   const candidates = plan.below.length > 0 ? plan.below : plan.within;
   const designee = rendezvous(stream, candidates);
   // A designee late with its heartbeat is still waited for, unless past the registry's TTL: under load every member is late.
   const seenAt = candidates.find((c) => c.name === designee)?.seenAt;
   const wait = seenAt !== undefined && plan.at - seenAt <= policy.hbInterval ? policy.hbInterval : policy.hbInterval / 4;
   if (plan.share === undefined) return 1.5 * wait;
-  const ceiling = plan.below.length > 0 ? plan.share : plan.share * (1 + policy.tolerance);
+  // The designee claims up to its share, or up to share + tolerance when nobody is below its share: never beyond.
+  const ceiling = plan.below.length > 0 ? plan.share : Math.floor(plan.share * (1 + policy.tolerance) + 1e-9);
   if (designee === me && owned < ceiling) return 0;
-  if (owned >= plan.share) return plan.othersHaveRoom || (designee !== undefined && designee !== me) ? 1.5 * wait : 0;
-  return wait;
+  if (owned < plan.share) return wait;
+  return designee === undefined && !plan.othersHaveRoom ? 0 : 1.5 * wait;
+};
+
+/**
+ * True when this member holds its share plus the tolerance (or more): a stream it waited for is
+ * left to the others (a stream taken now would be handed back later, and so move twice).
+ *
+ * @example
+ * atCeiling(view, 'redis-consumer-d', 275, { tolerance: 0.1 }) // true when d's share is 250
+ */
+export const atCeiling = (view: FleetView | undefined, me: string, owned: number, policy: Pick<BalancePolicy, 'tolerance'>): boolean => {
+  const share = view?.shares.get(me);
+  return share !== undefined && view!.live.some((m) => m.name !== me) && owned >= Math.floor(share * (1 + policy.tolerance) + 1e-9);
 };
 
 /**

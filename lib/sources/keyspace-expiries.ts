@@ -14,9 +14,12 @@ import type { SchedulerLike } from 'rxjs';
 export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'log' | 'metrics' | 'expiries' | 'parseLockKey' | 'options'>, Partial<Pick<ClientDeps, 'lockKeyOf'>> {
   readonly session: Pick<LbsSession, 'expiredLockKeys$'>;
   /** The balance: how long to hold an expiry back (absent: never). */
-  readonly fleet?: Pick<Fleet, 'claimDelay'>;
+  readonly fleet?: Pick<Fleet, 'claimDelay' | 'full'>;
   readonly scheduler?: SchedulerLike;
 }
+
+/** Heartbeat intervals a consumer at its share plus the tolerance leaves a lockless stream to the others before it takes it all the same. */
+const MAX_HOLD_HEARTBEATS = 4;
 
 /** Whose an expired lock was, from this consumer's point of view. */
 type Expiry =
@@ -44,9 +47,19 @@ export const keyspaceExpiries$ = ({ session, port, ledger, options, log, metrics
   let underWay = 0;
   /** Reported now; after a wait only if the lock is still gone (PTTL -2). The entry is read then. */
   const report = (key: LbsInfo, waited: number): Observable<StreamExpired> => {
-    if (waited > 0) return port.touchLock(lockKeyOf(key)).pipe(catchError(() => of(-2)), mergeMap((ttl) => (ttl === -2 ? describe(key) : EMPTY)));
-    underWay++;
-    return describe(key).pipe(finalize(() => underWay--));
+    if (waited === 0) {
+      underWay++;
+      return describe(key).pipe(finalize(() => underWay--));
+    }
+    return port.touchLock(lockKeyOf(key)).pipe(
+      catchError(() => of(-2)),
+      mergeMap((ttl) => {
+        if (ttl !== -2) return EMPTY;
+        // Full by now (share + tolerance): another member takes it, unless nobody did for MAX_HOLD_HEARTBEATS.
+        if (fleet?.full(underWay) && waited < MAX_HOLD_HEARTBEATS * options.hbInterval) return timer(options.hbInterval / 2, scheduler).pipe(mergeMap(() => report(key, waited + options.hbInterval / 2)));
+        return describe(key);
+      }),
+    );
   };
   /**
    * At once, or after the fleet's delay, asked again every heartbeat period meanwhile (each view
