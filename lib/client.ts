@@ -83,7 +83,7 @@ export class RedisStreamClient {
       taken: (lease) => metrics.recordStreamProcessingStart?.(lease.payload.dataStreamName, lease.since),
       dropped: (lease) => metrics.recordStreamProcessingEnd?.(lease.payload.dataStreamName, lease.since),
     }, resolved.maxStreams);
-    const fleet = new Fleet(ledger, { consumer: this.id, hbInterval, rebalance: resolved.rebalance, rebalanceBatch: resolved.rebalanceBatch });
+    const fleet = new Fleet(ledger, { consumer: this.id, hbInterval, rebalance: resolved.rebalance, rebalanceBatch: resolved.rebalanceBatch }, () => scheduler.now());
     const locks = new LockManager({ ledger, port, ttl: hbInterval, scheduler, log, metrics, fleet });
     const expiries = new ExpiryClock(() => scheduler.now(), resolved.lbsIdleTime);
     this.deps = {

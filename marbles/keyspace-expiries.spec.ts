@@ -52,6 +52,58 @@ describe('keyspaceExpiries$ (StreamExpired from keyspace notifications)', () => 
     });
   });
 
+  it('holds an expiry back for the fleet\'s delay, then reads its entry only if the lock is still gone', () => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const keys$ = hot('-a-b-c---------|', { a: lockKey('designated', '1-0'), b: lockKey('retaken', '2-0'), c: lockKey('gone', '3-0') });
+      const gone = cold('-(r|)', { r: raw('3-0', 'gone') });
+      const entries: Record<string, Observable<RawEntry | null>> = {
+        '1-0': cold('-(r|)', { r: raw('1-0', 'designated') }),
+        '2-0': cold('-(r|)', { r: raw('2-0', 'retaken') }),
+        '3-0': gone,
+      };
+      const ttls: Record<string, number> = { [lockKey('retaken', '2-0')]: 1900, [lockKey('gone', '3-0')]: -2 };
+      const looked: string[] = [];
+      const touched: string[] = [];
+      const deps = specDeps(testScheduler, fakePort({ entry: (id) => (looked.push(id), entries[id]!), touchLock: (key) => (touched.push(key), cold('-(t|)', { t: ttls[key]! })) }));
+      const fleet = { claimDelay: (name: string) => (name === 'designated' ? 0 : 5), full: () => false };
+      const expired$ = keyspaceExpiries$({ ...deps, fleet, scheduler: testScheduler, session: { expiredLockKeys$: keys$ } });
+      // designated: read at once (frame 1), reported at 2; gone: held 5, touched (1 frame), read (1 frame): reported at 12.
+      expectObservable(expired$).toBe('--x---------y--|', { x: expired('designated', '1-0'), y: expired('gone', '3-0') });
+      expectSubscriptions(gone.subscriptions).toBe('-----------^!');
+      testScheduler.flush();
+      expect(looked).to.deep.equal(['1-0', '3-0']);
+      expect(touched).to.deep.equal([lockKey('retaken', '2-0'), lockKey('gone', '3-0')]);
+    });
+  });
+
+  it('asks the fleet again every heartbeat period while it holds an expiry back, and goes on when the delay shrinks', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const keys$ = hot('-a------------|', { a: lockKey('later', '4-0') });
+      const asked: number[] = [];
+      const deps = specDeps(testScheduler, fakePort({ entry: () => cold('-(r|)', { r: raw('4-0', 'later') }), touchLock: () => cold('-(t|)', { t: -2 }) }), { hbInterval: 10 });
+      // 20 ms at first (the view still counts a dead holder); the next view says go.
+      const fleet = { claimDelay: () => (asked.push(testScheduler.now()), asked.length === 1 ? 20 : 0), full: () => false };
+      const expired$ = keyspaceExpiries$({ ...deps, fleet, scheduler: testScheduler, session: { expiredLockKeys$: keys$ } });
+      expectObservable(expired$).toBe('--------x-----|', { x: expired('later', '4-0') });
+      testScheduler.flush();
+      expect(asked).to.deep.equal([1, 6]);
+    });
+  });
+
+  it('leaves a stream it waited for to the others while it is full (share + tolerance), and checks again every period', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const keys$ = hot('-a-----------------|', { a: lockKey('full', '5-0') });
+      const ttls = [-2, 1900];
+      const deps = specDeps(testScheduler, fakePort({ entry: () => cold('-(r|)', { r: raw('5-0', 'full') }), touchLock: () => cold('-(t|)', { t: ttls.shift()! }) }), { hbInterval: 10 });
+      const fleet = { claimDelay: () => 5, full: () => true };
+      const expired$ = keyspaceExpiries$({ ...deps, fleet, scheduler: testScheduler, session: { expiredLockKeys$: keys$ } });
+      // Held 5, the lock still gone at 7 but this consumer full: it looks again at 12 and finds the lock taken.
+      expectObservable(expired$).toBe('-------------------|');
+      testScheduler.flush();
+      expect(ttls).to.deep.equal([]);
+    });
+  });
+
   it('reports nothing for keys that are not lock keys, for entries no longer in the LBS, or for an entry of another name (another service)', () => {
     testScheduler.run(({ hot, cold, expectObservable }) => {
       const keys$ = hot('-a-b-c-|', { a: 'plain-key', b: lockKey('gone', '4-0'), c: lockKey('elsewhere', '5-0') });

@@ -9,7 +9,7 @@
 //   cluster     the real-Redis specs that matter (hand-out, claims and heartbeat, recovery, dead
 //               letters, operators, crashes) again on a local Redis Cluster of 3 primaries and 3
 //               replicas, and the Cluster fault specs (spec/cluster/); needs a redis-server binary
-//   fleet       the balanced-fleet and Go-fleet specs (consumer processes racing), alone at the end
+//   fleet       the balanced-fleet, mass-failover and Go-fleet specs (consumer processes racing), alone at the end
 // Flags: --only <pass>[,<pass>] runs those passes; --jobs N runs N at a time (default 2); extra
 // arguments go to every mocha.
 const { spawn, spawnSync } = require('node:child_process');
@@ -34,12 +34,12 @@ const PASSES = [
     env: { RSCRX_CLUSTER: '1' },
     needsRedisServer: true,
   },
-  // Consumer processes racing each other (four moving 1,000 streams; ours against the Go-behaviour
-  // twin), judged by who ends up holding what: run once the other passes are done, so that they do
+  // Consumer processes racing each other (four moving 1,000 streams; three sharing a dead one's
+  // 2,000; ours against the Go-behaviour twin), judged by who ends up holding what: run once the other passes are done, so that they do
   // not share the two cores with them.
   {
     name: 'fleet',
-    args: ['--no-config', '--require', 'tsx/cjs', '--require', 'spec/helpers/hooks.ts', '--extension', 'ts', '--timeout', '20000', '--reporter', 'spec/helpers/reporter.js', 'spec/fleet.spec.ts', 'spec/go-fleet.spec.ts'],
+    args: ['--no-config', '--require', 'tsx/cjs', '--require', 'spec/helpers/hooks.ts', '--extension', 'ts', '--timeout', '20000', '--reporter', 'spec/helpers/reporter.js', 'spec/fleet.spec.ts', 'spec/fleet-failover.spec.ts', 'spec/go-fleet.spec.ts'],
     env: {},
     alone: true,
   },

@@ -11,8 +11,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 export const heapReport = (counts: Counts): Body<'heap'> => {
   for (let i = 0; i < 3; i++) gc?.();
   const m = process.memoryUsage();
-  const { added, disowned, released, claimed, finished, failedDone } = counts;
-  return { event: 'heap', gc: gc !== undefined, heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external, added, disowned, released, claimed, owned: added + claimed - finished - disowned - released, finished, failedDone };
+  const { added, disowned, released, claimed, expired, claimsLost, finished, failedDone } = counts;
+  return { event: 'heap', gc: gc !== undefined, heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external, added, disowned, released, claimed, expired, claimsLost, owned: added + claimed - finished - disowned - released, finished, failedDone };
 };
 
 let probe: HeartbeatProbe | undefined;

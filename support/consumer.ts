@@ -3,7 +3,7 @@
  * the demo (support/child.ts spawns it). A real `RedisStreamClient`, configured by environment
  * variables (support/protocol.ts, `ConsumerConfig`):
  *
- *   PROCESS=manual     (default) its own mergeMap over the notifications: CLAIM=1 claims every
+ *   PROCESS=manual     (default) its own mergeMany over the notifications: CLAIM=1 claims every
  *                      StreamExpired; a stream handed out or claimed gets its WORK, then doneStream;
  *                      a StreamDisowned stops that work
  *   PROCESS=operators  client.init().pipe(claimExpired(client) (CLAIM=1), processStreams(client, WORK))
@@ -24,8 +24,9 @@
  * its stdin closes (the parent died).
  */
 import { connectUrl } from './redis-url';
-import { EMPTY, NEVER, Observable, Subscription, catchError, defer, identity, ignoreElements, mergeMap, of, tap, timer } from 'rxjs';
+import { EMPTY, NEVER, Observable, Subscription, catchError, defer, identity, ignoreElements, of, tap, timer } from 'rxjs';
 import { RedisStreamClient, claimExpired, consumeStream, processStreams } from '../lib';
+import { mergeMany } from '../lib/operators/merge-many';
 import type { Claimed, ClientOptions, Logger, MetricsRecorder, Notification, OwnedStreamInfo, StreamExpired, StreamOutcome } from '../lib';
 import { cpuReport, heapReport } from './consumer-probes';
 import { workOf } from './consumer-work';
@@ -36,7 +37,7 @@ const config = fromEnv();
 const consumer = consumerName(config);
 const events = (config.report ?? 'events') === 'events';
 const work = workOf(config);
-const counts = { added: 0, disowned: 0, released: 0, claimed: 0, finished: 0, failedDone: 0 };
+const counts = { added: 0, disowned: 0, released: 0, claimed: 0, expired: 0, claimsLost: 0, finished: 0, failedDone: 0 };
 
 const emit = (body: EventBody): void => void process.stdout.write(`${JSON.stringify({ ...body, at: Date.now(), consumer, pid: process.pid })}\n`);
 
@@ -97,7 +98,10 @@ const report = (n: Notification, workMs?: number): void => {
     counts.released++;
     if (events) emit({ event: 'released', ...about(n.payload), reason: n.reason });
     else if (counts.released === 1 || counts.released % 10_000 === 0) emit({ event: 'released', ...about(n.payload), reason: n.reason, count: counts.released });
-  } else if (events) emit({ event: 'expired', ...about(n.payload) });
+  } else if (n.type === 'StreamExpired') {
+    counts.expired++;
+    if (events) emit({ event: 'expired', ...about(n.payload) });
+  }
 };
 
 /** PROCESS=manual: the work on each owned stream, by name. */
@@ -141,6 +145,7 @@ const claim = (client: RedisStreamClient, n: StreamExpired): Observable<never> =
     }),
     ignoreElements(),
     catchError((err: unknown) => {
+      counts.claimsLost++;
       if (events) emit({ event: 'claim-lost', ...about(n.payload), code: describeErr(err).code });
       return EMPTY;
     }),
@@ -148,7 +153,7 @@ const claim = (client: RedisStreamClient, n: StreamExpired): Observable<never> =
 
 const manual = (client: RedisStreamClient): Observable<unknown> =>
   client.init().pipe(
-    mergeMap((n) => {
+    mergeMany((n: Notification) => {
       if (n.type === 'StreamExpired') {
         report(n);
         return config.claim ? claim(client, n) : EMPTY;

@@ -139,6 +139,9 @@ export interface Counts {
   readonly released: number;
   /** claims won */
   readonly claimed: number;
+  /** StreamExpired heard, and claims lost (another consumer won, or this one was full) */
+  readonly expired: number;
+  readonly claimsLost: number;
   /** streams its work finished (doneStream acknowledged), and doneStream refusals */
   readonly finished: number;
   readonly failedDone: number;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MemberRecord, claimDelay, excessToHandBack, fairShares, fleetView, fmix32, fnv1a, pickHandBacks, rendezvous } from '../lib/rules/balance';
+import { MemberRecord, atCeiling, claimDelay, excessToHandBack, fairShares, fleetView, fmix32, fnv1a, pickHandBacks, rendezvous } from '../lib/rules/balance';
 import { parseMembers } from '../lib/redis/scripts';
 
 const member = (name: string, owned: number, overrides: Partial<MemberRecord> = {}): MemberRecord => ({
@@ -121,14 +121,53 @@ describe('the fleet view and the balance decisions', () => {
     expect(excessToHandBack(view, 'a', 1000, 0, policy)).to.equal(0);
   });
 
-  it('makes the others wait: a quarter heartbeat below the share, half at or above it or not settled', () => {
+  it('makes the others wait for a designated claimer seen lately: a heartbeat below the share, half as long again at or above it or not settled', () => {
     const view = fleetView([member('a', 10), member('b', 10), member('c', 100), member('new', 0, { joinedAt: 9000 })], 10_000, rules);
     const stream = [...Array(100).keys()].map((i) => `s${i}`).find((s) => claimDelay(view, 'a', 10, s, policy) === 0)!;
-    expect(claimDelay(view, 'b', 10, stream, policy)).to.equal(500);
-    expect(claimDelay(view, 'c', 100, stream, policy)).to.equal(1000);
-    expect(claimDelay(view, 'new', 0, stream, policy)).to.equal(1000);
-    expect(claimDelay(view, 'a', 40, stream, policy)).to.equal(1000);
+    expect(claimDelay(view, 'b', 10, stream, policy)).to.equal(2000);
+    expect(claimDelay(view, 'c', 100, stream, policy)).to.equal(3000);
+    expect(claimDelay(view, 'new', 0, stream, policy)).to.equal(3000);
+    expect(claimDelay(view, 'a', 40, stream, policy)).to.equal(3000);
     expect(claimDelay(undefined, 'a', 10, stream, policy)).to.equal(0);
+  });
+
+  it('replaces a designated claimer not seen for a heartbeat interval soon: a quarter heartbeat below the share, 3/8 at or above it', () => {
+    const view = fleetView([member('a', 10, { seenAt: 9000 }), member('b', 10), member('c', 100)], 10_000, rules);
+    const stream = [...Array(100).keys()].map((i) => `s${i}`).find((s) => claimDelay(view, 'a', 10, s, policy) === 0)!;
+    // a was last seen 1000 ms before the view was read; 1100 ms later it is past the registry's TTL.
+    expect(claimDelay(view, 'b', 10, stream, policy, 0)).to.equal(2000);
+    expect(claimDelay(view, 'b', 10, stream, policy, 600)).to.equal(2000);
+    expect(claimDelay(view, 'b', 10, stream, policy, 1100)).to.equal(500);
+    expect(claimDelay(view, 'c', 100, stream, policy, 1100)).to.equal(750);
+  });
+
+  it('when nobody is below its share, designates one claimer among those within the tolerance, never beyond it; a member alone claims at once', () => {
+    const alone = fleetView([member('a', 100)], 10_000, rules);
+    expect(claimDelay(alone, 'a', 100, 's1', policy)).to.equal(0);
+    expect(claimDelay(alone, 'a', 130, 's1', policy)).to.equal(0);
+    const joining = fleetView([member('a', 100), member('new', 0, { joinedAt: 9000 })], 10_000, rules);
+    expect(claimDelay(joining, 'a', 100, 's1', policy)).to.equal(0);
+    expect(claimDelay(joining, 'a', 110, 's1', policy), 'beyond share + 10%').to.equal(3000);
+    expect(claimDelay(joining, 'new', 0, 's1', policy)).to.be.greaterThan(0);
+    const full = fleetView([member('a', 50), member('b', 50), member('c', 50)], 10_000, rules);
+    const designated = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      // shares 50: nobody below; all within 50 + 10%.
+      const zero = ['a', 'b', 'c'].filter((m) => claimDelay(full, m, 50, `s${i}`, policy) === 0);
+      expect(zero.length, `s${i}`).to.equal(1);
+      designated.add(zero[0]!);
+      // Never beyond share + 10%: there the designee gives way like the others.
+      expect(claimDelay(full, zero[0]!, 55, `s${i}`, policy)).to.equal(3000);
+    }
+    expect(designated.size).to.equal(3);
+  });
+
+  it('is full at its share plus the tolerance, and never when alone', () => {
+    const view = fleetView([member('a', 250), member('b', 250), member('c', 250), member('d', 250)], 10_000, rules);
+    expect(atCeiling(view, 'd', 274, policy)).to.equal(false);
+    expect(atCeiling(view, 'd', 275, policy)).to.equal(true);
+    expect(atCeiling(fleetView([member('a', 250)], 10_000, rules), 'a', 400, policy)).to.equal(false);
+    expect(atCeiling(undefined, 'a', 400, policy)).to.equal(false);
   });
 
   it('picks the streams held longest, none held less than the hold time, only eligible ones', () => {

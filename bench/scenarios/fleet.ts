@@ -11,12 +11,16 @@
  * (`CLAIM=1`, `TICKS=1`, default `rebalance`: they do not take streams from the live holder); the
  * holder gets SIGKILL. Timed from the kill until the survivors' registry counts add up to all the
  * streams. Claims per stream = claims won / streams; ticks late = the survivors' `tick` lines
- * (a timer every hbInterval/2) that came more than 1.5 periods after the previous one.
+ * (a timer every hbInterval/2) that came more than 1.5 periods after the previous one. Also
+ * printed: the expiries the survivors heard and the claims they lost (a stream claimed by more
+ * than its designated survivor), and the CPU time each survivor and redis-server used from the
+ * kill until all were owned (from /proc: a figure the machine's load does not inflate as much as
+ * the times).
  */
 import type Redis from 'ioredis';
 import { ChildConsumer } from '../../support/child';
 import type { ConsumerConfig } from '../../support/protocol';
-import type { RedisServer } from '../../support/redis-server';
+import { type RedisServer, processCpuMs } from '../../support/redis-server';
 import { createGroup, sleep } from '../../support/service';
 import { fillLbs } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
@@ -40,7 +44,8 @@ const registry = async (redis: Redis, service: string): Promise<Map<string, numb
 const waitRegistry = async (redis: Redis, service: string, done: (owned: Map<string, number>) => boolean, capMs: number): Promise<number> => {
   const t0 = Date.now();
   while (Date.now() - t0 < capMs) {
-    if (done(await registry(redis, service))) return Date.now() - t0;
+    const owned = await registry(redis, service);
+    if (done(owned)) return Date.now() - t0;
     await sleep(100);
   }
   return Infinity;
@@ -110,13 +115,19 @@ const massFailover = async (server: RedisServer, n: number): Promise<Row> => {
     await Promise.all(survivors.map((c) => c.waitFor('ready', { timeoutMs: 30_000 })));
     await sleep(3 * HB);
     const killedAt = Date.now();
+    const cpuAt = (): number[] => [...survivors.map((c) => processCpuMs(c.pid) ?? NaN), server.cpuMs() ?? NaN];
+    const cpu0 = cpuAt();
     await holder.kill();
     const ms = await waitRegistry(redis, service, (owned) => [...owned.values()].reduce((a, b) => a + b, 0) === n && !owned.has(holder.name), 60_000);
+    // CPU used from the kill until all were owned: survivors (each), then redis-server. Load-independent, unlike the times.
+    const cpu = cpuAt().map((c, i) => Math.round(c - cpu0[i]!));
     await sleep(HB);
     const heaps = await Promise.all(survivors.map((c) => c.ask({ cmd: 'heap' })));
     const claimed = heaps.reduce((s, h) => s + h.claimed, 0);
     const recovered = heaps.reduce((s, h) => s + h.added, 0);
     const disowned = heaps.reduce((s, h) => s + h.disowned, 0);
+    const expired = heaps.reduce((s, h) => s + h.expired, 0);
+    const lost = heaps.reduce((s, h) => s + h.claimsLost, 0);
     const period = HB / 2;
     let late = 0;
     let worstGap = 0;
@@ -129,7 +140,7 @@ const massFailover = async (server: RedisServer, n: number): Promise<Row> => {
       }
     }
     const shares = heaps.map((h) => h.claimed + h.added);
-    progress('fleet', `failover of ${n}: all owned ${fmt(ms, 0)} ms after the kill; shares ${shares.join('/')}; ${claimed} claimed, ${recovered} recovered, ${disowned} disowned; ${late} ticks late (worst gap ${worstGap} ms)`);
+    progress('fleet', `failover of ${n}: all owned ${fmt(ms, 0)} ms after the kill; shares ${shares.join('/')}; ${claimed} claimed, ${recovered} recovered, ${disowned} disowned; ${expired} expiries heard, ${lost} claims lost; ${late} ticks late (worst gap ${worstGap} ms); CPU ms survivors ${cpu.slice(0, 3).join('/')}, redis ${cpu[3]}`);
     return {
       id: 'fleet-mass-failover',
       scenario: `6 mass failover: ${n.toLocaleString('en')} streams of a killed consumer to 3 survivors (ms after the kill; claims per stream; ticks late)`,
@@ -138,7 +149,7 @@ const massFailover = async (server: RedisServer, n: number): Promise<Row> => {
       ratio: '-',
       target: `<= ${HB + 2000} ms, 1 take/stream, 0 late`,
       pass: ms <= HB + 2000 && claimed + recovered === n && disowned === 0 && late === 0,
-      values: { ms, n, claimed, recovered, disowned, late, worstGapMs: worstGap, shares },
+      values: { ms, n, claimed, recovered, disowned, expired, claimsLost: lost, late, worstGapMs: worstGap, shares, cpuMs: { survivors: cpu.slice(0, 3), redis: cpu[3] } },
     };
   } finally {
     await Promise.all(fleet.map((c) => c.kill()));

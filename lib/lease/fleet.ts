@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
 import type { MemberInput } from '../port';
-import { BalancePolicy, BalanceRules, FleetView, MemberRecord, claimDelay, excessToHandBack, fleetView, sweepAllowance } from '../rules/balance';
+import { BalancePolicy, BalanceRules, ClaimPlan, FleetView, MemberRecord, atCeiling, claimPlan, delayOf, excessToHandBack, fleetView, sweepAllowance } from '../rules/balance';
 import type { LeaseLedger } from './ledger';
 
 /** Hand back above share + 10%: fewer moves for a fleet that is nearly balanced. */
@@ -16,6 +16,9 @@ export const HOLD_HEARTBEATS = 5;
  * writes one, and a total that dips meanwhile would make the giver hand back too many.
  */
 export const TOTAL_WINDOW_HEARTBEATS = 2;
+
+/** A claim plan serves this long (ms): who is presumed gone changes no faster. */
+const PLAN_MS = 50;
 
 /** Where a stream's entries are being consumed, and how to hand it back at its next safe point (the entry engine). */
 export interface HandOver {
@@ -52,6 +55,10 @@ export class Fleet {
   readonly rules: BalanceRules;
   readonly policy: BalancePolicy;
   private latest: FleetView | undefined;
+  /** When the latest view was read (ms, this process's clock). */
+  private latestAt = 0;
+  /** The claim plan of the latest view, and how old the view was when it was made. */
+  private plan: { readonly view: FleetView | undefined; readonly elapsed: number; readonly plan: ClaimPlan | undefined } | undefined;
   private readonly views = new Subject<FleetView>();
   /** The totals of the recent snapshots (Redis clock), oldest first. */
   private totals: { readonly at: number; readonly total: number }[] = [];
@@ -61,6 +68,8 @@ export class Fleet {
   constructor(
     private readonly ledger: Pick<LeaseLedger, 'size' | 'capacity' | 'reservedCount'>,
     readonly options: FleetOptions,
+    /** This process's clock (ms): how old the latest view is when a stream is claimed. */
+    private readonly now: () => number = Date.now,
   ) {
     this.rules = { memberTtlMs: options.hbInterval, settleMs: SETTLE_HEARTBEATS * options.hbInterval };
     this.policy = { hbInterval: options.hbInterval, tolerance: BALANCE_TOLERANCE, batch: options.rebalanceBatch };
@@ -79,6 +88,7 @@ export class Fleet {
     const view = fleetView(records, now, this.rules, recent);
     this.totals.push({ at: now, total: fleetView(records, now, this.rules).total });
     this.latest = view;
+    this.latestAt = this.now();
     this.views.next(view);
     return view;
   }
@@ -87,11 +97,27 @@ export class Fleet {
     return this.latest;
   }
 
-  /** How long to wait before claiming `stream` (0 when this consumer does not balance). */
-  claimDelay(stream: string): number {
+  /**
+   * How long to wait before claiming `stream`, from now (0 when this consumer does not balance);
+   * `underWay`: streams about to be claimed that hold no place yet. Ask again after a heartbeat
+   * period: the answer changes with every view.
+   */
+  claimDelay(stream: string, underWay = 0): number {
     if (this.options.rebalance === false) return 0;
     // Claims under way count: a burst of expiries must not all find this consumer below its share.
-    return claimDelay(this.latest, this.options.consumer, this.ledger.size + this.ledger.reservedCount, stream, this.policy);
+    const owned = this.ledger.size + this.ledger.reservedCount + underWay;
+    const elapsed = this.now() - this.latestAt;
+    // One plan per view and PLAN_MS: a burst of expiries reads the view once.
+    if (this.plan === undefined || this.plan.view !== this.latest || elapsed - this.plan.elapsed > PLAN_MS) {
+      this.plan = { view: this.latest, elapsed, plan: claimPlan(this.latest, this.options.consumer, this.policy, elapsed) };
+    }
+    return delayOf(this.plan.plan, this.options.consumer, owned, stream, this.policy);
+  }
+
+  /** True when this consumer holds its share plus the tolerance: it leaves a stream it waited for to the others. */
+  full(underWay = 0): boolean {
+    if (this.options.rebalance === false) return false;
+    return atCeiling(this.latest, this.options.consumer, this.ledger.size + this.ledger.reservedCount + underWay, this.policy);
   }
 
   /** How many lockless entries the sweeps may take now (Infinity when this consumer does not balance). */

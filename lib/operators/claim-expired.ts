@@ -1,5 +1,6 @@
-import { EMPTY, Observable, OperatorFunction, catchError, map, mergeMap, of } from 'rxjs';
+import { EMPTY, Observable, OperatorFunction, catchError, map, of } from 'rxjs';
 import { AlreadyClaimedError, AtCapacityError } from '../errors';
+import { mergeMany } from './merge-many';
 import type { Claimed, LbsInfo, Notification, OwnershipNotification, StreamClaimed } from '../types';
 
 /**
@@ -39,7 +40,8 @@ export interface ClaimExpiredConfig {
  * ```
  */
 export function claimExpired(client: Claimer, config: ClaimExpiredConfig = {}): OperatorFunction<Notification, OwnershipNotification> {
-  return mergeMap((n): Observable<OwnershipNotification> => {
+  // mergeMany: a mass failover brings tens of thousands of claims in flight at once.
+  return mergeMany((n: Notification): Observable<OwnershipNotification> => {
     if (n.type !== 'StreamExpired') return of(n);
     return client.claim(n.payload).pipe(
       map((claimed): StreamClaimed => ({ type: 'StreamClaimed', payload: claimed.payload, additionalInfo: claimed.additionalInfo })),

@@ -22,6 +22,8 @@ export class RedisPort implements LbsPort {
   private readonly claims: Batcher<{ readonly lockKey: string; readonly id: string; readonly minIdle: number }, ClaimResult>;
   /** `entry` lookups made in the same turn of the event loop go to Redis as one pipeline. */
   private readonly lookups: Batcher<string, RawEntry | null>;
+  /** `touchLock` reads made in the same turn of the event loop go to Redis as one pipeline. */
+  private readonly touches: Batcher<string, number>;
 
   private readonly redis: Redis | Cluster;
 
@@ -42,6 +44,7 @@ export class RedisPort implements LbsPort {
     this.finishing = new Batcher((entries) => this.scripts.finish(entries), KEYS_PER_CALL);
     this.lookups = new Batcher((ids) => this.readEntries(ids), KEYS_PER_CALL);
     this.claims = new Batcher((entries) => this.scripts.claim(entries), KEYS_PER_CALL);
+    this.touches = new Batcher((lockKeys) => this.readTtls(lockKeys), KEYS_PER_CALL);
   }
 
   getConfig(name: string): Observable<string> {
@@ -81,7 +84,7 @@ export class RedisPort implements LbsPort {
   }
 
   touchLock(lockKey: string) {
-    return defer(() => this.redis.pttl(lockKey));
+    return defer(() => this.touches.push(lockKey));
   }
 
   deadLetter(bad: readonly BadEntry[]): Observable<void> {
@@ -148,6 +151,16 @@ export class RedisPort implements LbsPort {
   openSession(onError: (role: string, err: unknown) => void): LbsSession {
     if (isCluster(this.redis)) throw new Error('RedisPort.openSession: a Cluster needs the tagged layout (TaggedSession)');
     return new RedisSession(this.redis, this.keys, this.consumer, onError);
+  }
+
+  private async readTtls(lockKeys: readonly string[]): Promise<number[]> {
+    const pipeline = this.redis.pipeline();
+    for (const lockKey of lockKeys) pipeline.pttl(lockKey);
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, ttl]) => {
+      if (err !== null) throw err;
+      return ttl as number;
+    });
   }
 
   private async readEntries(ids: readonly string[]): Promise<(RawEntry | null)[]> {

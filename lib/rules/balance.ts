@@ -158,24 +158,100 @@ export interface BalancePolicy {
 
 /**
  * How long this consumer waits before claiming a stream that lost its owner, so that the
- * under-loaded members take it first and streams do not move back to loaded ones:
- * - 0 for the designated claimer (weighted rendezvous over the settled members below their share,
- *   weighted by how far below) while it is itself below its share;
- * - hbInterval / 4 for a member below its share that is not designated (the designated one may be
- *   gone or slow);
- * - hbInterval / 2 for a member at or above its share, or not settled (a newcomer, a flapper):
- *   it takes the stream only if nobody below its share did.
+ * under-loaded members take it first and streams do not move back to loaded ones. The stream's
+ * designated claimer is chosen by weighted rendezvous over the settled members below their share
+ * (weighted by how far below), from the view every member reads alike:
+ * - 0 for the designated claimer while it is itself below its share;
+ * - when no settled member is below its share, the designated claimer is chosen the same way among
+ *   those below their share plus the tolerance: it claims at once while below that, the others
+ *   give way as below; nobody below that either: every member claims at once;
+ * - 0 for a member that no other member is live beside (a consumer that does not balance, such as
+ *   a Go consumer, would win the race while it waited);
+ * - for a member below its share that is not designated: hbInterval while the designated claimer
+ *   is present (it takes the stream, however many streams lost their owner at once: claims sent
+ *   meanwhile would lose, and load a fleet that is already busy), hbInterval / 4 when it was not
+ *   seen for a whole interval (the registry's TTL: it may be the member that died);
+ * - for a member at or above its share while another one is below, or not settled (a newcomer, a
+ *   flapper), half as long again (1.5 hbInterval, or 3/8 hbInterval): it takes the stream only
+ *   if nobody below its share did.
+ * The designee's last heartbeat is judged `elapsedMs` after the view was read. When a member dies
+ * holding many streams, its locks expire while the view still counts it among the members (its
+ * TTL runs out with them), so the survivors' shares are too small until their next view: the
+ * source asks again at every heartbeat period while it holds an expiry back
+ * (`keyspaceExpiries$`), and the survivors go on at once then.
  * Without a view (no heartbeat yet) it claims at once, as a consumer that does not balance does.
  *
  * @example
  * claimDelay(view, 'redis-consumer-b', 10, 's1', policy) // 0 when b is the designated claimer of s1
  */
-export const claimDelay = (view: FleetView | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval'>): number => {
-  if (view === undefined || view.settled.size === 0) return 0;
-  const share = view.shares.get(me);
-  if (share === undefined || owned >= share) return policy.hbInterval / 2;
-  const candidates = [...view.settled.values()].map((m) => ({ name: m.name, weight: (view.shares.get(m.name) ?? 0) - m.owned }));
-  return rendezvous(stream, candidates) === me ? 0 : policy.hbInterval / 4;
+export const claimDelay = (view: FleetView | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval' | 'tolerance'>, elapsedMs = 0): number =>
+  delayOf(claimPlan(view, me, policy, elapsedMs), me, owned, stream, policy);
+
+/** One rendezvous candidate of a claim plan. */
+interface Candidate {
+  readonly name: string;
+  readonly weight: number;
+  readonly seenAt: number;
+}
+
+/** What `claimDelay` reads of a view at one moment, computed once for a burst of expiries. */
+export interface ClaimPlan {
+  /** When (ms, Redis clock). */
+  readonly at: number;
+  /** The settled members below their share, weighted by how far below. */
+  readonly below: readonly Candidate[];
+  /** When none is below: those below their share plus the tolerance, weighted by how far below that. */
+  readonly within: readonly Candidate[];
+  /** This member's share (undefined: not settled). */
+  readonly share: number | undefined;
+  /** Another settled member is below its share. */
+  readonly othersHaveRoom: boolean;
+  /** No other member is live: nobody that balances would take the stream. */
+  readonly alone: boolean;
+}
+
+/** The plan of `claimDelay` for `view` read `elapsedMs` ago; undefined when there is nothing to balance (claim at once). */
+export const claimPlan = (view: FleetView | undefined, me: string, policy: Pick<BalancePolicy, 'tolerance'>, elapsedMs = 0): ClaimPlan | undefined => {
+  if (view === undefined || view.settled.size === 0) return undefined;
+  const room = (ceiling: number): Candidate[] =>
+    [...view.settled.values()].map((m) => ({ name: m.name, weight: (view.shares.get(m.name) ?? 0) * ceiling - m.owned, seenAt: m.seenAt })).filter((c) => c.weight > 0);
+  const below = room(1);
+  return {
+    at: view.at + elapsedMs,
+    below,
+    within: below.length > 0 ? [] : room(1 + policy.tolerance),
+    share: view.shares.get(me),
+    othersHaveRoom: below.some((c) => c.name !== me),
+    alone: view.live.every((m) => m.name === me),
+  };
+};
+
+/** `claimDelay` from its plan. */
+export const delayOf = (plan: ClaimPlan | undefined, me: string, owned: number, stream: string, policy: Pick<BalancePolicy, 'hbInterval' | 'tolerance'>): number => {
+  if (plan === undefined || plan.alone) return 0;
+  const candidates = plan.below.length > 0 ? plan.below : plan.within;
+  const designee = rendezvous(stream, candidates);
+  // A designee late with its heartbeat is still waited for, unless past the registry's TTL: under load every member is late.
+  const seenAt = candidates.find((c) => c.name === designee)?.seenAt;
+  const wait = seenAt !== undefined && plan.at - seenAt <= policy.hbInterval ? policy.hbInterval : policy.hbInterval / 4;
+  if (plan.share === undefined) return 1.5 * wait;
+  // The designee claims up to its share, or up to share + tolerance when nobody is below its share: never beyond.
+  const ceiling = plan.below.length > 0 ? plan.share : Math.floor(plan.share * (1 + policy.tolerance) + 1e-9);
+  if (designee === me && owned < ceiling) return 0;
+  if (owned < plan.share) return wait;
+  return designee === undefined && !plan.othersHaveRoom ? 0 : 1.5 * wait;
+};
+
+/**
+ * True when this member holds its share plus the tolerance (or more): a stream it waited for is
+ * left to the others (a stream taken now would be handed back later, and so move twice).
+ *
+ * @example
+ * atCeiling(view, 'redis-consumer-d', 275, { tolerance: 0.1 }) // true when d's share is 250
+ */
+export const atCeiling = (view: FleetView | undefined, me: string, owned: number, policy: Pick<BalancePolicy, 'tolerance'>): boolean => {
+  const share = view?.shares.get(me);
+  return share !== undefined && view!.live.some((m) => m.name !== me) && owned >= Math.floor(share * (1 + policy.tolerance) + 1e-9);
 };
 
 /**

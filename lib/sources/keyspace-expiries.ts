@@ -1,21 +1,25 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EMPTY, Observable, catchError, filter, map, mergeMap, of, tap, throwError, timer } from 'rxjs';
+import { EMPTY, Observable, catchError, filter, finalize, map, mergeMap, of, tap, throwError, timer } from 'rxjs';
 import { decodeLbsEntry } from '../codecs/lbs-message';
 import type { ClientDeps } from '../deps';
 import { asRedisError } from '../errors';
+import { mergeMany } from '../operators/merge-many';
 import { lockKey as goLockKeyOf, parseLockKey as goLockKey } from '../keys';
 import type { LbsSession } from '../port';
 import type { Fleet } from '../lease/fleet';
 import type { LbsInfo, StreamExpired } from '../types';
 import type { SchedulerLike } from 'rxjs';
 
-export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'log' | 'metrics' | 'expiries' | 'parseLockKey'>, Partial<Pick<ClientDeps, 'lockKeyOf'>> {
+export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'log' | 'metrics' | 'expiries' | 'parseLockKey' | 'options'>, Partial<Pick<ClientDeps, 'lockKeyOf'>> {
   readonly session: Pick<LbsSession, 'expiredLockKeys$'>;
   /** The balance: how long to hold an expiry back (absent: never). */
-  readonly fleet?: Pick<Fleet, 'claimDelay'>;
+  readonly fleet?: Pick<Fleet, 'claimDelay' | 'full'>;
   readonly scheduler?: SchedulerLike;
 }
+
+/** Heartbeat intervals a consumer at its share plus the tolerance leaves a lockless stream to the others before it takes it all the same. */
+const MAX_HOLD_HEARTBEATS = 4;
 
 /** Whose an expired lock was, from this consumer's point of view. */
 type Expiry =
@@ -32,21 +36,41 @@ type Expiry =
  * In a balanced fleet the expiry is reported at once to the stream's designated claimer and held
  * back from the others (`Fleet.claimDelay`: longer the more loaded they are); after the delay it
  * is reported only if the lock is still gone, so streams go to the under-loaded consumers and the
- * others do not send claims that would lose. Errors with `RedisCommandError` when the subscription
+ * others do not send claims that would lose. The entry is read only for an expiry about to be
+ * reported: when a consumer holding many streams dies, each survivor reads the entries of its own
+ * part of them, not of all. Errors with `RedisCommandError` when the subscription
  * is refused.
  */
-export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, expiries, parseLockKey = goLockKey, lockKeyOf: lockKeyOfEntry = goLockKeyOf, fleet, scheduler }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
+export const keyspaceExpiries$ = ({ session, port, ledger, options, log, metrics, expiries, parseLockKey = goLockKey, lockKeyOf: lockKeyOfEntry = goLockKeyOf, fleet, scheduler }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
   const lockKeyOf = (info: LbsInfo): string => lockKeyOfEntry(info.dataStreamName, info.idInLbs);
-  /** After the fleet's delay, only if the lock is still gone (PTTL -2). */
-  const giveWay = (expired: StreamExpired): Observable<StreamExpired> => {
-    const delay = fleet?.claimDelay(expired.payload.dataStreamName) ?? 0;
-    if (delay === 0) return of(expired);
-    const lockKey = lockKeyOf(expired.payload);
-    return timer(delay, scheduler).pipe(
-      mergeMap(() => port.touchLock(lockKey)),
-      mergeMap((ttl) => (ttl === -2 ? of(expired) : EMPTY)),
-      catchError(() => of(expired)),
+  /** Expiries reported at once whose entries are being read: claims on their way, counted as held by the balance. */
+  let underWay = 0;
+  /** Reported now; after a wait only if the lock is still gone (PTTL -2). The entry is read then. */
+  const report = (key: LbsInfo, waited: number): Observable<StreamExpired> => {
+    if (waited === 0) {
+      underWay++;
+      return describe(key).pipe(finalize(() => underWay--));
+    }
+    return port.touchLock(lockKeyOf(key)).pipe(
+      catchError(() => of(-2)),
+      mergeMap((ttl) => {
+        if (ttl !== -2) return EMPTY;
+        // Full by now (share + tolerance): another member takes it, unless nobody did for MAX_HOLD_HEARTBEATS.
+        if (fleet?.full(underWay) && waited < MAX_HOLD_HEARTBEATS * options.hbInterval) return timer(options.hbInterval / 2, scheduler).pipe(mergeMap(() => report(key, waited + options.hbInterval / 2)));
+        return describe(key);
+      }),
     );
+  };
+  /**
+   * At once, or after the fleet's delay, asked again every heartbeat period meanwhile (each view
+   * can shorten it: after a mass failover the survivors' shares grow once the dead member leaves
+   * the view, and they go on at once then).
+   */
+  const giveWay = (key: LbsInfo, waited = 0): Observable<StreamExpired> => {
+    const delay = fleet?.claimDelay(key.dataStreamName, underWay) ?? 0;
+    if (delay <= waited) return report(key, waited);
+    const step = Math.min(delay - waited, options.hbInterval / 2);
+    return timer(step, scheduler).pipe(mergeMap(() => giveWay(key, waited + step)));
   };
   const classify = (lockKey: string): Expiry => {
     const key = parseLockKey(lockKey);
@@ -83,8 +107,7 @@ export const keyspaceExpiries$ = ({ session, port, ledger, log, metrics, expirie
       if (expiry.kind === 'handed-back') ledger.forgetHandBack(expiry.lockKey);
     }),
     filter((expiry): expiry is Extract<Expiry, { kind: 'other' }> => expiry.kind === 'other'),
-    mergeMap((expiry) => describe(expiry.key)),
-    mergeMap(giveWay),
+    mergeMany((expiry) => giveWay(expiry.key)),
     catchError((err: unknown) => throwError(() => asRedisError('Subscribing to keyspace notifications')(err))),
   );
 };

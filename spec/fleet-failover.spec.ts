@@ -1,0 +1,82 @@
+import { expect } from 'chai';
+import { ChildConsumer } from '../support/child';
+import type { ConsumerConfig } from '../support/protocol';
+import { MUTEX_KEY_SEP } from '../lib';
+import { scanKeys, sharedRedisUrl, sleep, streamName, useService, waitUntil } from '../support/service';
+
+const HB = 1000;
+
+describe('a mass failover in a balanced fleet (child processes)', function () {
+  this.timeout(120_000);
+  const t = useService('fleet-failover');
+
+  const child = (pod: string, config: Partial<ConsumerConfig> = {}): ChildConsumer => {
+    const c = new ChildConsumer({ redisUrl: sharedRedisUrl(), service: t.service, pod, hbInterval: HB, lbsIdleTime: 60_000, readCount: 500, claim: true, ...config });
+    t.onTeardown(() => c.kill());
+    return c;
+  };
+
+  const addStreams = async (n: number, from = 0): Promise<void> => {
+    const pipeline = t.admin.pipeline();
+    for (let i = from; i < from + n; i++) pipeline.xadd(`${t.service}-input`, '*', 'lbs-input', JSON.stringify({ DataStreamName: streamName(t.service, i), Info: { i } }));
+    await pipeline.exec();
+  };
+
+  /** Locks held in Redis, counted by holder. */
+  const holders = async (): Promise<Map<string, number>> => {
+    const keys = await scanKeys(t.admin, `${t.service}:*${MUTEX_KEY_SEP}*`);
+    const pipeline = t.admin.pipeline();
+    for (const key of keys) pipeline.get(key);
+    const counts = new Map<string, number>();
+    for (const [, holder] of (await pipeline.exec()) ?? []) if (typeof holder === 'string') counts.set(holder, (counts.get(holder) ?? 0) + 1);
+    return counts;
+  };
+
+  it("shares a dead consumer's 2,000 streams among 3 survivors by their load: each taken once, none lost, none disowned", async () => {
+    // The holder stops reading the LBS at its maxStreams: the next 600 streams go to the one survivor already running.
+    const holder = child('holder', { maxStreams: 2000, report: 'counts', target: 2000 });
+    await holder.waitFor('ready');
+    await addStreams(2000);
+    await holder.waitFor('owned', { timeoutMs: 30_000 });
+    const loaded = child('loaded');
+    await loaded.waitFor('ready');
+    await addStreams(600, 2000);
+    await waitUntil(() => loaded.owned().size === 600, 15_000, 'the loaded survivor to own 600 streams');
+    const idle = ['idle1', 'idle2'].map((pod) => child(pod));
+    await Promise.all(idle.map((c) => c.waitFor('ready')));
+    // Every survivor settles (two heartbeat intervals) and reads a view in which all are settled.
+    await sleep(4 * HB);
+    const survivors = [loaded, ...idle];
+
+    const killedAt = Date.now();
+    await holder.kill();
+    let seen = new Map<string, number>();
+    await waitUntil(
+      async () => {
+        seen = await holders();
+        return !seen.has(holder.name) && survivors.reduce((sum, c) => sum + (seen.get(c.name) ?? 0), 0) === 2600;
+      },
+      30_000,
+      () => `the survivors to hold all 2600 streams (have ${[...seen].join(' ')})`,
+      100,
+    );
+    const ms = Date.now() - killedAt;
+    await sleep(2 * HB);
+
+    const counts = await holders();
+    expect([...counts.values()].reduce((a, b) => a + b, 0), 'streams held').to.equal(2600);
+    // Each of the holder's streams was taken once after the kill (a claim won, or the reconciler), none twice.
+    const takes = new Map<string, number>();
+    for (const c of survivors) for (const e of [...c.of('claimed'), ...c.of('added')]) if (e.at >= killedAt) takes.set(e.stream, (takes.get(e.stream) ?? 0) + 1);
+    expect(takes.size, 'streams taken after the kill').to.equal(2000);
+    expect(Math.max(...takes.values()), 'takes of one stream').to.equal(1);
+    for (const c of survivors) expect(c.of('disowned'), `${c.name} disowned`).to.deep.equal([]);
+    for (const c of survivors) expect(c.owned().size, `${c.name} by its own account`).to.equal(counts.get(c.name) ?? 0);
+    // By load: the idle survivors take most; the loaded one (600 of a fair 867) takes less than either.
+    const took = survivors.map((c) => [...takes.keys()].filter((s) => c.owned().has(s)).length);
+    const [fromLoaded, ...fromIdle] = took;
+    for (const n of fromIdle) expect(n, "an idle survivor's part").to.be.within(650, 1100);
+    expect(fromLoaded!, "the loaded survivor's part").to.be.below(Math.min(...fromIdle) / 2);
+    console.log(`      all owned ${ms} ms after the kill; parts ${took.join('/')}; claims lost ${survivors.map((c) => c.of('claim-lost').length).join('/')}`);
+  });
+});
