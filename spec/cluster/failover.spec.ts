@@ -3,7 +3,8 @@ import type { Cluster } from 'ioredis';
 import { Observable, Subscription, lastValueFrom, timeout, timer } from 'rxjs';
 import { RedisStreamClient, addStream, claimExpired, processStreams } from '../../lib';
 import type { ClientOptions } from '../../lib';
-import { partitionOf, partitionTag } from '../../lib/keys';
+import { partitionOf } from '../../lib/keys';
+import { resolveLayout } from '../../lib/layout';
 import { LocalCluster } from '../../support/cluster';
 import { hasRedisServer } from '../../support/redis-server';
 import { sleep, uniqueService, waitUntil } from '../../support/service';
@@ -156,50 +157,52 @@ describe('a Redis Cluster that fails over or moves slots under load', function (
     fleet = undefined;
   });
 
-  const report = (what: string, f: Fleet): void => {
+  /** The LBS key of partition `p` of the fleet's service. */
+  const lbsOf = (f: Fleet, p: number): string => resolveLayout(f.service, true, {}).keysOf(p).lbs;
+
+  /** A fleet of three consumers (each stream worked on for 150 ms) with a producer adding a stream every 20 ms, after `warmMs`. */
+  const fleetUnderLoad = async (warmMs: number, replicas = 1): Promise<Fleet> => {
+    const f = new Fleet(cluster, options, 150);
+    fleet = f;
+    f.replicas = replicas;
+    f.start(['a', 'b', 'c']);
+    await sleep(500);
+    f.produce(20);
+    await sleep(warmMs);
+    return f;
+  };
+
+  /** Stops the producer, waits until every stream added is processed, reports the duplicates, and expects no consumer error. */
+  const expectNothingLost = async (what: string, f: Fleet, withinMs: number): Promise<void> => {
+    await f.stopProducing();
+    await waitUntil(() => f.lost().length === 0, withinMs, () => `every stream processed (lost ${f.lost().length} of ${f.added.size})`);
     const { streams, windowMs, again } = f.duplicates();
     console.log(`      ${what}: adds refused ${f.addErrors.length} (${[...new Set(f.addErrors.map((m) => m.slice(0, 60)))].join('; ')}), added ${f.added.size}, processed ${f.processed.size}, lost ${f.lost().length}, worked on again ${again}, by two at once ${streams}, duplicate window ${windowMs} ms`);
+    expect(f.errors).to.deep.equal([]);
   };
 
   it('loses nothing when a primary is killed (SIGKILL) and its replica promoted, and no consumer errors', async () => {
-    fleet = new Fleet(cluster, options, 150);
     // The killed primary's partition has no replica until the end: adds cannot wait for one.
-    fleet.replicas = 0;
-    fleet.start(['a', 'b', 'c']);
-    await sleep(500);
-    fleet.produce(20);
-    await sleep(1500);
-    const victim = await cluster.primaryOf(`${partitionTag(fleet.service, 0)}-input`);
+    const f = await fleetUnderLoad(1500, 0);
+    const victim = await cluster.primaryOf(lbsOf(f, 0));
     const killedAt = Date.now();
     await cluster.failPrimary(victim, 'kill');
     const promotedMs = Date.now() - killedAt;
     await sleep(1500);
-    const f = fleet;
-    await fleet.stopProducing();
-    await waitUntil(() => f.lost().length === 0, 30_000, () => `every stream processed (lost ${f.lost().length} of ${f.added.size})`);
-    report(`primary killed, replica promoted after ${promotedMs} ms`, f);
-    expect(f.errors).to.deep.equal([]);
+    await expectNothingLost(`primary killed, replica promoted after ${promotedMs} ms`, f, 30_000);
     await cluster.revive(victim);
   });
 
   it('loses nothing when a primary stalls (SIGSTOP) past the node timeout, its replica is promoted, and it comes back as a replica', async () => {
-    fleet = new Fleet(cluster, options, 150);
-    fleet.start(['a', 'b', 'c']);
-    await sleep(500);
-    fleet.produce(20);
-    await sleep(1000);
-    const victim = await cluster.primaryOf(`${partitionTag(fleet.service, 2)}-input`);
+    const f = await fleetUnderLoad(1000);
+    const victim = await cluster.primaryOf(lbsOf(f, 2));
     const stoppedAt = Date.now();
     await cluster.failPrimary(victim, 'pause');
     const promotedMs = Date.now() - stoppedAt;
     await sleep(500);
     await cluster.revive(victim);
     await sleep(1000);
-    await fleet.stopProducing();
-    const f = fleet;
-    await waitUntil(() => f.lost().length === 0, 15_000, () => `every stream processed (lost ${f.lost().length} of ${f.added.size})`);
-    report(`primary stopped, replica promoted after ${promotedMs} ms`, f);
-    expect(f.errors).to.deep.equal([]);
+    await expectNothingLost(`primary stopped, replica promoted after ${promotedMs} ms`, f, 15_000);
   });
 
   it('subscribes to a primary added to the Cluster, and hears the expiries of the partition moved to it', async () => {
@@ -207,7 +210,7 @@ describe('a Redis Cluster that fails over or moves slots under load', function (
     fleet.start(['a', 'b']);
     await sleep(500);
     const added = await cluster.addPrimary();
-    const lbs = `${partitionTag(fleet.service, 0)}-input`;
+    const lbs = lbsOf(fleet, 0);
     await cluster.migrateSlot(await cluster.slotOf(lbs), added);
     // ioredis learns the new node at its next slots refresh (MOVED, or slotsRefreshInterval), then `+node`.
     const r = cluster.connectNode(added);
@@ -225,21 +228,13 @@ describe('a Redis Cluster that fails over or moves slots under load', function (
   });
 
   it('loses nothing while the slot of a partition migrates to another primary (ASK, TRYAGAIN, then MOVED), and no consumer errors', async () => {
-    fleet = new Fleet(cluster, options, 150);
-    fleet.start(['a', 'b', 'c']);
-    await sleep(500);
-    fleet.produce(20);
-    await sleep(1000);
-    const lbs = `${partitionTag(fleet.service, 1)}-input`;
+    const f = await fleetUnderLoad(1000);
+    const lbs = lbsOf(f, 1);
     const from = await cluster.primaryOf(lbs);
     const to = (await cluster.primaries()).find((n) => n !== from)!;
     await cluster.migrateSlot(await cluster.slotOf(lbs), to, { keysPerStep: 1, pauseMs: 50 });
     expect(await cluster.primaryOf(lbs)).to.equal(to);
     await sleep(1000);
-    await fleet.stopProducing();
-    const f = fleet;
-    await waitUntil(() => f.lost().length === 0, 30_000, () => `every stream processed (lost ${f.lost().length} of ${f.added.size})`);
-    report('slot migrated', f);
-    expect(f.errors).to.deep.equal([]);
+    await expectNothingLost('slot migrated', f, 30_000);
   });
 });
