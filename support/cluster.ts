@@ -165,11 +165,19 @@ export class LocalCluster {
     for (;;) {
       const live = this.nodes.filter((n) => !down.includes(n));
       const infos = await Promise.all(live.map(async (n) => [await this.ask(n, 'CLUSTER', 'INFO'), await this.ask(n, 'INFO', 'replication')] as const));
-      const healthy = infos.every(([cluster, repl]) =>
-        typeof cluster === 'string' && cluster.includes('cluster_state:ok') &&
-        typeof repl === 'string' && (repl.includes('role:master') || repl.includes('master_link_status:up')));
-      if (healthy) return;
-      if (Date.now() > deadline) throw new Error(`the cluster is not healthy after ${timeoutMs} ms`);
+      const sick = live.filter((_, i) => {
+        const [cluster, repl] = infos[i]!;
+        return !(typeof cluster === 'string' && cluster.includes('cluster_state:ok') &&
+          typeof repl === 'string' && (repl.includes('role:master') || repl.includes('master_link_status:up')));
+      });
+      if (sick.length === 0) return;
+      if (Date.now() > deadline) {
+        const why = sick.map((n) => {
+          const [cluster, repl] = infos[live.indexOf(n)]!;
+          return `${n.port}: ${typeof cluster === 'string' ? /cluster_state:\w+/.exec(cluster)?.[0] : 'no answer'}, ${typeof repl === 'string' ? (/master_link_status:\w+/.exec(repl)?.[0] ?? /role:\w+/.exec(repl)?.[0]) : 'no answer'}`;
+        });
+        throw new Error(`the cluster is not healthy after ${timeoutMs} ms (${why.join('; ')})`);
+      }
       await sleep(50);
     }
   }

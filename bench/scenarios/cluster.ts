@@ -7,10 +7,15 @@
  *  - heartbeat at N owned streams (full: 100k): Redis CPU per second while the consumer only
  *    extends its locks (hbInterval 2 s: all of them every second), per primary and per lock
  *    extension (µs), and the spread over the primaries (each within ±20% of their mean);
- *  - consumer failover with the N locks (full: about 33k per primary) held meanwhile: victims, one
- *    stream each, stop without releasing; the holder claims each after its lock expires:
- *    stop-to-claim p99 against TTL + 250 ms.
- * The figures feed docs/scaling.md.
+ *  - consumer failover with the N locks (quick: 30k, 10k per primary; full: 100k) held meanwhile:
+ *    victims, one stream each, stop without releasing; the holder claims each after its lock
+ *    expires: stop-to-claim p99 against TTL + 250 ms;
+ *  - primary failover (Cluster only), the N locks still held: a fleet of three consumers works on
+ *    streams a producer adds every 20 ms; the primary of partition 0 is SIGKILLed and its replica
+ *    promoted: streams lost, how long a stream waited from its first add attempt to the start of
+ *    its work (p50, p99: the recovery time), the window in which two consumers worked on one
+ *    stream, and the holder's locks lost with the primary.
+ * The figures feed docs/scaling.md and docs/performance.md.
  */
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
@@ -19,6 +24,7 @@ import { LBS_FIELD, RedisStreamClient, claimExpired } from '../../lib';
 import type { Notification } from '../../lib';
 import { resolveLayout } from '../../lib/layout';
 import { LocalCluster } from '../../support/cluster';
+import { ClusterFleet, FleetReport } from '../../support/cluster-fleet';
 import type { RedisServer } from '../../support/redis-server';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, median, percentile, progress, waitOrThrow } from '../lib/stats';
@@ -32,6 +38,15 @@ interface Target {
   readonly connect: () => Redis | Cluster;
   /** The servers that are primaries now (one node: itself). */
   readonly primaries: () => Promise<RedisServer[]>;
+  /** The Cluster, for the primary failover (one node: none). */
+  readonly cluster?: LocalCluster;
+}
+
+interface PrimaryFailover {
+  readonly promotedMs: number;
+  readonly fleet: FleetReport;
+  /** The holder's locks reported lost (StreamDisowned) after the kill. */
+  readonly holderDisowned: number;
 }
 
 interface Measured {
@@ -42,6 +57,7 @@ interface Measured {
   readonly usPerHandOut: number;
   readonly failoverMs: number[];
   readonly locksPerPrimary: number;
+  readonly primaryFailover?: PrimaryFailover;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -70,8 +86,39 @@ const fill = async (redis: Redis | Cluster, service: string, onCluster: boolean,
 const cpuOf = (servers: readonly RedisServer[]): number[] => servers.map((s) => s.cpuMs() ?? 0);
 const minus = (a: readonly number[], b: readonly number[]): number[] => a.map((x, i) => x - b[i]!);
 
+/**
+ * Kills the primary of partition 0 under a working fleet of its own service (its partition p sits
+ * on the same primary as the holder's partition p: the tags put partition p in the p-th third of
+ * the slots); `disowned()` counts the holder's locks lost meanwhile.
+ */
+const failPrimary = async (cluster: LocalCluster, disowned: () => number): Promise<PrimaryFailover> => {
+  const service = 'bench-scale-failover';
+  const fleet = new ClusterFleet(cluster, service, { hbInterval: TTL, lbsIdleTime: 4 * TTL }, 150);
+  // The killed primary's partition has no replica until the end: adds cannot wait for one.
+  fleet.replicas = 0;
+  try {
+    fleet.start(['a', 'b', 'c']);
+    await sleep(1000);
+    fleet.produce(20);
+    await sleep(2000);
+    const victim = await cluster.primaryOf(resolveLayout(service, true, {}).keysOf(0).lbs);
+    const before = disowned();
+    const killedAt = Date.now();
+    await cluster.failPrimary(victim, 'kill');
+    const promotedMs = Date.now() - killedAt;
+    await sleep(2000);
+    await fleet.stopProducing();
+    await waitOrThrow(() => fleet.lost().length === 0, 60_000, 'every stream of the fleet processed after the primary failover');
+    const report = fleet.report();
+    progress('cluster', `primary killed, replica promoted after ${promotedMs} ms: ${report.added} streams, lost ${report.lost}, waited p50 ${fmt(median(report.waitedMs), 0)} ms, p99 ${fmt(percentile(report.waitedMs, 99), 0)} ms, worked on again ${report.again}, by two at once ${report.overlapping} (window ${report.windowMs} ms), holder's locks lost ${disowned() - before}`);
+    return { promotedMs, fleet: report, holderDisowned: disowned() - before };
+  } finally {
+    fleet.stop();
+  }
+};
+
 const measure = async (target: Target, config: BenchConfig): Promise<Measured> => {
-  const n = config.quick ? 10_000 : 100_000;
+  const n = config.quick ? 30_000 : 100_000;
   const { service } = target;
   const primaries = await target.primaries();
   const admin = target.connect();
@@ -83,6 +130,7 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
     await fill(admin, service, target.onCluster, n, 'owned');
     progress('cluster', `${target.label}: ${n} streams in the LBS`);
     let added = 0;
+    let disowned = 0;
     const stoppedAt = new Map<string, number>();
     const claimedAt = new Map<string, number>();
     const cpu0 = cpuOf(primaries);
@@ -95,6 +143,7 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
           // A victim's stream comes back by a claim after its expiry, or handed out again by the reconciler.
           if (stoppedAt.has(x.payload.dataStreamName) && !claimedAt.has(x.payload.dataStreamName)) claimedAt.set(x.payload.dataStreamName, Date.now());
           else if (x.type === 'StreamAdded') added++;
+          else if (x.type === 'StreamDisowned') disowned++;
         }),
     );
     await waitOrThrow(() => added >= n, 240_000, `${n} streams handed out (${target.label})`);
@@ -115,15 +164,14 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
 
     // Consumer failover: victims stop without releasing; the holder claims their streams.
     const victims = config.quick ? 6 : 20;
-    const victimSubs: { sub: Subscription; owned: string[] }[] = [];
+    const victimSubs: { sub: Subscription; owned: string[]; vconn: Redis | Cluster }[] = [];
     for (let v = 0; v < victims; v++) {
       const vconn = target.connect();
-      connections.push(vconn);
       // Its recovery sweep would examine all the holder's entries (pending longer than lbsIdleTime) in every victim: not measured here.
       const victim = new RedisStreamClient(vconn, service, { consumerId: `bench-victim-${v}`, hbInterval: TTL, lbsIdleTime: 600_000 });
       const owned: string[] = [];
       const sub = victim.init().subscribe((x: Notification) => x.type === 'StreamAdded' && owned.push(x.payload.dataStreamName));
-      victimSubs.push({ sub, owned });
+      victimSubs.push({ sub, owned, vconn });
     }
     await sleep(500);
     // The holder reads too: add streams one by one until the victims own `victims` of them.
@@ -136,13 +184,16 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
     await sleep(TTL);
     for (const v of victimSubs) {
       v.sub.unsubscribe();
+      // Its locks stay until their TTL; its connections (subscribers on every node) go now.
+      v.vconn.disconnect();
       for (const name of v.owned) stoppedAt.set(name, Date.now());
     }
     await waitOrThrow(() => [...stoppedAt.keys()].every((name) => claimedAt.has(name)), 30_000, 'every victim stream claimed by the holder');
     const failoverMs = [...stoppedAt].map(([name, at]) => claimedAt.get(name)! - at);
     progress('cluster', `${target.label}: stop-to-claim p50 ${fmt(median(failoverMs), 0)} ms, p99 ${fmt(percentile(failoverMs, 99), 0)} ms (${failoverMs.length} streams, ${n} other locks)`);
     const usPerHandOut = (handOutCpuMs.reduce((a, b) => a + b, 0) * 1000) / n;
-    return { handOutPerSecond, handOutCpuMs, heartbeatCpuMsPerSecond, usPerExtension, usPerHandOut, failoverMs, locksPerPrimary: Math.round(n / primaries.length) };
+    const primaryFailover = target.cluster === undefined ? undefined : await failPrimary(target.cluster, () => disowned);
+    return { handOutPerSecond, handOutCpuMs, heartbeatCpuMsPerSecond, usPerExtension, usPerHandOut, failoverMs, locksPerPrimary: Math.round(n / primaries.length), primaryFailover };
   } finally {
     subs.forEach((s) => s.unsubscribe());
     connections.forEach((c) => c.disconnect());
@@ -154,39 +205,30 @@ const spread = (xs: readonly number[]): number => {
   return Math.max(...xs.map((x) => Math.abs(x - mean) / mean));
 };
 
-/**
- * A service name whose default partitions land on different primaries. The partition tags
- * `{<service>:<p>}` hash to slots independently of the primaries' slot ranges: for about half of
- * all names two of the 3 default partitions share a primary (docs/scaling.md). The benchmark
- * measures the spread the layout allows, and says how many names it tried.
- */
-const balancedService = async (cluster: LocalCluster): Promise<{ service: string; tried: number }> => {
-  for (let k = 0; k < 100; k++) {
-    const service = `bench-scale-${k}`;
-    const layout = resolveLayout(service, true, {});
-    const owners = new Set<number>();
-    for (let p = 0; p < layout.partitions; p++) owners.add((await cluster.primaryOf(layout.keysOf(p).lbs)).port);
-    if (owners.size === Math.min(3, layout.partitions)) return { service, tried: k + 1 };
-  }
-  throw new Error('no service name of 100 spreads its partitions over the 3 primaries');
+/** A row of a cost measured on each primary, which passes when each is within ±20% of their mean. */
+const spreadRow = (id: string, scenario: string, perPrimary: readonly number[], digits: number, baseline: string, ratio: string, values: Record<string, unknown>): Row => {
+  const found = spread(perPrimary);
+  return { id, scenario, ours: perPrimary.map((c) => fmt(c, digits)).join(' / '), baseline, ratio, target: 'each primary within ±20% of the mean', pass: found <= 0.2, values: { ...values, spread: found } };
 };
 
 export const clusterScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const node = await measure({ label: 'one node', service: 'bench-scale-node', onCluster: false, connect: () => server.connect(), primaries: async () => [server] }, config);
   const cluster = await LocalCluster.start();
+  const service = 'bench-scale';
   let clustered: Measured;
+  let owners: number;
   try {
-    const { service, tried } = await balancedService(cluster);
-    progress('cluster', `service ${service}: its ${resolveLayout(service, true, {}).partitions} partitions on 3 primaries (the ${tried}${tried === 1 ? 'st' : 'th'} name tried)`);
-    clustered = await measure({ label: '3-primary Cluster', service, onCluster: true, connect: () => cluster.connect(), primaries: () => cluster.primaries() }, config);
+    const layout = resolveLayout(service, true, {});
+    owners = new Set(await Promise.all([...Array(layout.partitions).keys()].map(async (p) => (await cluster.primaryOf(layout.keysOf(p).lbs)).port))).size;
+    progress('cluster', `service ${service}: its ${layout.partitions} partitions on ${owners} primaries`);
+    clustered = await measure({ label: '3-primary Cluster', service, onCluster: true, connect: () => cluster.connect(), primaries: () => cluster.primaries(), cluster }, config);
   } finally {
     await cluster.stop();
   }
-  const n = config.quick ? '10k' : '100k';
-  const hbSpread = spread(clustered.heartbeatCpuMsPerSecond);
-  const handSpread = spread(clustered.handOutCpuMs);
+  const n = config.quick ? '30k' : '100k';
   const p99 = percentile(clustered.failoverMs, 99);
-  const values = { node, cluster: clustered };
+  const values = { node, cluster: clustered, partitionsOnPrimaries: owners };
+  const pf = clustered.primaryFailover!;
   return [
     {
       id: 'cluster-handout',
@@ -198,26 +240,8 @@ export const clusterScenario = async (server: RedisServer, config: BenchConfig):
       pass: null,
       values: { ...values, usPerHandOutNode: node.usPerHandOut, usPerHandOutCluster: clustered.usPerHandOut },
     },
-    {
-      id: 'cluster-heartbeat',
-      scenario: `heartbeat Redis CPU, ${n} owned (ms/s, per primary)`,
-      ours: clustered.heartbeatCpuMsPerSecond.map((c) => fmt(c, 1)).join(' / '),
-      baseline: `${fmt(node.heartbeatCpuMsPerSecond[0]!, 1)} (one node)`,
-      ratio: `${fmt(clustered.usPerExtension, 2)} vs ${fmt(node.usPerExtension, 2)} µs/lock`,
-      target: 'each primary within ±20% of the mean',
-      pass: hbSpread <= 0.2,
-      values: { ...values, spread: hbSpread },
-    },
-    {
-      id: 'cluster-handout-cpu',
-      scenario: 'hand-out Redis CPU per primary (ms)',
-      ours: clustered.handOutCpuMs.map((c) => fmt(c, 0)).join(' / '),
-      baseline: `${fmt(node.handOutCpuMs[0]!, 0)} (one node)`,
-      ratio: `${fmt(clustered.usPerHandOut, 1)} vs ${fmt(node.usPerHandOut, 1)} µs/entry`,
-      target: 'each primary within ±20% of the mean',
-      pass: handSpread <= 0.2,
-      values: { ...values, spread: handSpread },
-    },
+    spreadRow('cluster-heartbeat', `heartbeat Redis CPU, ${n} owned (ms/s, per primary)`, clustered.heartbeatCpuMsPerSecond, 1, `${fmt(node.heartbeatCpuMsPerSecond[0]!, 1)} (one node)`, `${fmt(clustered.usPerExtension, 2)} vs ${fmt(node.usPerExtension, 2)} µs/lock`, values),
+    spreadRow('cluster-handout-cpu', 'hand-out Redis CPU per primary (ms)', clustered.handOutCpuMs, 0, `${fmt(node.handOutCpuMs[0]!, 0)} (one node)`, `${fmt(clustered.usPerHandOut, 1)} vs ${fmt(node.usPerHandOut, 1)} µs/entry`, values),
     {
       id: 'cluster-failover',
       scenario: `consumer failover, ${fmt(clustered.locksPerPrimary, 0)} other locks per primary (p99 ms)`,
@@ -227,6 +251,16 @@ export const clusterScenario = async (server: RedisServer, config: BenchConfig):
       target: `<= TTL + 250 = ${TTL + 250} ms`,
       pass: p99 <= TTL + 250,
       values,
+    },
+    {
+      id: 'cluster-primary-failover',
+      scenario: `primary SIGKILLed, ${fmt(clustered.locksPerPrimary, 0)} other locks per primary: stream wait p99 (ms)`,
+      ours: `${fmt(percentile(pf.fleet.waitedMs, 99), 0)} ms (p50 ${fmt(median(pf.fleet.waitedMs), 0)})`,
+      baseline: `promoted after ${fmt(pf.promotedMs, 0)} ms`,
+      ratio: `lost ${pf.fleet.lost}, twice at once ${pf.fleet.overlapping} (${pf.fleet.windowMs} ms), again ${pf.fleet.again}`,
+      target: 'lost 0',
+      pass: pf.fleet.lost === 0,
+      values: { primaryFailover: pf, nodeTimeoutMs: 1000, ttl: TTL },
     },
   ];
 };
