@@ -4,6 +4,8 @@ import Redis, { Cluster, ClusterOptions, RedisOptions } from 'ioredis';
 import { RedisServer } from './redis-server';
 
 const run = promisify(execFile);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const calculateSlot = require('cluster-key-slot') as (key: string) => number;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** One line of CLUSTER NODES. */
@@ -148,7 +150,7 @@ export class LocalCluster {
 
   /** The primary that serves `key` now. */
   async primaryOf(key: string): Promise<RedisServer> {
-    const slot = Number(await this.ask(this.nodes[0]!, 'CLUSTER', 'KEYSLOT', key));
+    const slot = await this.slotOf(key);
     const view = await this.topology();
     const owner = view.find((v) => v.flags.includes('master') && !v.flags.includes('fail') && v.slots.some((range) => {
       const [from, to = from] = range.split('-').map(Number);
@@ -246,9 +248,9 @@ export class LocalCluster {
     return true;
   }
 
-  /** The hash slot of `key`. */
+  /** The hash slot of `key` (computed as ioredis does, so that it needs no live node). */
   async slotOf(key: string): Promise<number> {
-    return Number(await this.ask(this.nodes[0]!, 'CLUSTER', 'KEYSLOT', key));
+    return calculateSlot(key);
   }
 
   /**

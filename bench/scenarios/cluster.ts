@@ -118,6 +118,8 @@ const failPrimary = async (cluster: LocalCluster, partition: number, fullCoverag
     await waitOrThrow(() => fleet.lost().length === 0, 60_000, 'every stream of the fleet processed after the primary failover');
     const report = fleet.report();
     const holderDisowned = minus(disowned(), before);
+    // Back as a replica of its heir, so the next failover finds every node up.
+    await cluster.revive(victim);
     progress('cluster', `primary of partition ${partition} killed (full coverage ${fullCoverage ? 'required' : 'not required'}), replica promoted after ${promotedMs} ms: ${report.added} streams, lost ${report.lost}, waited p50 ${fmt(median(report.waitedMs), 0)} ms, p99 ${fmt(percentile(report.waitedMs, 99), 0)} ms, worked on again ${report.again}, by two at once ${report.overlapping} (window ${report.windowMs} ms), holder's locks lost per partition ${holderDisowned.join(' / ')}`);
     return { partition, fullCoverage, promotedMs, fleet: report, holderDisowned };
   } finally {
