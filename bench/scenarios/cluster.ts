@@ -56,6 +56,8 @@ interface Measured {
   readonly handOutPerSecond: number;
   readonly handOutCpuMs: number[];
   readonly heartbeatCpuMsPerSecond: number[];
+  /** The scripts' share of it, by Redis's own clock (µs resolution, where the process CPU counts 10 ms ticks). */
+  readonly heartbeatScriptMsPerSecond: number[];
   readonly usPerExtension: number;
   readonly usPerHandOut: number;
   readonly failoverMs: number[];
@@ -87,6 +89,20 @@ const fill = async (redis: Redis | Cluster, service: string, onCluster: boolean,
 };
 
 const cpuOf = (servers: readonly RedisServer[]): number[] => servers.map((s) => s.cpuMs() ?? 0);
+
+/** Redis's own accounting of the scripts' time on each server (INFO commandstats, EVALSHA, µs since the last CONFIG RESETSTAT). */
+const scriptUsecOf = (servers: readonly RedisServer[], reset = false): Promise<number[]> =>
+  Promise.all(
+    servers.map(async (server) => {
+      const conn = server.connect();
+      try {
+        if (reset) await conn.config('RESETSTAT');
+        return Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await conn.info('commandstats'))?.[1] ?? 0);
+      } finally {
+        conn.disconnect();
+      }
+    }),
+  );
 const minus = (a: readonly number[], b: readonly number[]): number[] => a.map((x, i) => x - b[i]!);
 
 /**
@@ -166,12 +182,14 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
     // Heartbeat only: nothing else happens for `windowMs`.
     await sleep(TTL);
     const windowMs = config.quick ? 4000 : 10_000;
+    await scriptUsecOf(primaries, true);
     const h0 = cpuOf(primaries);
     await sleep(windowMs);
     const heartbeatCpuMsPerSecond = minus(cpuOf(primaries), h0).map((c) => c / (windowMs / 1000));
+    const heartbeatScriptMsPerSecond = (await scriptUsecOf(primaries)).map((us) => us / windowMs);
     const extensionsPerSecond = n / (TTL / 2 / 1000);
     const usPerExtension = (heartbeatCpuMsPerSecond.reduce((a, b) => a + b, 0) * 1000) / extensionsPerSecond;
-    progress('cluster', `${target.label}: heartbeat of ${n} locks: Redis CPU ${heartbeatCpuMsPerSecond.map((c) => fmt(c, 1)).join(' / ')} ms/s, ${fmt(usPerExtension, 2)} µs per extension`);
+    progress('cluster', `${target.label}: heartbeat of ${n} locks: Redis CPU ${heartbeatCpuMsPerSecond.map((c) => fmt(c, 1)).join(' / ')} ms/s (scripts ${heartbeatScriptMsPerSecond.map((c) => fmt(c, 1)).join(' / ')} ms/s), ${fmt(usPerExtension, 2)} µs per extension`);
 
     // Consumer failover: victims stop without releasing; the holder claims their streams.
     const victims = config.quick ? 6 : 20;
@@ -206,7 +224,7 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
     const primaryFailovers: PrimaryFailover[] = [];
     // Cluster defaults first (every slot refused until the promotion), then the other primaries' slots served meanwhile.
     if (target.cluster !== undefined) for (const [p, full] of [[0, true], [1, false]] as const) primaryFailovers.push(await failPrimary(target.cluster, p, full, () => disowned));
-    return { handOutPerSecond, handOutCpuMs, heartbeatCpuMsPerSecond, usPerExtension, usPerHandOut, failoverMs, locksPerPrimary: Math.round(n / primaries.length), primaryFailovers };
+    return { handOutPerSecond, handOutCpuMs, heartbeatCpuMsPerSecond, heartbeatScriptMsPerSecond, usPerExtension, usPerHandOut, failoverMs, locksPerPrimary: Math.round(n / primaries.length), primaryFailovers };
   } finally {
     subs.forEach((s) => s.unsubscribe());
     connections.forEach((c) => c.disconnect());
@@ -253,6 +271,7 @@ export const clusterScenario = async (server: RedisServer, config: BenchConfig):
       values: { ...values, usPerHandOutNode: node.usPerHandOut, usPerHandOutCluster: clustered.usPerHandOut },
     },
     spreadRow('cluster-heartbeat', `heartbeat Redis CPU, ${n} owned (ms/s, per primary)`, clustered.heartbeatCpuMsPerSecond, 1, `${fmt(node.heartbeatCpuMsPerSecond[0]!, 1)} (one node)`, `${fmt(clustered.usPerExtension, 2)} vs ${fmt(node.usPerExtension, 2)} µs/lock`, values),
+    spreadRow('cluster-heartbeat-scripts', `heartbeat script time, ${n} owned (ms/s, per primary, INFO commandstats)`, clustered.heartbeatScriptMsPerSecond, 1, `${fmt(node.heartbeatScriptMsPerSecond[0]!, 1)} (one node)`, '-', values),
     spreadRow('cluster-handout-cpu', 'hand-out Redis CPU per primary (ms)', clustered.handOutCpuMs, 0, `${fmt(node.handOutCpuMs[0]!, 0)} (one node)`, `${fmt(clustered.usPerHandOut, 1)} vs ${fmt(node.usPerHandOut, 1)} µs/entry`, values),
     {
       id: 'cluster-failover',
