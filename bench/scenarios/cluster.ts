@@ -56,7 +56,7 @@ interface Measured {
   readonly handOutPerSecond: number;
   readonly handOutCpuMs: number[];
   readonly heartbeatCpuMsPerSecond: number[];
-  /** The scripts' share of it, by Redis's own clock (µs resolution, where the process CPU counts 10 ms ticks). */
+  /** Time inside the scripts by Redis's own clock (µs resolution, where the process CPU counts 10 ms ticks; wall time, so above the CPU on a loaded machine). */
   readonly heartbeatScriptMsPerSecond: number[];
   readonly usPerExtension: number;
   readonly usPerHandOut: number;
@@ -90,7 +90,7 @@ const fill = async (redis: Redis | Cluster, service: string, onCluster: boolean,
 
 const cpuOf = (servers: readonly RedisServer[]): number[] => servers.map((s) => s.cpuMs() ?? 0);
 
-/** Redis's own accounting of the scripts' time on each server (INFO commandstats, EVALSHA, µs since the last CONFIG RESETSTAT). */
+/** Redis's own accounting of the scripts' time on each server (INFO commandstats, EVALSHA, µs since the last CONFIG RESETSTAT): wall time inside the scripts, so it includes the moments the OS ran other work. */
 const scriptUsecOf = (servers: readonly RedisServer[], reset = false): Promise<number[]> =>
   Promise.all(
     servers.map(async (server) => {
