@@ -81,7 +81,8 @@ describe('a Redis Cluster that fails over or moves slots under load', function (
     // A stream of the moved partition, its owner gone: the other consumer takes it over.
     const f = fleet;
     const name = [...Array(100).keys()].map((i) => `${f.service}:n${i}`).find((n) => partitionOf(n, 3) === 0)!;
-    await lastValueFrom(addStream(local.cluster.connect(), f.service, { dataStreamName: name }));
+    const producer = local.cluster.connect();
+    await lastValueFrom(addStream(producer, f.service, { dataStreamName: name })).finally(() => producer.disconnect());
     await waitUntil(() => (f.spans.get(name) ?? []).length === 1, 5000, 'the stream handed out');
     const first = f.spans.get(name)![0]!.consumer;
     f.stopConsumer(first);
