@@ -2,6 +2,7 @@ import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
 import { resolveLayout } from '../lib/layout';
 import { MUTEX_KEY_SEP } from '../lib';
+import { entryKeysOf } from '../lib/keys';
 import type { ConsumerEvent } from '../support/protocol';
 import { shortName } from '../support/protocol';
 import { EntryAnalysis, analyseEntries } from './entry-checks';
@@ -43,6 +44,8 @@ export interface RedisState {
   readonly deadlines: number;
   readonly dead: { sourceId: string; reason: string; consumer: string; bytes: number }[];
   readonly flags: string;
+  /** For each lock left: its data stream's length and last id, and the committed position (evidence for a stream still held). */
+  readonly heldStreams?: { lock: string; xlen: number; lastId: string | null; committed: string | null }[];
 }
 
 /** The primaries of a Cluster connection, or the connection itself. */
@@ -81,6 +84,7 @@ export const redisState = async (admin: Redis, service: string): Promise<RedisSt
     );
   }
   const locks: string[] = [];
+  const heldStreams: NonNullable<RedisState['heldStreams']> = [];
   const flagsSeen: string[] = [];
   for (const node of nodesOf(admin)) {
     let cursor = '0';
@@ -88,13 +92,19 @@ export const redisState = async (admin: Redis, service: string): Promise<RedisSt
       const [next, keys] = await node.scan(cursor, 'MATCH', `*${MUTEX_KEY_SEP}*`, 'COUNT', 1000);
       cursor = next;
       locks.push(...keys.map(shortName));
+      for (const lock of keys.slice(0, 20)) {
+        const stream = layout.parseLockKey(lock)?.dataStreamName;
+        if (stream === undefined) continue;
+        const last = (await admin.xrevrange(stream, '+', '-', 'COUNT', 1).catch(() => [])) as [string, string[]][];
+        heldStreams.push({ lock: shortName(lock), xlen: await admin.xlen(stream).catch(() => -1), lastId: last[0]?.[0] ?? null, committed: await admin.get(entryKeysOf(lock).committed) });
+      }
     } while (cursor !== '0');
     const [, nodeFlags = ''] = (await node.config('GET', 'notify-keyspace-events')) as string[];
     flagsSeen.push(nodeFlags);
   }
   // On a Cluster: the flags of the primary that has the fewest (every primary needs K and x).
   const flags = flagsSeen.sort((a, b) => a.length - b.length)[0] ?? '';
-  return { xlen, pending, locks, deadlines, dead, flags };
+  return { xlen, pending, locks, deadlines, dead, flags, heldStreams };
 };
 
 /**

@@ -84,15 +84,40 @@ export class Producer {
     const fromInfo = Number(info.workMs);
     const workMs = Number.isFinite(fromInfo) && fromInfo > 0 ? fromInfo : minMs + Math.random() * (maxMs - minMs);
     const count = Math.max(1, Math.round(workMs / entryMs));
+    const ids = await this.bounded(this.replicas > 0 ? this.writeReplicated(name, count) : this.writeOnce(name, count));
+    this.dataEntries.set(shortName(name), ids);
+    return ids;
+  }
+
+  private static entriesOf(name: string, count: number, tx: { xadd(...args: string[]): unknown }): void {
+    for (let n = 0; n < count; n++) tx.xadd(name, '*', 'n', String(n), 'type', n === count - 1 ? 'end' : 'data');
+  }
+
+  private async writeOnce(name: string, count: number): Promise<string[]> {
     const multi = this.redis.multi();
-    for (let n = 0; n < count; n++) multi.xadd(name, '*', 'n', String(n), 'type', n === count - 1 ? 'end' : 'data');
-    const replies = (await this.bounded(multi.exec())) ?? [];
-    const ids = replies.map(([err, id]) => {
+    Producer.entriesOf(name, count, multi as never);
+    const replies = (await multi.exec()) ?? [];
+    return replies.map(([err, id]) => {
       if (err) throw err;
       return id as string;
     });
-    this.dataEntries.set(shortName(name), ids);
-    return ids;
+  }
+
+  /**
+   * The MULTI, then WAIT, in one pipeline (one connection: on a Cluster, that of the key's slot),
+   * and a throw when fewer replicas acknowledged the entries: entries a primary took but did not
+   * replicate may vanish with a failover (asynchronous replication; a primary woken from SIGSTOP
+   * takes writes for a moment before it learns it was demoted), and the stream is then not added.
+   */
+  private async writeReplicated(name: string, count: number): Promise<string[]> {
+    const pipeline = this.redis.pipeline().call('MULTI');
+    Producer.entriesOf(name, count, pipeline as never);
+    const replies = (await pipeline.call('EXEC').call('WAIT', this.replicas, 1000).exec()) ?? [];
+    const failed = replies.find(([err]: [Error | null, unknown]) => err !== null);
+    if (failed !== undefined) throw failed[0];
+    const [, acked] = replies[replies.length - 1]!;
+    if (Number(acked) < this.replicas) throw new Error(`entries of ${name} reached ${String(acked)} of ${this.replicas} replicas in time`);
+    return replies[replies.length - 2]![1] as string[];
   }
 
   /** Adds one stream (its entries first, with an entry plan) and waits for its id. */

@@ -33,10 +33,14 @@ void (async () => {
   for (const user of ['u1', 'u2', 'u3']) {
     await lastValueFrom(addStream(redis, 'example-service', { dataStreamName: `session-${user}`, info: { user } }));
   }
-})();
+})().catch((err: Error) => console.error('producer stopped:', err.message)); // Ctrl-C may close the connection first
 
-process.once('SIGINT', () => {
-  // shutdown() hands unfinished streams to the other consumers; done() would acknowledge them all.
+// Ctrl-C: shutdown() hands unfinished streams to the other consumers; done() would acknowledge
+// them all. Under `npm run` the signal can come twice (from the terminal and from npm): once is enough.
+let stopping = false;
+process.on('SIGINT', () => {
+  if (stopping) return;
+  stopping = true;
   client.shutdown().subscribe({
     complete: () => {
       subscription.unsubscribe();

@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { Observable, Subject, asyncScheduler, concat } from 'rxjs';
+import { Observable, Subject, asyncScheduler, concat, defer, shareReplay } from 'rxjs';
 import { resolveOptions } from './codecs/options';
 import type { ClientDeps, PartitionDeps } from './deps';
 import { InvalidOptionsError } from './errors';
@@ -44,6 +44,8 @@ export class RedisStreamClient {
   private readonly notifications$: Observable<Notification>;
   /** The call that stopped this client, once it is stopped. */
   private closed: false | 'done()' | 'shutdown()' = false;
+  /** The first `done()` or `shutdown()` subscribed, shared by every later call. */
+  private stopping: Observable<void> | undefined;
 
   /**
    * @param redis an ioredis connection or `Cluster`; the client uses it for commands and
@@ -93,7 +95,7 @@ export class RedisStreamClient {
       handOver: { isConsuming: (name) => this.entryEngine.isConsuming(name), handBack: (name) => this.entryEngine.handBack(name) },
     };
     this.notifications$ = notifications$(this.deps, { stop$: this.stop$, isClosed: () => this.closed });
-    this.entryEngine = new EntryEngine({ port: port.entryPort(hbInterval), ledger, consumer: this.id, blockMs: hbInterval, readCount: resolved.readCount, scheduler, log });
+    this.entryEngine = new EntryEngine({ port: port.entryPort(hbInterval), ledger, consumer: this.id, blockMs: hbInterval, scheduler, log });
   }
 
   /**
@@ -140,20 +142,31 @@ export class RedisStreamClient {
   /**
    * Finishes every owned stream (as `doneStream`), then stops: `notifications$` completes, and no
    * timer, connection or subscription of this client is left. Errors with the first Redis failure
-   * (after stopping); streams another consumer took meanwhile are only logged.
+   * (after stopping); streams another consumer took meanwhile are only logged. Safe to call twice:
+   * a later `done()` or `shutdown()` ends as the first one.
    */
   done(): Observable<void> {
-    return finishAll(this.deps, (name) => this.doneStream(name), () => this.stop('done()'));
+    return this.stopOnce(() => finishAll(this.deps, (name) => this.doneStream(name), () => this.stop('done()')));
   }
 
   /**
    * Graceful shutdown: hands every owned stream back unfinished (as `release`), so the rest of the
    * fleet takes them over within milliseconds, then stops like `done()`. Use it when work in
    * progress must continue elsewhere; use `done()` (Go semantics) when every owned stream is
-   * finished.
+   * finished. Safe to call twice: a later `shutdown()` or `done()` ends as the first one.
    */
   shutdown(): Observable<void> {
-    return finishAll(this.deps, (name) => this.release(name), () => this.stop('shutdown()'));
+    return this.stopOnce(() => finishAll(this.deps, (name) => this.release(name), () => this.stop('shutdown()')));
+  }
+
+  /**
+   * `done()` and `shutdown()` are safe to call twice (two signal handlers, a retry): a call while
+   * the first one runs, or after it, ends as the first one does instead of stopping a second time
+   * (whose commands could meet a connection its caller already closed). The first runs to its end
+   * even if its subscriber leaves.
+   */
+  private stopOnce(stop: () => Observable<void>): Observable<void> {
+    return defer(() => (this.stopping ??= stop().pipe(shareReplay({ bufferSize: 1, refCount: false }))));
   }
 
   private stop(by: 'done()' | 'shutdown()'): void {

@@ -4,10 +4,19 @@
  */
 import { parseTag } from './partition-tags';
 
-/** Separates the data-stream name from the LBS entry id in a lock key. Literal text. */
+/**
+ * Separates the data-stream name from the LBS entry id in a lock key. Literal text.
+ * @example
+ * lockKey('session-42', '1-0') === `session-42${MUTEX_KEY_SEP}1-0`; // true: the text '<MUTEX_KEY_SEP>' itself
+ * await redis.keys(`*${MUTEX_KEY_SEP}*`); // every lock (use SCAN in production)
+ */
 export const MUTEX_KEY_SEP = '<MUTEX_KEY_SEP>';
 
-/** The single field of an LBS entry; its value is the JSON `{"DataStreamName": ..., "Info": {...}}`. */
+/**
+ * The single field of an LBS entry; its value is the JSON `{"DataStreamName": ..., "Info": {...}}`.
+ * @example
+ * await redis.xadd(lbsKey('my-service'), '*', LBS_FIELD, JSON.stringify({ DataStreamName: 'session-42', Info: {} })); // what addStream writes
+ */
 export const LBS_FIELD = 'lbs-input';
 
 /**
@@ -134,6 +143,9 @@ export const serviceKeys = (service: string): ServiceKeys => keysNamed((role) =>
  * `{<service>:<partition>}` or `{<service>:<partition>.<k>}` (`partitionTags`: the tag that puts
  * the partition in its share of the slots), so that each script's keys fall in one Cluster slot
  * and one ACL key pattern, `{<service>:*`, covers the whole service. A Cluster always uses `tagged`.
+ * @example
+ * const keyLayout: KeyLayout = 'tagged';
+ * new RedisStreamClient(redis, 'my-service', { consumerId: 'worker-1', keyLayout }); // addStream(..., { keyLayout }) too
  */
 export type KeyLayout = 'go' | 'tagged';
 
@@ -141,6 +153,8 @@ export type KeyLayout = 'go' | 'tagged';
  * The partition of a data stream among `partitions`: FNV-1a (32 bits) of its name's UTF-8 bytes,
  * modulo `partitions`. Stable across processes, versions and languages, so one data stream always
  * lands in one partition.
+ * @example
+ * partitionOf('session-42', 3); // always the same partition (0, 1 or 2) of a 3-partition service
  */
 export const partitionOf = (dataStreamName: string, partitions: number): number => {
   if (partitions <= 1) return 0;

@@ -26,8 +26,8 @@ export interface LbsPort {
   extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput): Observable<Extension>;
   /** Releases the lock, XACK and XDEL of one entry, atomically (see lua/finish-n.lua). */
   finish(lockKey: string, idInLbs: string, dataStreamName: string): Observable<FinishResult>;
-  /** Makes a lock this consumer holds expire at once; emits false if it was not ours. */
-  expireLock(lockKey: string): Observable<boolean>;
+  /** Makes a lock this consumer holds expire in `inMs` (default: at once) and takes it out of this consumer's lock set; emits false if it was not ours. */
+  expireLock(lockKey: string, inMs?: number): Observable<boolean>;
   /** Reads a lock's remaining TTL (PTTL; -2 when gone). Reading a lock past its TTL makes Redis delete it and publish `expired`. */
   touchLock(lockKey: string): Observable<number>;
 

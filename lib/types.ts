@@ -1,32 +1,57 @@
-/** Where a data stream sits in the load-balancer stream (LBS): its name and the id of its LBS entry. */
+/**
+ * Where a data stream sits in the load-balancer stream (LBS): its name and the id of its LBS entry.
+ * @example
+ * const info: LbsInfo = { dataStreamName: 'session-42', idInLbs: '1700000000000-0' };
+ * await redis.get(lockKey(info.dataStreamName, info.idInLbs)); // its owner
+ */
 export interface LbsInfo {
   readonly dataStreamName: string;
   readonly idInLbs: string;
 }
 
-/** The `Info` object a producer attached to the LBS entry (`addStream(..., { info })`). */
+/**
+ * The `Info` object a producer attached to the LBS entry (`addStream(..., { info })`).
+ * @example
+ * addStream(redis, 'my-service', { dataStreamName: 'session-42', info: { user: 'u1' } satisfies AdditionalInfo }).subscribe();
+ */
 export type AdditionalInfo = Record<string, unknown>;
 
-/** A stream this consumer now owns, with its fencing token (see `EntryContext.fence`). */
+/**
+ * A stream this consumer now owns, with its fencing token (see `EntryContext.fence`).
+ * @example
+ * client.init().pipe(ofType('StreamAdded')).subscribe(({ payload }: { payload: OwnedLbsInfo }) => console.log(payload.dataStreamName, payload.fence));
+ */
 export interface OwnedLbsInfo extends LbsInfo {
   /** Grows strictly every time a consumer of the service takes the stream; cleared by `doneStream`. */
   readonly fence: number;
 }
 
-/** What `claim()` hands back: the stream now owned by this consumer and its `Info`. */
+/**
+ * What `claim()` hands back: the stream now owned by this consumer and its `Info`.
+ * @example
+ * client.claim(expired.payload).subscribe((claimed: Claimed) => console.log('now mine:', claimed.payload.dataStreamName, claimed.additionalInfo));
+ */
 export interface Claimed {
   readonly payload: OwnedLbsInfo;
   readonly additionalInfo: AdditionalInfo;
 }
 
-/** A new stream was handed to this consumer (fresh from the LBS, or recovered); this consumer owns it. */
+/**
+ * A new stream was handed to this consumer (fresh from the LBS, or recovered); this consumer owns it.
+ * @example
+ * client.init().pipe(ofType('StreamAdded')).subscribe((n: StreamAdded) => console.log('handed', n.payload.dataStreamName, n.additionalInfo));
+ */
 export interface StreamAdded {
   readonly type: 'StreamAdded';
   readonly payload: OwnedLbsInfo;
   readonly additionalInfo: AdditionalInfo;
 }
 
-/** A stream of this service lost its owner (its lock expired); call `claim(payload)` to take it over. */
+/**
+ * A stream of this service lost its owner (its lock expired); call `claim(payload)` to take it over.
+ * @example
+ * client.init().pipe(ofType('StreamExpired'), mergeMap((n: StreamExpired) => client.claim(n.payload).pipe(catchError(() => EMPTY)))).subscribe();
+ */
 export interface StreamExpired {
   readonly type: 'StreamExpired';
   readonly payload: LbsInfo;
@@ -37,6 +62,8 @@ export interface StreamExpired {
  * This consumer no longer owns the stream: stop working on it, and do not `doneStream` it. Either
  * its heartbeat found the lock held by another consumer (or the entry taken over), or Redis has not
  * confirmed the lock for longer than its TTL and the client assumed it lost without Redis.
+ * @example
+ * client.init().pipe(ofType('StreamDisowned')).subscribe((n: StreamDisowned) => console.log('stop working on', n.payload.dataStreamName));
  */
 export interface StreamDisowned {
   readonly type: 'StreamDisowned';
@@ -48,6 +75,8 @@ export interface StreamDisowned {
  * This consumer handed the stream back to the fleet, unfinished, for balance (`reason`
  * 'rebalance': it held more than its fair share). Stop working on it and do not `doneStream` it:
  * another consumer takes it over within milliseconds. Sent before the lock is let go.
+ * @example
+ * client.init().pipe(ofType('StreamReleased')).subscribe((n: StreamReleased) => console.log('handed back for', n.reason, n.payload.dataStreamName));
  */
 export interface StreamReleased {
   readonly type: 'StreamReleased';
@@ -80,17 +109,31 @@ export type Notification = StreamAdded | StreamExpired | StreamDisowned | Stream
  */
 export type NotificationType = Notification['type'];
 
-/** This consumer won the claim of an expired stream (emitted by the `claimExpired` operator); it owns it now. */
+/**
+ * This consumer won the claim of an expired stream (emitted by the `claimExpired` operator); it owns it now.
+ * @example
+ * client.init().pipe(claimExpired(client), ofType('StreamClaimed')).subscribe((n: StreamClaimed) => console.log('claimed', n.payload.dataStreamName));
+ */
 export interface StreamClaimed {
   readonly type: 'StreamClaimed';
   readonly payload: OwnedLbsInfo;
   readonly additionalInfo: AdditionalInfo;
 }
 
-/** What flows after `claimExpired`: the client's notifications plus the claims this consumer won. */
+/**
+ * What flows after `claimExpired`: the client's notifications plus the claims this consumer won.
+ * @example
+ * const owned = (n: OwnershipNotification): boolean => n.type === 'StreamAdded' || n.type === 'StreamClaimed';
+ * client.init().pipe(claimExpired(client), filter(owned)).subscribe();
+ */
 export type OwnershipNotification = Notification | StreamClaimed;
 
-/** The subset of a pino logger the client writes to. Every method is called as `(object, message)`. */
+/**
+ * The subset of a pino logger the client writes to. Every method is called as `(object, message)`.
+ * @example
+ * const logger: Logger = { debug: () => undefined, info: console.log, warn: console.warn, error: console.error }; // or a pino logger
+ * new RedisStreamClient(redis, 'my-service', { consumerId: 'worker-1', logger });
+ */
 export interface Logger {
   /** Details: connection errors of the client's own connections, each stream done. */
   debug(obj: object, msg?: string): void;
@@ -105,6 +148,9 @@ export interface Logger {
 /**
  * Metrics events, one method per event of the Go library's `metrics.Recorder` (durations in ms),
  * plus `recordDeadLetter` for LBS entries that could not be decoded. Every method is optional.
+ * @example
+ * const metrics: MetricsRecorder = { recordClaimAttempt: (stream, won, ms) => console.log('claim', stream, won, ms) };
+ * new RedisStreamClient(redis, 'my-service', { consumerId: 'worker-1', metrics });
  */
 export interface MetricsRecorder {
   /** The start-up recovery of pending entries ended: how many it found, how long it took. */
@@ -137,7 +183,12 @@ export interface MetricsRecorder {
   recordStreamReleased?(streamName: string, reason: string): void;
 }
 
-/** Backoff of the LBS reader after a failed read. */
+/**
+ * Backoff of the LBS reader after a failed read.
+ * @example
+ * const retryReads: RetryOptions = { maxRetries: -1, initialDelay: 100, maxDelay: 5000 }; // never give up
+ * new RedisStreamClient(redis, 'my-service', { consumerId: 'worker-1', retry: retryReads });
+ */
 export interface RetryOptions {
   /** Reads retried in a row before `notifications$` errors; -1 retries forever, 0 never. Default 5. */
   readonly maxRetries?: number;
@@ -147,7 +198,12 @@ export interface RetryOptions {
   readonly maxDelay?: number;
 }
 
-/** Options of `new RedisStreamClient(redis, service, options)`. All are validated at construction. */
+/**
+ * Options of `new RedisStreamClient(redis, service, options)`. All are validated at construction.
+ * @example
+ * const options: ClientOptions = { consumerId: process.env.POD_NAME, hbInterval: 2000, maxStreams: 100 };
+ * new RedisStreamClient(redis, 'my-service', options);
+ */
 export interface ClientOptions {
   /** Consumer id; the consumer is named `redis-consumer-<id>`. Default: env `POD_NAME`, then `POD_IP`. */
   readonly consumerId?: string;
@@ -208,7 +264,12 @@ export interface ClientOptions {
   readonly metrics?: MetricsRecorder;
 }
 
-/** Options after validation, with every default filled in. */
+/**
+ * Options after validation, with every default filled in.
+ * @example
+ * // The options with every default filled in, as the client uses them.
+ * const ttl = (o: ResolvedOptions): number => o.hbInterval; // 2000 unless given
+ */
 export interface ResolvedOptions {
   readonly consumerId: string;
   readonly hbInterval: number;
@@ -232,13 +293,23 @@ export interface ResolvedOptions {
   readonly metrics: MetricsRecorder;
 }
 
-/** What a producer puts in the LBS with `addStream`. */
+/**
+ * What a producer puts in the LBS with `addStream`.
+ * @example
+ * const input: StreamInput = { dataStreamName: 'session-42', info: { user: 'u1' } };
+ * await lastValueFrom(addStream(redis, 'my-service', input)); // the LBS entry id
+ */
 export interface StreamInput {
   readonly dataStreamName: string;
   readonly info?: AdditionalInfo;
 }
 
-/** How `addStream` names the service's keys: as its consumers do (`ClientOptions.keyLayout`, `partitions`). */
+/**
+ * How `addStream` names the service's keys: as its consumers do (`ClientOptions.keyLayout`, `partitions`).
+ * @example
+ * const options: ProducerOptions = { replicas: 1, replicaTimeoutMs: 500 };
+ * await lastValueFrom(addStream(redis, 'my-service', { dataStreamName: 'session-42' }, options));
+ */
 export interface ProducerOptions {
   readonly keyLayout?: 'go' | 'tagged';
   readonly partitions?: number;

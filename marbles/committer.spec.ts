@@ -18,9 +18,11 @@ describe('Committer (commit batching of one stream)', () => {
   const committerOf = (commit: () => Observable<unknown>, entries: number, ms: number): Committer & { committed$: Observable<string> } => {
     const out = new Subject<string>();
     const c = new Committer(
-      (position) => {
-        positions.push(position);
-        return commit();
+      {
+        commit: (position) => {
+          positions.push(position);
+          return commit();
+        },
       },
       { entries, ms },
       testScheduler,

@@ -16,13 +16,13 @@ describe('consumeEntries (the work on one stream)', () => {
   let dead: [string, string][];
   let stop: Error | undefined;
 
-  const feed = (batches: readonly Observable<readonly StreamEntry[]>[], commit: () => Observable<unknown> = () => of(true), start = '0-0'): EntryFeed => {
+  const feed = (batches: readonly Observable<readonly StreamEntry[]>[], commit: () => Observable<unknown> = () => of(true), start = '0-0', last: StreamEntry | null = null): EntryFeed => {
     const next = attemptsOf(batches);
     let reading: Subscription | undefined;
     return {
       dataStreamName: 's',
       idInLbs: '1-0',
-      start: () => of(start),
+      start: () => of({ after: start, last }),
       read: (after, count, sink) => {
         reads.push([after, count]);
         reading = next.subscribe({ next: (batch) => sink.entries(batch), error: (err: unknown) => sink.failed(err) });
@@ -74,6 +74,25 @@ describe('consumeEntries (the work on one stream)', () => {
       expect(seen).to.deep.equal(['1-1', '1-2']);
     });
     expect(commits).to.deep.equal(['1-2']);
+  });
+
+  it('completes at once, reading nothing, when the committed entry is the `until` one (its last owner finished it but could not call doneStream)', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const b1 = cold<readonly StreamEntry[]>('-(b|)', { b: [e('1-3')] });
+      const out = consumeEntries(feed([b1], undefined, '1-2', e('1-2', { type: 'end' })), () => of(1), policy({ until: (x) => x.fields.type === 'end' }), testScheduler);
+      expectObservable(out).toBe('|');
+    });
+    expect(reads).to.deep.equal([]);
+    expect(commits).to.deep.equal([]);
+  });
+
+  it('reads on from the committed entry when it is not the `until` one', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const b1 = cold<readonly StreamEntry[]>('-(b|)', { b: [e('1-3', { type: 'end' })] });
+      const out = consumeEntries(feed([b1], undefined, '1-2', e('1-2')), () => of(1), policy({ until: (x) => x.fields.type === 'end' }), testScheduler);
+      expectObservable(out).toBe('-(a|)', { a: '1-3' });
+    });
+    expect(reads).to.deep.equal([['1-2', 2]]);
   });
 
   it('commits the entries handled before a failing handler, then errors with its error', () => {

@@ -90,30 +90,33 @@ describe('heartbeat$ (hbInterval 10: a tick every 5, lock TTL 10)', () => {
     });
   });
 
-  it('lets a lock expire at once when its stream was dropped while the extension that kept it alive was in flight', () => {
-    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const extension = cold('--(a|)', { a: answer(LockStatus.Extended) });
+  /**
+   * One lock, extended by the tick at 5 (answered at 7 with `status`), its stream dropped or
+   * handed back at 6 while the extension is in flight: which locks the heartbeat makes expire.
+   */
+  const expiredAfter = (status: LockStatus, change: 'drop' | 'handBack'): string[] => {
+    const expired: string[] = [];
+    testScheduler.run(({ cold, expectObservable }) => {
+      const extension = cold('--(a|)', { a: answer(status) });
       const expire = cold('-(t|)', { t: true });
-      const expired: string[] = [];
-      const deps = specDeps(testScheduler, fakePort({ extendLocks: () => extension, expireLock: (key) => (expired.push(key), expire) }));
+      const deps = specDeps(testScheduler, fakePort({ extendLocks: () => extension, expireLock: (key) => (expired.push(`${key}@${testScheduler.now()}`), expire) }));
       const lease = deps.ledger.take(info('s1'), {});
-      testScheduler.schedule(() => deps.ledger.drop(lease), 6);
+      testScheduler.schedule(() => deps.ledger[change](lease), 6);
       expectObservable(heartbeat$({ ...deps, periodMs: 5 }), '^--------!').toBe('----------');
-      expectSubscriptions(expire.subscriptions).toBe('-------^!');
-      testScheduler.flush();
-      expect(expired).to.deep.equal(['s1<MUTEX_KEY_SEP>1-0']);
     });
+    return expired;
+  };
+
+  it('lets a lock expire at once when its stream was dropped while the extension that kept it alive was in flight', () => {
+    expect(expiredAfter(LockStatus.Extended, 'drop')).to.deep.equal(['s1<MUTEX_KEY_SEP>1-0@7']);
   });
 
   it('leaves a handed-back lock to release(), which makes it expire itself', () => {
-    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const extension = cold('--(a|)', { a: answer(LockStatus.Extended) });
-      const deps = specDeps(testScheduler, fakePort({ extendLocks: () => extension }));
-      const lease = deps.ledger.take(info('s1'), {});
-      testScheduler.schedule(() => deps.ledger.handBack(lease), 6);
-      expectObservable(heartbeat$({ ...deps, periodMs: 5 }), '^--------!').toBe('----------');
-      expectSubscriptions(extension.subscriptions).toBe('-----^-!');
-    });
+    expect(expiredAfter(LockStatus.Extended, 'handBack')).to.deep.equal([]);
+  });
+
+  it('hands back again a lock that an extension in flight re-took after release() let it expire', () => {
+    expect(expiredAfter(LockStatus.Retaken, 'handBack')).to.deep.equal(['s1<MUTEX_KEY_SEP>1-0@7']);
   });
 
   it('records each tick that sent extensions: how many locks, whether Redis answered, and how long it took', () => {

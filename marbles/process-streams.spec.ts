@@ -145,4 +145,46 @@ describe('processStreams', () => {
     });
     expect(calls).to.deep.equal(['release:a']);
   });
+
+  it('works through a long queue of streams whose handler and doneStream end at once, one slot at a time, without deep recursion', () => {
+    const n = 20_000;
+    const outcomes: StreamOutcome[] = [];
+    const source = new Observable<OwnershipNotification>((s) => {
+      for (let i = 0; i < n; i++) s.next(added(`s${i}`));
+      s.complete();
+    });
+    let completed = false;
+    source.pipe(processStreams({ doneStream: () => new Observable<void>((s) => s.complete()), release: () => new Observable<void>((s) => s.complete()) }, () => new Observable((s) => s.complete()), { concurrency: 1 })).subscribe({
+      next: (o) => outcomes.push(o),
+      complete: () => (completed = true),
+    });
+    expect(outcomes).to.have.length(n);
+    expect(outcomes.every((o) => o.type === 'Processed')).to.equal(true);
+    expect(outcomes[n - 1]).to.deep.equal(processed(`s${n - 1}`));
+    expect(completed).to.equal(true);
+  });
+
+  it('lets a doneStream under way finish when the stream is disowned meanwhile', () => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const source = hot<OwnershipNotification>('-a---d---|', { a: added('a'), d: disowned('a') });
+      const work = cold('                          --|');
+      const done = cold<void>('                      ---|');
+      const out = source.pipe(processStreams(finisher(() => done, () => cold('|')), () => work));
+      expectObservable(out).toBe('------p--|', { p: processed('a') });
+      expectSubscriptions(done.subscriptions).toBe('---^--!');
+    });
+    expect(calls).to.deep.equal(['done:a']);
+  });
+
+  it('unsubscribes the handlers of every running stream when the outcomes are unsubscribed', () => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const source = hot<OwnershipNotification>('-ab------', { a: added('a'), b: added('b') });
+      const work = cold('                          -------|');
+      const out = source.pipe(processStreams(finisher(() => cold('|'), () => cold('|')), () => work));
+      expectObservable(out, '^----!').toBe('------');
+      expectSubscriptions(work.subscriptions).toBe(['-^---!', '--^--!']);
+      expectSubscriptions(source.subscriptions).toBe('^----!');
+    });
+    expect(calls).to.deep.equal([]);
+  });
 });

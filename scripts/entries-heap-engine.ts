@@ -21,9 +21,11 @@ const heap = async (): Promise<number> => {
   return process.memoryUsage().heapUsed;
 };
 const port: EntryPort = {
+  open: async () => undefined,
   read: () => new Promise(() => undefined),
   unblock: async () => false,
   committed: async () => null,
+  entryAt: async () => null,
   commit: async () => ({ kind: 'committed' }),
   types: async (keys) => keys.map(() => 'stream'),
   deadLetter: async () => undefined,
@@ -34,7 +36,7 @@ const log = { debug: () => undefined, info: () => undefined, warn: () => undefin
 const measure = async (count: number): Promise<number> => {
   const ledger = new LeaseLedger(lockKey, () => Date.now(), 10_000);
   const streams = Array.from({ length: count }, (_, i) => ledger.take({ dataStreamName: `s${i}`, idInLbs: '1-0' }, {}, 1));
-  const engine = new EntryEngine({ port, ledger, consumer: 'me', blockMs: 2000, readCount: 10, scheduler: asyncScheduler, log });
+  const engine = new EntryEngine({ port, ledger, consumer: 'me', blockMs: 2000, scheduler: asyncScheduler, log });
   const before = await heap();
   const subs: Subscription[] = streams.map((lease) => engine.consume({ payload: lease.payload, additionalInfo: {} }, () => of(0)).subscribe());
   await sleep(50);

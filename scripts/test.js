@@ -70,18 +70,28 @@ const typecheck = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json', '--no
 if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
 
 const started = Date.now();
+// Progress while the passes run (each prints its whole output when it ends): every 30 s, the passes
+// under way, how long they have run and how many specs have passed so far.
+const running = new Map();
+const progress = setInterval(() => {
+  const lines = [...running].map(([name, { t0, out }]) => `${name} ${((Date.now() - t0) / 1000).toFixed(0)} s, ${(Buffer.concat(out).toString().match(/\u2714/g) ?? []).length} passed`);
+  if (lines.length > 0) console.log(`[npm test ${((Date.now() - started) / 1000).toFixed(0)} s] running: ${lines.join('; ')}`);
+}, 30_000);
 const run = (pass) =>
   new Promise((resolve) => {
     const t0 = Date.now();
+    console.log(`[npm test] ${pass.name}: started`);
     const child = spawn(process.execPath, [mocha, ...pass.args, ...argv], {
       cwd: root,
       env: { ...process.env, ...pass.env, FORCE_COLOR: process.stdout.isTTY ? '1' : '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out = [];
+    running.set(pass.name, { t0, out });
     child.stdout.on('data', (d) => out.push(d));
     child.stderr.on('data', (d) => out.push(d));
     child.on('close', (code, signal) => {
+      running.delete(pass.name);
       const text = Buffer.concat(out).toString();
       const totals = /(\d+) passed, (\d+) failed, (\d+) skipped\s*$/.exec(text)?.[0] ?? `no totals (exit ${signal ?? code})`;
       process.stdout.write(`\n===== ${pass.name} =====\n${text}`);
@@ -97,6 +107,7 @@ const worker = async () => {
 
 Promise.all(Array.from({ length: jobs }, worker)).then(async () => {
   for (const pass of passes.filter((p) => p.alone)) results.push(await run(pass));
+  clearInterval(progress);
   console.log(`\n===== summary (${((Date.now() - started) / 1000).toFixed(0)} s) =====`);
   for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(10)} ${r.totals.trim()} (${r.seconds} s)`);
   process.exit(results.every((r) => r.ok) ? 0 : 1);

@@ -191,9 +191,18 @@ const consumeEntries = (stream: OwnedStreamInfo): Observable<unknown> => {
   ).pipe(tap((id) => events && emit({ event: 'committed', ...about(stream.payload), entry: id, fence })));
 };
 
+/** WORK=entries with REPORT=counts and no ENTRY_MS: the library alone (one handler and one config for every stream), what the heap benchmark measures. */
+const quietEntryConfig = {
+  until: (entry: { fields: Record<string, string> }) => entry.fields.end !== undefined || entry.fields.type === 'end',
+  commitEvery: { ...(config.commitEntries === undefined ? {} : { entries: config.commitEntries }), ...(config.commitMs === undefined ? {} : { ms: config.commitMs }) },
+};
+const noWork = (): Observable<number> => of(0);
+
 /** The processStreams handler: the planned work, with `started` and `work-done` (doneStream follows). */
 const handler = (stream: OwnedStreamInfo): Observable<unknown> =>
-  config.work === 'entries'
+  config.work === 'entries' && !events && !config.entryMs
+    ? consumeStream(client!, stream, noWork, quietEntryConfig)
+    : config.work === 'entries'
     ? defer(() => {
         openedAt.set(stream.payload.idInLbs, Date.now());
         if (events) emit({ event: 'started', ...about(stream.payload), workMs: 0 });

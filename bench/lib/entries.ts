@@ -117,39 +117,52 @@ export interface LoopOptions {
 }
 
 /**
- * Design (a), the hand-written loop: multiplexed XREAD over the owned streams (in chunks), then
- * one fenced script call that writes every read stream's last id as its committed position.
- * Runs until `total` entries are handled; resolves how many commits were refused (0 here).
+ * Round after round over the owned streams, in chunks of `keysPerRead`, until `total` entries are
+ * handled: `read` handles one chunk and resolves how many entries it handled and how many commits
+ * were refused. Resolves the refused commits.
  */
-export const committedIdLoop = async (conn: Redis, set: DataSet, total: number, options: LoopOptions): Promise<number> => {
-  const r = scripted(conn);
-  const last = new Map<string, string>(set.streams.map((s) => [s, '0-0']));
-  const lockOf = new Map<string, string>(set.streams.map((s, i) => [s, set.locks[i]!]));
+const inRounds = async (set: DataSet, total: number, keysPerRead: number, loop: string, read: (chunk: string[]) => Promise<readonly [number, number]>): Promise<number> => {
   let handled = 0;
   let refused = 0;
   while (handled < total) {
     let progressed = 0;
-    for (let from = 0; from < set.streams.length; from += options.keysPerRead) {
-      const chunk = set.streams.slice(from, from + options.keysPerRead);
-      const reply = (await conn.xread('COUNT', options.count, 'STREAMS', ...chunk, ...chunk.map((s) => last.get(s)!))) as XReply;
-      if (reply === null) continue;
-      const keys: string[] = [];
-      const ids: string[] = [];
-      for (const [stream, entries] of reply) {
-        for (const [id, fields] of entries) options.onEntry?.(stream, id, fields);
-        const lastId = entries[entries.length - 1]![0];
-        last.set(stream, lastId);
-        const lock = lockOf.get(stream)!;
-        keys.push(lock, positionKey(lock));
-        ids.push(lastId);
-        progressed += entries.length;
-      }
-      refused += await r.benchCommitIds(keys.length, ...keys, set.owner, ...ids);
+    for (let from = 0; from < set.streams.length; from += keysPerRead) {
+      const [n, r] = await read(set.streams.slice(from, from + keysPerRead));
+      progressed += n;
+      refused += r;
     }
-    if (progressed === 0) throw new Error(`committed-id loop: the streams ran dry after ${handled} of ${total}`);
+    if (progressed === 0) throw new Error(`${loop} loop: the streams ran dry after ${handled} of ${total}`);
     handled += progressed;
   }
   return refused;
+};
+
+/**
+ * Design (a), the hand-written loop: multiplexed XREAD over the owned streams (in chunks), then
+ * one fenced script call that writes every read stream's last id as its committed position.
+ * Runs until `total` entries are handled; resolves how many commits were refused (0 here).
+ */
+export const committedIdLoop = (conn: Redis, set: DataSet, total: number, options: LoopOptions): Promise<number> => {
+  const r = scripted(conn);
+  const last = new Map<string, string>(set.streams.map((s) => [s, '0-0']));
+  const lockOf = new Map<string, string>(set.streams.map((s, i) => [s, set.locks[i]!]));
+  return inRounds(set, total, options.keysPerRead, 'committed-id', async (chunk) => {
+    const reply = (await conn.xread('COUNT', options.count, 'STREAMS', ...chunk, ...chunk.map((s) => last.get(s)!))) as XReply;
+    if (reply === null) return [0, 0];
+    const keys: string[] = [];
+    const ids: string[] = [];
+    let progressed = 0;
+    for (const [stream, entries] of reply) {
+      for (const [id, fields] of entries) options.onEntry?.(stream, id, fields);
+      const lastId = entries[entries.length - 1]![0];
+      last.set(stream, lastId);
+      const lock = lockOf.get(stream)!;
+      keys.push(lock, positionKey(lock));
+      ids.push(lastId);
+      progressed += entries.length;
+    }
+    return [progressed, await r.benchCommitIds(keys.length, ...keys, set.owner, ...ids)];
+  });
 };
 
 /** Creates the consumer group of design (b) on every stream, at 0. */
@@ -163,41 +176,33 @@ export const createGroups = async (redis: Redis, streams: readonly string[]): Pr
  * Design (b): XREADGROUP over the owned streams (in chunks, `>` each), then the XACKs of what was
  * read: `fenced` in one script call that checks each stream's lock, else one plain pipeline.
  */
-export const consumerGroupLoop = async (conn: Redis, set: DataSet, total: number, options: LoopOptions & { readonly fenced: boolean }): Promise<number> => {
+export const consumerGroupLoop = (conn: Redis, set: DataSet, total: number, options: LoopOptions & { readonly fenced: boolean }): Promise<number> => {
   const r = scripted(conn);
   const lockOf = new Map<string, string>(set.streams.map((s, i) => [s, set.locks[i]!]));
-  let handled = 0;
-  let refused = 0;
-  while (handled < total) {
+  return inRounds(set, total, options.keysPerRead, 'consumer-group', async (chunk) => {
+    const reply = (await conn.xreadgroup('GROUP', GROUP, set.owner, 'COUNT', options.count, 'STREAMS', ...chunk, ...chunk.map(() => '>'))) as XReply;
+    if (reply === null) return [0, 0];
     let progressed = 0;
-    for (let from = 0; from < set.streams.length; from += options.keysPerRead) {
-      const chunk = set.streams.slice(from, from + options.keysPerRead);
-      const reply = (await conn.xreadgroup('GROUP', GROUP, set.owner, 'COUNT', options.count, 'STREAMS', ...chunk, ...chunk.map(() => '>'))) as XReply;
-      if (reply === null) continue;
-      if (options.fenced) {
-        const keys: string[] = [];
-        const args: string[] = [];
-        for (const [stream, entries] of reply) {
-          for (const [id, fields] of entries) options.onEntry?.(stream, id, fields);
-          keys.push(lockOf.get(stream)!, stream);
-          args.push(String(entries.length), ...entries.map(([id]) => id));
-          progressed += entries.length;
-        }
-        refused += await r.benchAckFenced(keys.length, ...keys, set.owner, GROUP, ...args);
-      } else {
-        const pipeline = conn.pipeline();
-        for (const [stream, entries] of reply) {
-          for (const [id, fields] of entries) options.onEntry?.(stream, id, fields);
-          pipeline.xack(stream, GROUP, ...entries.map(([id]) => id));
-          progressed += entries.length;
-        }
-        await exec(pipeline);
+    if (options.fenced) {
+      const keys: string[] = [];
+      const args: string[] = [];
+      for (const [stream, entries] of reply) {
+        for (const [id, fields] of entries) options.onEntry?.(stream, id, fields);
+        keys.push(lockOf.get(stream)!, stream);
+        args.push(String(entries.length), ...entries.map(([id]) => id));
+        progressed += entries.length;
       }
+      return [progressed, await r.benchAckFenced(keys.length, ...keys, set.owner, GROUP, ...args)];
     }
-    if (progressed === 0) throw new Error(`consumer-group loop: the streams ran dry after ${handled} of ${total}`);
-    handled += progressed;
-  }
-  return refused;
+    const pipeline = conn.pipeline();
+    for (const [stream, entries] of reply) {
+      for (const [id, fields] of entries) options.onEntry?.(stream, id, fields);
+      pipeline.xack(stream, GROUP, ...entries.map(([id]) => id));
+      progressed += entries.length;
+    }
+    await exec(pipeline);
+    return [progressed, 0];
+  });
 };
 
 /** used_memory of the server, bytes. */

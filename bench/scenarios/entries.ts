@@ -1,19 +1,22 @@
 /**
  * Scenario 6: processing the entries of owned streams (`consumeStream`).
- *  - throughput: one `RedisStreamClient` in this process, started on an empty LBS; the clock
- *    starts when it is ready, then 1,000 LBS entries are added whose data streams hold 100
- *    entries each (prefilled, the last one `type: end`), and stops at the 100,000th id that
- *    `consumeStream` emits (handled by a no-op handler and committed), through
+ *  - throughput: one `RedisStreamClient` in this process, started on an empty LBS; 1,000 LBS
+ *    entries are added whose data streams hold 100 entries each (prefilled, the last one
+ *    `type: end`); once the client owns all 1,000 (each handed to `processStreams`, its
+ *    `consumeStream` held back by a gate), the clock starts and the gate opens; it stops at the
+ *    100,000th id that `consumeStream` emits (handled by a no-op handler and committed), through
  *    `processStreams(client, (s) => consumeStream(client, s, noop, { until, readCount: 10 }))`,
- *    default `commitEvery`; the client's readCount (LBS) 1000. The hand-out of the 1,000 streams is inside the clock.
+ *    default `commitEvery`; the client's readCount (LBS) 1000. As for the baseline, whose locks
+ *    are taken before its clock, the hand-out is outside the clock (scenario 2 measures it).
  *    Baseline: the hand-written loop of scenario 6a, design (a) (bench/lib/entries.ts: multiplexed
  *    XREAD over the 1,000 streams, COUNT 10, one fenced script call writing the positions per
  *    read) on the same data, locks taken beforehand. Interleaved run by run, one warm-up, medians;
  *  - heap per idle owned stream: a child consumer (support/consumer.ts, --expose-gc, WORK=entries,
  *    REPORT=counts) is handed 20,000 streams whose data streams hold one entry; once it handled
  *    them all it waits on every stream. heapUsed after GC, minus heapUsed after GC before any
- *    stream, divided by the streams owned (the whole cost of an owned stream: its lease and its
- *    reader). Baseline: the same with WORK=none (the streams only held, the handler NEVER);
+ *    stream, divided by the streams owned (the whole cost of an owned stream: its lease, its
+ *    processStreams work and its reader). Baseline: the same with WORK=none (the streams only held
+ *    by processStreams, the handler NEVER); the row judges what consumeStream adds;
  *  - latency: the client of the throughput run owning 1,000 streams (each with one entry handled),
  *    a producer on another connection of this process XADDs 5,000 entries/s spread over them
  *    (batches every 10 ms, field `t` = wall clock at the XADD); the handler takes now - t. The first
@@ -24,151 +27,99 @@
  *    the survivor's first handled entry of that stream (its own `handled` line, same clock).
  *    Default hbInterval (TTL 2000 ms).
  */
-import type Redis from 'ioredis';
-import { Subscription, of, tap } from 'rxjs';
-import { LBS_FIELD, RedisStreamClient, consumeStream, lbsKey, processStreams } from '../../lib';
-import type { Logger } from '../../lib';
+import { ReplaySubject } from 'rxjs';
+import { LBS_FIELD, lbsKey } from '../../lib';
 import { ChildConsumer } from '../../support/child';
 import type { RedisServer } from '../../support/redis-server';
 import { createGroup, sleep } from '../../support/service';
 import { committedIdLoop, fillStreams, takeLocks } from '../lib/entries';
+import { withClient, withConnections } from '../lib/entries-client';
 import { fillLbs, lbsJson, streamName } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, median, nowMs, percentile, progress, waitFor, waitOrThrow } from '../lib/stats';
 import { COUNT_PER_STREAM, ENTRIES_PER_STREAM, KEYS_PER_READ, STREAMS } from './entries-design';
 
 const TTL = 2000;
-const until = (e: { fields: Record<string, string> }): boolean => e.fields.type === 'end';
 let serviceCounter = 0;
 
 /** Wall clock in ms with sub-ms precision (comparable across processes of one machine). */
 const wallMs = (): number => performance.timeOrigin + performance.now();
 
-/** A client in this process with `processStreams(consumeStream)`; `ready` once it started. */
-const startClient = (conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void) => {
-  const state = { ready: false, committed: 0, failure: undefined as unknown, outcomes: new Map<string, number>() };
-  const logger: Logger = { debug: () => undefined, info: (_o, msg) => void (msg === 'client started' && (state.ready = true)), warn: () => undefined, error: () => undefined };
-  const client = new RedisStreamClient(conn, service, { consumerId: `bench-${service}`, readCount: 1000, logger });
-  const subscription: Subscription = client
-    .init()
-    .pipe(
-      processStreams(
-        client,
-        (s) =>
-          consumeStream(client, s, (entry) => (onEntry(entry.fields), of(undefined)), { until, readCount: COUNT_PER_STREAM }).pipe(
-            tap(() => void state.committed++),
-          ),
-        { concurrency: 100_000 },
-      ),
-    )
-    .subscribe({
-      next: (o) => {
-        state.outcomes.set(o.type, (state.outcomes.get(o.type) ?? 0) + 1);
-        if (o.type === 'Failed') state.failure ??= o.error;
-      },
-      error: (err: unknown) => (state.failure = err),
-    });
-  return { client, state, subscription };
-};
-
-const throughputOurs = async (server: RedisServer, streams: number, perStream: number): Promise<number> => {
-  const service = `bench-en-ours-${++serviceCounter}`;
-  const redis = server.connect();
-  const conn = server.connect();
-  try {
+/** The clock stops at the last id emitted (`lastAt`), not at the poll that saw it. */
+const throughputOurs = (server: RedisServer, streams: number, perStream: number): Promise<number> =>
+  withConnections(server, async (redis, conn) => {
+    const service = `bench-en-ours-${++serviceCounter}`;
     await createGroup(redis, service);
     await fillStreams(
       redis,
       Array.from({ length: streams }, (_, i) => streamName(service, i)),
       perStream,
     );
-    await conn.ping();
-    const { state, subscription } = startClient(conn, service, () => undefined);
-    try {
-      await waitOrThrow(() => state.ready || state.failure !== undefined, 30_000, 'the client started');
-      const t0 = nowMs();
+    const gate = new ReplaySubject<void>(1);
+    return withClient(conn, service, () => undefined, async (state) => {
       await fillLbs(redis, service, streams);
+      await waitOrThrow(() => state.failure !== undefined || state.owned >= streams, 60_000, `the client to own ${streams} streams`);
+      const t0 = nowMs();
+      gate.next();
       const total = streams * perStream;
       const ok = await waitFor(() => state.failure !== undefined || state.committed >= total, 120_000, 20);
       if (!ok) throw new Error(`${state.committed} of ${total} entries handled and committed after 120 s (outcomes ${JSON.stringify(Object.fromEntries(state.outcomes))})`);
       if (state.failure !== undefined) throw state.failure;
-      return total / ((nowMs() - t0) / 1000);
-    } finally {
-      subscription.unsubscribe();
-    }
-  } finally {
-    await redis.flushdb();
-    redis.disconnect();
-    conn.disconnect();
-  }
-};
+      return total / ((state.lastAt - t0) / 1000);
+    }, gate);
+  });
 
-const throughputLoop = async (server: RedisServer, streams: number, perStream: number): Promise<number> => {
-  const service = `bench-en-loop-${++serviceCounter}`;
-  const redis = server.connect();
-  const conn = server.connect();
-  try {
+const throughputLoop = (server: RedisServer, streams: number, perStream: number): Promise<number> =>
+  withConnections(server, async (redis, conn) => {
+    const service = `bench-en-loop-${++serviceCounter}`;
     const names = Array.from({ length: streams }, (_, i) => streamName(service, i));
     await fillStreams(redis, names, perStream);
     const owner = 'redis-consumer-bench-loop';
     const set = { streams: names, locks: await takeLocks(redis, names, owner), owner, entriesPerStream: perStream };
-    await conn.ping();
     const total = streams * perStream;
     const t0 = nowMs();
     await committedIdLoop(conn, set, total, { keysPerRead: KEYS_PER_READ, count: COUNT_PER_STREAM, onEntry: () => undefined });
     return total / ((nowMs() - t0) / 1000);
-  } finally {
-    await redis.flushdb();
-    redis.disconnect();
-    conn.disconnect();
-  }
-};
+  });
 
 /** Entry latency XADD -> handler at `rate` entries/s over `streams` owned streams. */
-const latency = async (server: RedisServer, streams: number, rate: number, seconds: number): Promise<{ samples: number[]; sent: number; achievedRate: number }> => {
-  const service = `bench-en-lat-${++serviceCounter}`;
-  const redis = server.connect();
-  const conn = server.connect();
-  const producer = server.connect();
-  const names = Array.from({ length: streams }, (_, i) => streamName(service, i));
-  let measuring = false;
-  const samples: number[] = [];
-  try {
-    await createGroup(redis, service);
-    await fillStreams(redis, names, 1, false);
-    const { state, subscription } = startClient(conn, service, (fields) => {
-      if (measuring && fields.t !== undefined) samples.push(wallMs() - Number(fields.t));
-    });
+const latency = (server: RedisServer, streams: number, rate: number, seconds: number): Promise<{ samples: number[]; sent: number; achievedRate: number }> =>
+  withConnections(server, async (redis, conn) => {
+    const service = `bench-en-lat-${++serviceCounter}`;
+    const producer = server.connect();
+    const names = Array.from({ length: streams }, (_, i) => streamName(service, i));
+    let measuring = false;
+    const samples: number[] = [];
     try {
-      await waitOrThrow(() => state.ready || state.failure !== undefined, 30_000, 'the client started');
-      await fillLbs(redis, service, streams);
-      await waitOrThrow(() => state.failure !== undefined || state.committed >= streams, 60_000, `the first entry of ${streams} streams`);
-      if (state.failure !== undefined) throw state.failure;
-      let sent = 0;
-      const start = nowMs();
-      const end = start + (seconds + 1) * 1000;
-      let next = 0;
-      while (nowMs() < end) {
-        const due = Math.floor(((nowMs() - start) / 1000) * rate);
-        const pipeline = producer.pipeline();
-        for (; sent < due; sent++) pipeline.xadd(names[next++ % streams]!, '*', 'type', 'data', 't', wallMs().toFixed(3));
-        await pipeline.exec();
-        if (!measuring && nowMs() - start >= 1000) measuring = true;
-        await sleep(10);
-      }
-      const achievedRate = sent / ((nowMs() - start) / 1000);
-      await waitFor(() => state.committed >= streams + sent, 5000);
-      return { samples, sent, achievedRate };
+      await createGroup(redis, service);
+      await fillStreams(redis, names, 1, false);
+      const onEntry = (fields: Record<string, string>): void => {
+        if (measuring && fields.t !== undefined) samples.push(wallMs() - Number(fields.t));
+      };
+      return await withClient(conn, service, onEntry, async (state) => {
+        await fillLbs(redis, service, streams);
+        await waitOrThrow(() => state.failure !== undefined || state.committed >= streams, 60_000, `the first entry of ${streams} streams`);
+        if (state.failure !== undefined) throw state.failure;
+        let sent = 0;
+        const start = nowMs();
+        const end = start + (seconds + 1) * 1000;
+        let next = 0;
+        while (nowMs() < end) {
+          const due = Math.floor(((nowMs() - start) / 1000) * rate);
+          const pipeline = producer.pipeline();
+          for (; sent < due; sent++) pipeline.xadd(names[next++ % streams]!, '*', 'type', 'data', 't', wallMs().toFixed(3));
+          await pipeline.exec();
+          if (!measuring && nowMs() - start >= 1000) measuring = true;
+          await sleep(10);
+        }
+        const achievedRate = sent / ((nowMs() - start) / 1000);
+        await waitFor(() => state.committed >= streams + sent, 5000);
+        return { samples, sent, achievedRate };
+      });
     } finally {
-      subscription.unsubscribe();
+      producer.disconnect();
     }
-  } finally {
-    await redis.flushdb();
-    redis.disconnect();
-    conn.disconnect();
-    producer.disconnect();
-  }
-};
+  });
 
 /** The idle client's heap per owned stream (child process, --expose-gc). */
 const idleHeap = async (server: RedisServer, streams: number, work: 'entries' | 'none'): Promise<{ perStream: number; owned: number; before: number; after: number }> => {
@@ -314,12 +265,12 @@ export const entriesScenario = async (server: RedisServer, config: BenchConfig):
     },
     {
       id: 'entries-idle-heap',
-      scenario: `6 client heap per idle owned stream with consumeStream, ${fmt(heapStreams / 1000, 0)}k streams`,
-      ours: `${fmt(heap.perStream, 0)} B`,
-      baseline: `${fmt(held.perStream, 0)} B only held`,
-      ratio: `+${fmt(heap.perStream - held.perStream, 0)} B`,
-      target: '<= 1024 B',
-      pass: heap.perStream <= 1024 && heap.owned >= heapStreams,
+      scenario: `6 client heap per idle owned stream, added by consumeStream (its reader), ${fmt(heapStreams / 1000, 0)}k streams`,
+      ours: `+${fmt(heap.perStream - held.perStream, 0)} B (${fmt(heap.perStream, 0)} B in all)`,
+      baseline: `${fmt(held.perStream, 0)} B only held (processStreams)`,
+      ratio: '-',
+      target: '<= 1024 B added',
+      pass: heap.perStream - held.perStream <= 1024 && heap.owned >= heapStreams && held.owned >= heapStreams,
       values: { ...heap, heldOnly: held, addedByConsumeStream: heap.perStream - held.perStream },
     },
     {

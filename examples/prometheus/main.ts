@@ -158,15 +158,16 @@ async function main(): Promise<number> {
       error: (err: Error & { code?: string }) => failed(new Error(`client stopped: ${err.code ?? ''} ${err.message}`)),
     });
 
-  // Ctrl-C (or SIGTERM) at any point: stop cleanly (below).
+  // Ctrl-C (or SIGTERM) at any point: stop cleanly (below). Under `npm run` the signal can come
+  // twice (from the terminal and from npm, which passes it on): the repeat is ignored.
   let interrupted = false;
   const stopRequested = new Promise<never>((_, reject) => {
     const stop = () => {
       interrupted = true;
       reject(new Error('interrupted'));
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   // With --once, give up after 30 s.
   const deadline = new Promise<never>((_, reject) => {

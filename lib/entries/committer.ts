@@ -15,7 +15,7 @@ export interface CommitPolicy {
  *
  * ## Example
  * ```ts
- * const committer = new Committer((position) => commit$(position), { entries: 100, ms: 50 }, asyncScheduler, { committed: emit, commitFailed: stop });
+ * const committer = new Committer({ commit: (position) => commit$(position) }, { entries: 100, ms: 50 }, asyncScheduler, { committed: emit, commitFailed: stop });
  * concat(handle(entry), committer.handled(entry.id)); // waits only when 100 ids are uncommitted
  * committer.flush(); // commits what is left, before a release
  * ```
@@ -27,8 +27,15 @@ export interface CommitListener {
   commitFailed(err: unknown): void;
 }
 
+/** Where the position goes (an object, not a closure: one committer per stream). */
+export interface CommitTarget {
+  /** Commits the position; errors when refused. */
+  commit(position: string): Observable<unknown>;
+}
+
 export class Committer {
-  private pending: string[] = [];
+  /** Ids handled and not committed yet (allocated at the first, dropped at each commit). */
+  private pending: string[] | undefined;
   private inflight: Observable<never> | undefined;
   private inflightCount = 0;
   private timer: Subscription | undefined;
@@ -36,7 +43,7 @@ export class Committer {
   private closed = false;
 
   constructor(
-    private readonly commit: (position: string) => Observable<unknown>,
+    private readonly target: CommitTarget,
     private readonly policy: CommitPolicy,
     private readonly scheduler: SchedulerLike,
     private readonly out: CommitListener,
@@ -53,8 +60,9 @@ export class Committer {
    */
   record(id: string): Observable<never> | undefined {
     if (this.failure !== undefined) return throwError(() => this.failure!.err);
-    this.pending.push(id);
-    if (this.pending.length + this.inflightCount >= this.policy.entries) return this.flush();
+    const pending = (this.pending ??= []);
+    pending.push(id);
+    if (pending.length + this.inflightCount >= this.policy.entries) return this.flush();
     this.timer ??= timer(this.policy.ms, this.scheduler).subscribe(() => {
       this.timer = undefined;
       this.flush().subscribe({ error: () => undefined });
@@ -67,13 +75,13 @@ export class Committer {
     return defer((): Observable<never> => {
       if (this.failure !== undefined) return throwError(() => this.failure!.err);
       if (this.inflight !== undefined) return concat(this.inflight, defer(() => this.flush()));
-      if (this.pending.length === 0) return EMPTY;
+      const ids = this.pending;
+      if (ids === undefined || ids.length === 0) return EMPTY;
       this.timer?.unsubscribe();
       this.timer = undefined;
-      const ids = this.pending;
-      this.pending = [];
+      this.pending = undefined;
       this.inflightCount = ids.length;
-      const inflight = this.commit(ids[ids.length - 1]!).pipe(
+      const inflight = this.target.commit(ids[ids.length - 1]!).pipe(
         ignoreElements(),
         tap({
           complete: () => {
@@ -97,7 +105,7 @@ export class Committer {
   /** Stops the timer and tells `out` nothing more. Ids still pending are dropped (call `flush` first to keep them). */
   close(): void {
     this.closed = true;
-    this.pending = [];
+    this.pending = undefined;
     this.timer?.unsubscribe();
     this.timer = undefined;
   }

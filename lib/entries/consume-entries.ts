@@ -1,5 +1,5 @@
-import { EMPTY, Observable, ObservableInput, SchedulerLike, Subscriber, Subscription, from } from 'rxjs';
-import { CommitListener, Committer, CommitPolicy } from './committer';
+import { EMPTY, Observable, ObservableInput, SchedulerLike, Subscriber, Subscription, Unsubscribable, from } from 'rxjs';
+import { CommitListener, CommitPolicy, CommitTarget, Committer } from './committer';
 import type { EntryContext, EntryHandler, StreamEntry } from './types';
 
 /** Where a read of the feed delivers: once, entries or an error. */
@@ -11,11 +11,14 @@ export interface ReadSink {
 }
 
 /** What the work on one stream needs of the engine (marble specs pass `cold()` values). */
-export interface EntryFeed {
+export interface EntryFeed extends CommitTarget {
   readonly dataStreamName: string;
   readonly idInLbs: string;
-  /** The committed position ('0-0' when nothing was committed): one value, then complete. */
-  start(): Observable<string>;
+  /**
+   * Where to resume: the committed position ('0-0' when nothing was committed) and the committed
+   * entry itself (null when nothing was committed or the entry is gone): one value, then complete.
+   */
+  start(): Observable<ResumePoint>;
   /**
    * Asks for the next entries after `after` (at most `count`): `sink` gets them once there are
    * some. A callback, not an Observable: an idle stream then costs a few fields, not a subscription.
@@ -25,12 +28,21 @@ export interface EntryFeed {
   cancelRead(): void;
   /** Commits the position; errors with `NotOwnerError` when refused. */
   commit(position: string): Observable<unknown>;
+  /** Told once when the work ends (before its completion or error goes out, or at unsubscription). */
+  ended?(): void;
   /** Copies a poison entry to the dead-letter stream. */
   deadLetter(entry: StreamEntry, reason: string): Observable<unknown>;
   /** The reason to stop before the next entry (set by a release, done or hand-back), if any. */
   stopRequested(): Error | undefined;
   /** The stream's fence now (a heartbeat re-take raises it). */
   fence(): number;
+}
+
+/** Where the work on a stream resumes. */
+export interface ResumePoint {
+  readonly after: string;
+  /** The entry at `after`: when `until` accepts it, the stream was finished already (its last owner committed it, then failed before `doneStream`). */
+  readonly last: StreamEntry | null;
 }
 
 /** `ConsumeStreamConfig` with its defaults filled in. */
@@ -45,7 +57,9 @@ type Phase = 'start' | 'read' | 'handle' | 'dead' | 'handled' | 'flush';
 /**
  * The work on one stream: read from the committed position, handle each entry in order (the next
  * starts when the handler completes; a batch is read only once the previous one is handled, so a
- * busy handler is not read further), commit (see `Committer`), stop after the `until` entry.
+ * busy handler is not read further), commit (see `Committer`), stop after the `until` entry (at
+ * once when the committed entry is the `until` one: a previous owner finished the stream but could
+ * not call `doneStream`).
  * On a handler error, a stop request or a read error, the entries handled before are committed
  * first, then the error goes out. Emits each entry's id once handled and committed.
  *
@@ -54,15 +68,18 @@ type Phase = 'start' | 'read' | 'handle' | 'dead' | 'handled' | 'flush';
  * stream then holds this object, its committer and its subscriber, which keeps the heap per idle
  * stream small with many thousands of streams.
  */
-export const consumeEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike, onEnd?: () => void): Observable<string> =>
-  new Observable<string>((out) => runEntries(feed, handler, policy, scheduler, out, onEnd));
+export const consumeEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike): Observable<string> =>
+  new Observable<string>((out) => runEntries(feed, handler, policy, scheduler, out));
 
-/** The work of `consumeEntries` for a subscriber already there (the engine subscribes it without another Observable around it); returns its teardown. */
-export const runEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike, out: Subscriber<string>, onEnd?: () => void): (() => void) => {
-  const loop = new EntryLoop(feed, handler, policy, scheduler, out, onEnd);
+/** The work of `consumeEntries` for a subscriber already there (the engine subscribes it without another Observable around it); returns its teardown (the loop itself, not a closure). */
+export const runEntries = (feed: EntryFeed, handler: EntryHandler, policy: ConsumePolicy, scheduler: SchedulerLike, out: Subscriber<string>): Unsubscribable => {
+  const loop = new EntryLoop(feed, handler, policy, scheduler, out);
   loop.drive();
-  return () => loop.close();
+  return loop;
 };
+
+/** Before any read: no entries (shared, not one empty array per stream). */
+const NO_ENTRIES: readonly StreamEntry[] = [];
 
 /** The observer of every step of one loop: methods, not closures (one small object per stream). */
 class StepObserver {
@@ -81,16 +98,14 @@ class StepObserver {
   }
 }
 
-class EntryLoop implements EntryContext, ReadSink, CommitListener {
-  readonly dataStreamName: string;
-  readonly idInLbs: string;
+class EntryLoop implements EntryContext, ReadSink, CommitListener, Unsubscribable {
   private readonly committer: Committer;
   private phase: Phase = 'start';
   private failure: { readonly err: unknown } | undefined;
   private closed = false;
   private current: Subscription | undefined;
   private after = '0-0';
-  private batch: readonly StreamEntry[] = [];
+  private batch: readonly StreamEntry[] = NO_ENTRIES;
   private at = 0;
   private poison: string | undefined;
 
@@ -100,12 +115,16 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
     private readonly policy: ConsumePolicy,
     scheduler: SchedulerLike,
     private readonly out: Subscriber<string>,
-    /** Called once when the work ends (before its completion or error goes out, or at unsubscription). */
-    private readonly onEnd: (() => void) | undefined,
   ) {
-    this.dataStreamName = feed.dataStreamName;
-    this.idInLbs = feed.idInLbs;
-    this.committer = new Committer((position) => feed.commit(position), policy.commitEvery, scheduler, this);
+    this.committer = new Committer(feed, policy.commitEvery, scheduler, this);
+  }
+
+  get dataStreamName(): string {
+    return this.feed.dataStreamName;
+  }
+
+  get idInLbs(): string {
+    return this.feed.idInLbs;
   }
 
   get fence(): number {
@@ -133,7 +152,7 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
     if (this.closed) return;
     this.closed = true;
     this.committer.close();
-    this.onEnd?.();
+    this.feed.ended?.();
   }
 
   entries(batch: readonly StreamEntry[]): void {
@@ -147,7 +166,8 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
     if (this.phase === 'read' && this.fail(err)) this.drive();
   }
 
-  close(): void {
+  /** The teardown: the work was unsubscribed. */
+  unsubscribe(): void {
     this.end();
     this.current?.unsubscribe();
     this.feed.cancelRead();
@@ -196,8 +216,14 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
   private readonly step = new StepObserver(this);
 
   stepValue(value: unknown): void {
-    if (this.phase === 'start') this.after = value as string;
+    if (this.phase !== 'start') return;
+    const { after, last } = value as ResumePoint;
+    this.after = after;
+    this.finishedBefore = last !== null && this.policy.until(last);
   }
+
+  /** The committed entry is the `until` one: nothing is left to handle. */
+  private finishedBefore = false;
 
   stepFailed(err: unknown): void {
     if (this.sync) this.settled = { err };
@@ -240,7 +266,7 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
     if (this.closed) return false;
     switch (this.phase) {
       case 'start':
-        this.phase = 'read';
+        this.phase = this.finishedBefore ? 'flush' : 'read';
         break;
       case 'read':
         if (this.batch.length === 0) this.phase = 'flush';
@@ -258,7 +284,7 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener {
       case 'handled': {
         const entry = this.batch[this.at++]!;
         this.phase = this.policy.until(entry) ? 'flush' : this.at < this.batch.length ? 'handle' : 'read';
-        if (this.phase !== 'handle') this.batch = [];
+        if (this.phase !== 'handle') this.batch = NO_ENTRIES;
         break;
       }
       case 'flush':

@@ -3,7 +3,12 @@ import type { OwnedStreamInfo } from '../operators/process-streams';
 import type { EntryEngine } from './engine';
 import type { ConsumeStreamConfig, EntryHandler } from './types';
 
-/** What `consumeStream` needs of a client: a `RedisStreamClient` fits. */
+/**
+ * What `consumeStream` needs of a client: a `RedisStreamClient` fits.
+ * @example
+ * const reader: EntryReader = client; // a RedisStreamClient is one
+ * consumeStream(reader, stream, handle).subscribe();
+ */
 export interface EntryReader {
   /** @internal the engine that reads the entries of every stream this client owns. */
   readonly entryEngine: EntryEngine;

@@ -13,7 +13,7 @@ export type ReadReply = ReadonlyMap<string, readonly StreamEntry[]>;
 
 /**
  * What the entry engine needs of Redis. `lib/redis/entry-store.ts` implements it on ioredis: the
- * reads go to one blocking connection of their own (opened at the first read), the rest to the
+ * reads go to one blocking connection of their own (opened by `open()` or the first read), the rest to the
  * client's connection.
  */
 export interface EntryPort {
@@ -23,10 +23,14 @@ export interface EntryPort {
    * with a `WRONGTYPE` reply when a key is not a stream.
    */
   read(requests: readonly ReadRequest[], blockMs: number | undefined): Promise<ReadReply>;
+  /** Opens the reader connection now (a read opens it otherwise); resolves once reads can go out. */
+  open(): Promise<void>;
   /** Ends the blocking read in flight (CLIENT UNBLOCK of the reader); false if no read was blocked. */
   unblock(): Promise<boolean>;
   /** The committed position of the stream whose lock key this is, or null (nothing committed). */
   committed(lockKey: string): Promise<string | null>;
+  /** The entry `id` of stream `key` (XRANGE key id id), or null when it is gone. */
+  entryAt(key: string, id: string): Promise<StreamEntry | null>;
   /** Writes the committed position while this consumer holds the lock (batched with the other commits of the same turn). */
   commit(lockKey: string, position: string): Promise<CommitResult>;
   /** The type of each key (`stream`, `none`, `string`...), in order. */

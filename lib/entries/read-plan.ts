@@ -18,6 +18,10 @@ export interface ReadCommand {
  * // [{ count: 10, requests: [a, b] }]
  */
 export const planReads = (requests: readonly ReadRequest[], chunk = READ_CHUNK): ReadCommand[] => {
+  if (requests.length === 0) return [];
+  const count = requests[0]!.count;
+  // The usual round (one COUNT, one chunk): no copy, since a round runs for every few entries.
+  if (requests.length <= chunk && requests.every((r) => r.count === count)) return [{ count, requests }];
   const byCount = new Map<number, ReadRequest[]>();
   for (const r of requests) {
     const group = byCount.get(r.count);
@@ -33,7 +37,11 @@ export const planReads = (requests: readonly ReadRequest[], chunk = READ_CHUNK):
 
 /** Turns a flat `[field, value, ...]` list into a record; a repeated field keeps its last value, and any name (even `__proto__`) is an own property. */
 export const fieldsOf = (flat: readonly string[]): Record<string, string> => {
-  const pairs: [string, string][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
-  return Object.fromEntries(pairs);
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!;
+    if (name === '__proto__') Object.defineProperty(fields, name, { value: flat[i + 1], enumerable: true, writable: true, configurable: true });
+    else fields[name] = flat[i + 1]!;
+  }
+  return fields;
 };

@@ -1,13 +1,22 @@
 import type { ObservableInput } from 'rxjs';
 
-/** One entry of a data stream, as `consumeStream` hands it to the handler. Field values are decoded as UTF-8. */
+/**
+ * One entry of a data stream, as `consumeStream` hands it to the handler. Field values are decoded as UTF-8.
+ * @example
+ * const handle = async (entry: StreamEntry) => console.log(entry.id, entry.fields.type);
+ * consumeStream(client, stream, handle).subscribe();
+ */
 export interface StreamEntry {
   /** The entry's id in its data stream (`<ms>-<seq>`). */
   readonly id: string;
   readonly fields: Record<string, string>;
 }
 
-/** What the handler of one entry is given beside the entry. */
+/**
+ * What the handler of one entry is given beside the entry.
+ * @example
+ * consumeStream(client, stream, (entry, ctx: EntryContext) => (entry.fields.bad ? ctx.deadLetter('unreadable') : of(ctx.fence))).subscribe();
+ */
 export interface EntryContext {
   /** The data stream being read. */
   readonly dataStreamName: string;
@@ -28,10 +37,20 @@ export interface EntryContext {
   deadLetter(reason: string): ObservableInput<never>;
 }
 
-/** Handles one entry; the next entry of the stream starts when the returned ObservableInput completes. */
+/**
+ * Handles one entry; the next entry of the stream starts when the returned ObservableInput completes.
+ * @example
+ * const handle: EntryHandler = async (entry, ctx) => console.log(ctx.dataStreamName, entry.id, 'fence', ctx.fence);
+ * consumeStream(client, stream, handle).subscribe();
+ */
 export type EntryHandler = (entry: StreamEntry, ctx: EntryContext) => ObservableInput<unknown>;
 
-/** When handled entries are committed: after `entries` of them, or `ms` after the first uncommitted one, whichever comes first. */
+/**
+ * When handled entries are committed: after `entries` of them, or `ms` after the first uncommitted one, whichever comes first.
+ * @example
+ * const commitEvery: CommitEvery = { entries: 500, ms: 20 }; // commit after 500 entries or 20 ms
+ * consumeStream(client, stream, handle, { commitEvery }).subscribe();
+ */
 export interface CommitEvery {
   /** Most entries handled and not yet committed; also the most a crash can make the next owner handle twice. Default 100. */
   readonly entries?: number;
@@ -39,7 +58,12 @@ export interface CommitEvery {
   readonly ms?: number;
 }
 
-/** Options of `consumeStream`. */
+/**
+ * Options of `consumeStream`.
+ * @example
+ * const config: ConsumeStreamConfig = { until: (entry) => entry.fields.type === 'end', readCount: 100 };
+ * consumeStream(client, stream, handle, config).subscribe();
+ */
 export interface ConsumeStreamConfig {
   /** The last entry of the stream: after it is handled and committed, `consumeStream` completes. Default: never (wait for new entries). */
   readonly until?: (entry: StreamEntry) => boolean;

@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EMPTY, Observable, catchError, concatMap, defer, endWith, finalize, from, ignoreElements, map, mergeMap, of, range, reduce, takeWhile, tap, throwError, timer } from 'rxjs';
+import { EMPTY, Observable, catchError, concatMap, defer, endWith, finalize, ignoreElements, map, mergeMap, of, range, reduce, takeWhile, tap, throwError, timeout, timer } from 'rxjs';
 import { decodeLbsEntry } from '../codecs/lbs-message';
 import type { ClientDeps } from '../deps';
 import { AlreadyClaimedError, AtCapacityError, NotOwnerError, StreamNotFoundError, asRedisError } from '../errors';
@@ -72,11 +72,13 @@ export const doneStream = (deps: Deps, name: string): Observable<void> => {
 };
 
 /**
- * `client.release(name)`: drops the stream here and makes its lock expire at once, so every other
- * consumer hears an ordinary `expired` event. It first waits until it has held the stream for one
- * TTL (XCLAIM's min-idle = hbInterval refuses an entry delivered or claimed more recently, so every
- * claimer would lose), then reads the lock until Redis deletes it (the read makes Redis delete a
- * lock past its TTL at once and publish `expired`).
+ * `client.release(name)`: drops the stream here and makes its lock expire, so every other consumer
+ * hears an ordinary `expired` event. The lock is set to expire once the stream was held for one TTL
+ * (XCLAIM's min-idle = hbInterval refuses an entry delivered or claimed more recently, so every
+ * claimer would lose), in the same call that takes it out of the lock set: the heartbeat no longer
+ * extends it, and a lock left as it was could lapse before. Then, at that time, it reads the lock
+ * until Redis deletes it (the read makes Redis delete a lock past its TTL at once and publish
+ * `expired`).
  */
 export const release = (deps: Deps, name: string): Observable<void> => {
   const { port, ledger, options, scheduler, log, metrics } = deps;
@@ -90,9 +92,8 @@ export const release = (deps: Deps, name: string): Observable<void> => {
       takeWhile((ttl) => ttl >= 0),
       ignoreElements(),
     );
-    return timer(untilClaimable, scheduler).pipe(
-      concatMap(() => port.expireLock(lease.lockKey)),
-      concatMap((ours) => (ours ? deleted$.pipe(endWith(ours)) : of(ours))),
+    return port.expireLock(lease.lockKey, untilClaimable).pipe(
+      concatMap((ours) => (ours ? timer(untilClaimable, scheduler).pipe(concatMap(() => deleted$), endWith(ours)) : of(ours))),
       catchError((err: unknown) => {
         ledger.forgetHandBack(lease.lockKey);
         return throwError(() => asRedisError(`Releasing stream "${name}"`)(err));
@@ -107,37 +108,41 @@ export const release = (deps: Deps, name: string): Observable<void> => {
 };
 
 /**
- * `done()` and `shutdown()`: `finish` (doneStream or release) every owned stream, then `stop()`;
- * errors with the first failure other than a stream another consumer took meanwhile (logged only).
+ * `done()` and `shutdown()`: takes no stream any more and lets the takes in flight end (a claim,
+ * a hand-out or a sweep that reserved its place before; at most one hbInterval), then `finish`es
+ * (doneStream or release) every owned stream, then `stop()`; errors with the first failure other
+ * than a stream another consumer took meanwhile (logged only).
  */
-export const finishAll = (deps: Pick<ClientDeps, 'ledger' | 'log' | 'port'>, finish: (name: string) => Observable<void>, stop: () => void): Observable<void> =>
-  defer(() =>
-    from(deps.ledger.all()).pipe(
-      mergeMap(
-        (lease) =>
-          finish(lease.payload.dataStreamName).pipe(
-            ignoreElements(),
-            catchError((err: unknown) => {
-              deps.log.warn({ err, stream: lease.payload.dataStreamName }, 'could not finish or release a stream while stopping');
-              return err instanceof NotOwnerError || err instanceof StreamNotFoundError ? EMPTY : of(err);
-            }),
-          ),
-        STOP_CONCURRENCY,
-      ),
-      reduce((first: unknown, err: unknown) => first ?? err, undefined as unknown),
-      // The consumer's deadline and lock set go too, unless a stream could not be finished.
-      concatMap((failure) =>
-        deps.port.leave().pipe(
+export const finishAll = (deps: Pick<ClientDeps, 'ledger' | 'log' | 'port' | 'options' | 'scheduler'>, finish: (name: string) => Observable<void>, stop: () => void): Observable<void> =>
+  defer(() => {
+    deps.ledger.close();
+    return deps.ledger.whenSettled().pipe(timeout({ first: deps.options.hbInterval, scheduler: deps.scheduler, with: () => of(undefined) }));
+  }).pipe(
+    concatMap(() => deps.ledger.all()),
+    mergeMap(
+      (lease) =>
+        finish(lease.payload.dataStreamName).pipe(
+          ignoreElements(),
           catchError((err: unknown) => {
-            deps.log.warn({ err }, 'could not remove this consumer from the reaper\'s deadlines while stopping');
-            return of(false);
+            deps.log.warn({ err, stream: lease.payload.dataStreamName }, 'could not finish or release a stream while stopping');
+            return err instanceof NotOwnerError || err instanceof StreamNotFoundError ? EMPTY : of(err);
           }),
-          map(() => failure),
         ),
-      ),
-      tap(() => stop()),
-      map((failure) => {
-        if (failure !== undefined) throw failure;
-      }),
+      STOP_CONCURRENCY,
     ),
+    reduce((first: unknown, err: unknown) => first ?? err, undefined as unknown),
+    // The consumer's deadline and lock set go too, unless a stream could not be finished.
+    concatMap((failure) =>
+      deps.port.leave().pipe(
+        catchError((err: unknown) => {
+          deps.log.warn({ err }, 'could not remove this consumer from the reaper\'s deadlines while stopping');
+          return of(false);
+        }),
+        map(() => failure),
+      ),
+    ),
+    tap(() => stop()),
+    map((failure) => {
+      if (failure !== undefined) throw failure;
+    }),
   );

@@ -53,6 +53,8 @@ export class LeaseLedger {
   private reserved = 0;
   /** Emits when a place may have come free (a drop, an unreserve). */
   private readonly freed = new Subject<void>();
+  /** Set by `close()`: no stream is taken any more. */
+  private closed = false;
 
   /**
    * @param lockKeyOf the lock key of an LBS entry
@@ -70,7 +72,20 @@ export class LeaseLedger {
 
   /** Places left: the capacity minus the streams held and the places reserved (Infinity when unlimited). */
   room(): number {
-    return Math.max(0, this.capacity - this.byName.size - this.reserved);
+    return this.closed ? 0 : Math.max(0, this.capacity - this.byName.size - this.reserved);
+  }
+
+  /**
+   * Takes no stream any more (`done()` and `shutdown()` are finishing what is held): `room()` is 0
+   * from now on, so reads, sweeps and claims reserve nothing. Takes already reserved still end.
+   */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Emits once (then completes) when no place is reserved: at once if none is, else once the takes in flight ended. */
+  whenSettled(): Observable<void> {
+    return defer(() => (this.reserved === 0 ? of(undefined) : this.freed.pipe(filter(() => this.reserved === 0), take(1), map(() => undefined))));
   }
 
   /**

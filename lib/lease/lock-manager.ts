@@ -89,7 +89,9 @@ export class LockManager {
       const name = lease.payload.dataStreamName;
       metrics.recordLockExtensionAttempt?.(name, status !== LockStatus.Lost);
       if (!ledger.isCurrent(lease)) {
-        if (status !== LockStatus.Lost && !ledger.isHandedBack(lease.lockKey)) strays.push(lease);
+        // Kept alive for a stream dropped meanwhile: expire it. A handed-back lock is release()'s
+        // to expire, unless the extension re-created it after release() let it go.
+        if (status === LockStatus.Retaken || (status !== LockStatus.Lost && !ledger.isHandedBack(lease.lockKey))) strays.push(lease);
       } else if (status === LockStatus.Lost) {
         ledger.drop(lease);
         log.warn({ stream: name }, 'stream disowned: another consumer holds its lock, or took over its entry');

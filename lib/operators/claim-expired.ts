@@ -2,7 +2,12 @@ import { EMPTY, Observable, OperatorFunction, catchError, map, mergeMap, of } fr
 import { AlreadyClaimedError, AtCapacityError } from '../errors';
 import type { Claimed, LbsInfo, Notification, OwnershipNotification, StreamClaimed } from '../types';
 
-/** What `claimExpired` needs of a client (a `RedisStreamClient` fits; tests pass a stub of cold Observables). */
+/**
+ * What `claimExpired` needs of a client (a `RedisStreamClient` fits; tests pass a stub of cold Observables).
+ * @example
+ * const claimer: Claimer = { claim: (info) => client.claim(info) }; // a RedisStreamClient is one
+ * client.init().pipe(claimExpired(claimer)).subscribe();
+ */
 export interface Claimer {
   /** As `RedisStreamClient.claim`: one value, or `AlreadyClaimedError`. */
   claim(info: LbsInfo): Observable<Claimed>;

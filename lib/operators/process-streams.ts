@@ -1,25 +1,13 @@
-import {
-  EMPTY,
-  Observable,
-  OperatorFunction,
-  ReplaySubject,
-  catchError,
-  concat,
-  connect,
-  defer,
-  filter,
-  ignoreElements,
-  map,
-  merge,
-  mergeMap,
-  of,
-  takeUntil,
-  tap,
-} from 'rxjs';
+import { Observable, OperatorFunction, Subscriber, Subscription } from 'rxjs';
 import { NotOwnerError, StreamHandedBackError, StreamHandlerError } from '../errors';
 import type { AdditionalInfo, LbsInfo, OwnershipNotification } from '../types';
 
-/** What `processStreams` needs of a client (a `RedisStreamClient` fits; tests pass stubs). */
+/**
+ * What `processStreams` needs of a client (a `RedisStreamClient` fits; tests pass stubs).
+ * @example
+ * const finisher: StreamFinisher = client; // doneStream and release
+ * client.init().pipe(claimExpired(client), processStreams(finisher, work)).subscribe();
+ */
 export interface StreamFinisher {
   /** As `RedisStreamClient.doneStream`. */
   doneStream(name: string): Observable<void>;
@@ -27,13 +15,23 @@ export interface StreamFinisher {
   release(name: string): Observable<void>;
 }
 
-/** A stream handed to the handler: the stream this consumer owns and its `Info`. */
+/**
+ * A stream handed to the handler: the stream this consumer owns and its `Info`.
+ * @example
+ * const work = (stream: OwnedStreamInfo) => from(redis.xrange(stream.payload.dataStreamName, '-', '+'));
+ * client.init().pipe(claimExpired(client), processStreams(client, work)).subscribe();
+ */
 export interface OwnedStreamInfo {
   readonly payload: LbsInfo;
   readonly additionalInfo: AdditionalInfo;
 }
 
-/** How the work on one stream ended. */
+/**
+ * How the work on one stream ended.
+ * @example
+ * client.init().pipe(claimExpired(client), processStreams(client, work))
+ *   .subscribe((outcome: StreamOutcome) => outcome.type === 'Failed' && console.error(outcome.payload.dataStreamName, outcome.error));
+ */
 export type StreamOutcome =
   | { readonly type: 'Processed'; readonly payload: LbsInfo }
   | { readonly type: 'Abandoned'; readonly payload: LbsInfo }
@@ -89,74 +87,181 @@ export function processStreams(
 ): OperatorFunction<OwnershipNotification, StreamOutcome> {
   const concurrency = config.concurrency ?? Infinity;
   return (source) =>
-    defer(() => {
-      const disowned = new Map<string, ReplaySubject<Stopped>>();
-      const signalOf = (name: string): ReplaySubject<Stopped> => {
-        let signal = disowned.get(name);
-        if (signal === undefined) disowned.set(name, (signal = new ReplaySubject<Stopped>(1)));
-        return signal;
-      };
-
-      /** Releases the stream (its lock lapses even if Redis refuses), then reports `outcome`. */
-      const handBack = (name: string, outcome: StreamOutcome): Observable<StreamOutcome> =>
-        client.release(name).pipe(
-          catchError(() => EMPTY),
-          ignoreElements(),
-          (released$) => concat(released$, of(outcome)),
-        );
-
-      const work = (stream: OwnedStreamInfo): Observable<StreamOutcome> => {
-        const name = stream.payload.dataStreamName;
-        let stopped: Stopped | undefined;
-        const stop$ = signalOf(name).pipe(tap((why) => (stopped = why)));
-        const finish$ = defer(() =>
-          stopped !== undefined
-            ? of<StreamOutcome>({ type: stopped, payload: stream.payload })
-            : client.doneStream(name).pipe(
-                ignoreElements(),
-                (done$) => concat(done$, of<StreamOutcome>({ type: 'Processed', payload: stream.payload })),
-                catchError((error: Error) =>
-                  error instanceof NotOwnerError
-                    ? of<StreamOutcome>({ type: 'Abandoned', payload: stream.payload })
-                    : // Not acknowledged (Redis failed): hand it back, so that the work is done again elsewhere.
-                      handBack(name, { type: 'Failed', payload: stream.payload, error }),
-                ),
-              ),
-        );
-        const handled$ = defer(() => handler(stream)).pipe(
-          takeUntil(stop$),
-          ignoreElements(),
-          catchError((cause: unknown) => {
-            if (cause instanceof NotOwnerError) return of<StreamOutcome>({ type: 'Abandoned', payload: stream.payload });
-            if (cause instanceof StreamHandedBackError) {
-              return cause.reason === 'rebalanced' ? handBack(name, { type: 'Rebalanced', payload: stream.payload }) : of<StreamOutcome>({ type: 'Abandoned', payload: stream.payload });
-            }
-            return handBack(name, { type: 'Failed', payload: stream.payload, error: new StreamHandlerError(name, cause) });
-          }),
-        );
-        let failed = false;
-        return concat(
-          handled$.pipe(tap(() => (failed = true))),
-          defer(() => (failed ? EMPTY : finish$)),
-        ).pipe(tap({ finalize: () => disowned.delete(name) }));
-      };
-
-      return source.pipe(
-        connect((shared) =>
-          merge(
-            shared.pipe(
-              filter((n) => n.type === 'StreamDisowned' || n.type === 'StreamReleased'),
-              tap((n) => signalOf(n.payload.dataStreamName).next(n.type === 'StreamReleased' ? 'Rebalanced' : 'Abandoned')),
-              ignoreElements(),
-            ),
-            shared.pipe(
-              filter((n) => n.type === 'StreamAdded' || n.type === 'StreamClaimed'),
-              tap((n) => disowned.delete(n.payload.dataStreamName)),
-              map((n): OwnedStreamInfo => ({ payload: n.payload, additionalInfo: n.additionalInfo ?? {} })),
-              mergeMap(work, concurrency),
-            ),
-          ),
-        ),
-      );
+    new Observable<StreamOutcome>((out) => {
+      const run = new Run(client, handler, concurrency, out);
+      run.source = source.subscribe(run);
+      return () => run.close();
     });
+}
+
+/**
+ * One subscription of `processStreams`: the streams being worked on (at most `concurrency`), those
+ * waiting for a slot, and the outcomes. Plain objects and methods rather than an operator chain
+ * per stream: a consumer may hold a hundred thousand streams, each idle for hours.
+ */
+class Run {
+  source: Subscription | undefined;
+  /** The latest work of each stream name, running or waiting: where its stop goes. */
+  private readonly works = new Map<string, Work>();
+  /** Works waiting for a slot, first in first out (`head` is the next one). */
+  private queue: Work[] = [];
+  private head = 0;
+  private active = 0;
+  private draining = false;
+  private sourceDone = false;
+
+  constructor(
+    readonly client: StreamFinisher,
+    readonly handler: (stream: OwnedStreamInfo) => Observable<unknown>,
+    private readonly concurrency: number,
+    private readonly out: Subscriber<StreamOutcome>,
+  ) {}
+
+  next(n: OwnershipNotification): void {
+    if (n.type === 'StreamDisowned' || n.type === 'StreamReleased') {
+      this.works.get(n.payload.dataStreamName)?.stop(n.type === 'StreamReleased' ? 'Rebalanced' : 'Abandoned');
+      return;
+    }
+    if (n.type !== 'StreamAdded' && n.type !== 'StreamClaimed') return;
+    const work = new Work(this, { payload: n.payload, additionalInfo: n.additionalInfo ?? {} });
+    this.works.set(n.payload.dataStreamName, work);
+    this.queue.push(work);
+    this.drain();
+  }
+
+  error(err: unknown): void {
+    this.close();
+    this.out.error(err);
+  }
+
+  complete(): void {
+    this.sourceDone = true;
+    this.drain();
+  }
+
+  /** A work ended with `outcome`: report it, give its slot to the next one. */
+  ended(work: Work, outcome: StreamOutcome): void {
+    const name = work.stream.payload.dataStreamName;
+    if (this.works.get(name) === work) this.works.delete(name);
+    this.active--;
+    this.out.next(outcome);
+    this.drain();
+  }
+
+  /** Starts waiting works while there are slots (a loop, not recursion: works may end at once); completes once the source did and nothing is left. */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    while (this.active < this.concurrency && this.head < this.queue.length) {
+      const work = this.queue[this.head++]!;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      this.active++;
+      work.start();
+    }
+    this.draining = false;
+    if (this.sourceDone && this.active === 0 && this.head >= this.queue.length) this.out.complete();
+  }
+
+  close(): void {
+    this.source?.unsubscribe();
+    for (const work of this.works.values()) work.close();
+    this.works.clear();
+    this.queue = [];
+    this.head = 0;
+  }
+}
+
+/** The work on one stream: waiting, running its handler, finishing (doneStream or release), ended. Its own observer of each step. */
+class Work {
+  private phase: 'waiting' | 'handling' | 'finishing' | 'ended' = 'waiting';
+  private stopped: Stopped | undefined;
+  private current: Subscription | undefined;
+
+  constructor(
+    private readonly run: Run,
+    readonly stream: OwnedStreamInfo,
+  ) {}
+
+  private get name(): string {
+    return this.stream.payload.dataStreamName;
+  }
+
+  start(): void {
+    if (this.stopped !== undefined) return this.end({ type: this.stopped, payload: this.stream.payload });
+    this.phase = 'handling';
+    let handled: Observable<unknown>;
+    try {
+      handled = this.run.handler(this.stream);
+    } catch (err) {
+      return this.error(err);
+    }
+    const sub = handled.subscribe(this);
+    if (this.phase === 'handling') this.current = sub;
+  }
+
+  /** `StreamDisowned` or `StreamReleased`: the handler is unsubscribed at once (a waiting work ends when its turn comes); a finishing one goes on. */
+  stop(why: Stopped): void {
+    if (this.phase === 'waiting') this.stopped ??= why;
+    else if (this.phase === 'handling') {
+      this.phase = 'finishing';
+      this.current?.unsubscribe();
+      this.end({ type: why, payload: this.stream.payload });
+    }
+  }
+
+  next(): void {}
+
+  /** The handler failed. */
+  error(cause: unknown): void {
+    if (this.phase !== 'handling') return;
+    this.phase = 'finishing';
+    const { payload } = this.stream;
+    if (cause instanceof NotOwnerError) return this.end({ type: 'Abandoned', payload });
+    if (cause instanceof StreamHandedBackError) {
+      return cause.reason === 'rebalanced' ? this.handBack({ type: 'Rebalanced', payload }) : this.end({ type: 'Abandoned', payload });
+    }
+    this.handBack({ type: 'Failed', payload, error: new StreamHandlerError(this.name, cause) });
+  }
+
+  /** The handler completed: doneStream, then `Processed`. */
+  complete(): void {
+    if (this.phase !== 'handling') return;
+    this.phase = 'finishing';
+    const { payload } = this.stream;
+    this.follow(this.run.client.doneStream(this.name), {
+      error: (error: Error) =>
+        error instanceof NotOwnerError
+          ? this.end({ type: 'Abandoned', payload })
+          : // Not acknowledged (Redis failed): hand it back, so that the work is done again elsewhere.
+            this.handBack({ type: 'Failed', payload, error }),
+      complete: () => this.end({ type: 'Processed', payload }),
+    });
+  }
+
+  close(): void {
+    this.phase = 'ended';
+    this.current?.unsubscribe();
+  }
+
+  /** Releases the stream (its lock lapses even if Redis refuses), then reports `outcome`. */
+  private handBack(outcome: StreamOutcome): void {
+    const end = () => this.end(outcome);
+    this.follow(this.run.client.release(this.name), { error: end, complete: end });
+  }
+
+  private follow(step: Observable<unknown>, observer: { error: (err: Error) => void; complete: () => void }): void {
+    this.current = undefined;
+    const sub = step.subscribe(observer);
+    if (this.phase === 'finishing') this.current = sub;
+  }
+
+  private end(outcome: StreamOutcome): void {
+    if (this.phase === 'ended') return;
+    this.phase = 'ended';
+    this.current = undefined;
+    this.run.ended(this, outcome);
+  }
 }

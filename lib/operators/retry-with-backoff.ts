@@ -3,7 +3,12 @@ import { BackoffConfig, backoffDelay } from '../rules/backoff';
 
 export { backoffDelay };
 
-/** How `retryWithBackoff` waits between attempts. */
+/**
+ * How `retryWithBackoff` waits between attempts.
+ * @example
+ * const config: RetryWithBackoffConfig = { maxRetries: 5, initialDelay: 100, maxDelay: 30_000, onRetry: (err, attempt, ms) => console.warn(attempt, ms, err) };
+ * from(redis.xlen(lbsKey('my-service'))).pipe(retryWithBackoff(config)).subscribe(console.log);
+ */
 export interface RetryWithBackoffConfig extends BackoffConfig {
   /** Retries in a row before the error goes through; -1 = forever, 0 = never. */
   readonly maxRetries: number;

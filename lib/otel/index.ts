@@ -16,10 +16,19 @@ import type { Attributes, BatchObservableCallback, Counter, Histogram, Meter, Ob
 import { consumerName, groupName, lbsKey } from '../keys';
 import type { MetricsRecorder, NotificationType } from '../types';
 
-/** The instrumentation scope of the default meter. */
+/**
+ * The instrumentation scope of the default meter.
+ * @example
+ * metrics.getMeterProvider().getMeter(METER_NAME); // the meter the recorder uses by default
+ */
 export const METER_NAME = 'redis-stream-client-rx';
 
-/** Every instrument's name, by what it measures. */
+/**
+ * Every instrument's name, by what it measures.
+ * @example
+ * // e.g. in a View of the SDK's MeterProvider, or to find an instrument in a test:
+ * const owned = OTEL_METRICS.owned; // 'redis_stream_client.streams.owned'
+ */
 export const OTEL_METRICS = {
   owned: 'redis_stream_client.streams.owned',
   handedOut: 'redis_stream_client.streams.handed_out',
@@ -37,7 +46,11 @@ export const OTEL_METRICS = {
   lbsPending: 'redis_stream_client.lbs.pending',
 } as const;
 
-/** Attribute keys. */
+/**
+ * Attribute keys.
+ * @example
+ * const byService = (attributes: Record<string, unknown>) => attributes[OTEL_ATTRIBUTES.service]; // 'redis_stream_client.service'
+ */
 export const OTEL_ATTRIBUTES = {
   service: 'redis_stream_client.service',
   consumer: 'redis_stream_client.consumer',
@@ -49,10 +62,18 @@ export const OTEL_ATTRIBUTES = {
   errorType: 'error.type',
 } as const;
 
-/** The reasons of dead letters, mapped to a fixed set so a flood of bad entries cannot create new series. */
+/**
+ * The reasons of dead letters, mapped to a fixed set so a flood of bad entries cannot create new series.
+ * @example
+ * const reason: DeadLetterReason = deadLetterReason('not JSON: Unexpected token'); // 'not_json'
+ */
 export type DeadLetterReason = 'not_json' | 'missing_field' | 'oversized' | 'separator_in_name' | 'invalid_message' | 'duplicate' | 'other';
 
-/** The fixed reason of a dead letter, from the free text the client records. */
+/**
+ * The fixed reason of a dead letter, from the free text the client records.
+ * @example
+ * deadLetterReason('oversized entry: 2000000 bytes'); // 'oversized'
+ */
 export const deadLetterReason = (reason: string): DeadLetterReason => {
   if (reason.startsWith('not JSON')) return 'not_json';
   if (reason.startsWith('expected the field')) return 'missing_field';
@@ -68,12 +89,23 @@ const ROUND_TRIP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 /** From an `expired` event to a claim won, in seconds. */
 const TAKEOVER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** What the LBS gauges read: the two commands, on any ioredis connection. */
+/**
+ * What the LBS gauges read: the two commands, on any ioredis connection.
+ * @example
+ * const reader: LbsReader = redis; // any ioredis connection
+ * new OpenTelemetryRecorder({ service: 'my-service', redis: reader });
+ */
 export interface LbsReader {
   xlen(key: string): Promise<number>;
   xpending(key: string, group: string): Promise<unknown>;
 }
 
+/**
+ * Options of `new OpenTelemetryRecorder(options)`.
+ * @example
+ * const options: OpenTelemetryRecorderOptions = { service: 'my-service', consumerId: 'worker-1', redis };
+ * const recorder = new OpenTelemetryRecorder(options);
+ */
 export interface OpenTelemetryRecorderOptions {
   /** The service of the client (the `service` argument of `new RedisStreamClient`). */
   readonly service: string;

@@ -48,13 +48,14 @@ const streamsOf = (reply: XReadReply | (string | [string, string[]][])[]): [stri
 
 const addReply = (into: Map<string, StreamEntry[]>, reply: XReadReply): void => {
   for (const [key, rows] of streamsOf(reply)) {
-    const entries = rows.filter((row) => row[1] !== null).map(([id, flat]): StreamEntry => ({ id, fields: fieldsOf(flat) }));
+    const entries: StreamEntry[] = [];
+    for (const [id, flat] of rows) if (flat !== null) entries.push({ id, fields: fieldsOf(flat) });
     if (entries.length > 0) into.set(key, entries);
   }
 };
 
 /** One Redis call per key on a Cluster (the keys span slots), one pipeline on one node. */
-const eachKey = async <R>(redis: Redis | Cluster, keys: readonly string[], call: (r: Redis | Cluster, key: string) => Promise<R>, pipelined: (p: ReturnType<Redis['pipeline']>, key: string) => void): Promise<R[]> => {
+const eachKey = async <T, R>(redis: Redis | Cluster, keys: readonly T[], call: (r: Redis | Cluster, key: T) => Promise<R>, pipelined: (p: ReturnType<Redis['pipeline']>, key: T) => void): Promise<R[]> => {
   if (isCluster(redis)) return Promise.all(keys.map((key) => call(redis, key)));
   const pipeline = redis.pipeline();
   for (const key of keys) pipelined(pipeline, key);
@@ -66,8 +67,8 @@ const eachKey = async <R>(redis: Redis | Cluster, keys: readonly string[], call:
 
 /**
  * `EntryPort` on ioredis. Reads go to a reader connection of its own (a `duplicate()` named
- * `rscrx-entries`, no offline queue, `blockingTimeout` beyond the BLOCK), opened at the first
- * read; its client id is read at every `ready` so that `unblock()` can end its blocking read.
+ * `rscrx-entries`, no offline queue, `blockingTimeout` beyond the BLOCK), opened by `open()` or the
+ * first read; its client id is read at every `ready` so that `unblock()` can end its blocking read.
  * Commits of one event-loop turn go to Redis as one `commit` script call per partition; position
  * lookups as one pipeline.
  *
@@ -77,11 +78,13 @@ const eachKey = async <R>(redis: Redis | Cluster, keys: readonly string[], call:
  */
 export class RedisEntryPort implements EntryPort {
   private reader: Redis | undefined;
+  private opening: Promise<Redis> | undefined;
   private poll: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   private readerId: number | undefined;
   private blocked = false;
   private readonly commits: Batcher<{ readonly lockKey: string; readonly position: string }, CommitResult>;
   private readonly positions: Batcher<string, string | null>;
+  private readonly committedEntries: Batcher<{ readonly key: string; readonly id: string }, StreamEntry | null>;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -91,15 +94,24 @@ export class RedisEntryPort implements EntryPort {
   ) {
     this.commits = new Batcher((items) => commit(items), KEYS_PER_CALL);
     this.positions = new Batcher(
-      (locks) => eachKey<string | null>(this.redis, locks.map((lock) => entryKeysOf(lock).committed), (r, key) => r.get(key), (p, key) => void p.get(key)),
+      (locks) => eachKey<string, string | null>(this.redis, locks.map((lock) => entryKeysOf(lock).committed), (r, key) => r.get(key), (p, key) => void p.get(key)),
       KEYS_PER_CALL,
     );
+    this.committedEntries = new Batcher(async (items) => {
+      const rows = await eachKey<{ readonly key: string; readonly id: string }, [string, string[]][]>(
+        this.redis,
+        items,
+        (r, { key, id }) => r.xrange(key, id, id),
+        (p, { key, id }) => void p.xrange(key, id, id),
+      );
+      return rows.map((found) => (found?.[0] === undefined ? null : { id: found[0][0], fields: fieldsOf(found[0][1]) }));
+    }, KEYS_PER_CALL);
   }
 
   async read(requests: readonly ReadRequest[], blockMs: number | undefined): Promise<ReadReply> {
     const redis = this.redis;
     if (isCluster(redis)) return this.readCluster(redis, requests, blockMs);
-    const reader = await this.open();
+    const reader = await this.connected();
     const plan = planReads(requests);
     const out = new Map<string, StreamEntry[]>();
     try {
@@ -169,12 +181,16 @@ export class RedisEntryPort implements EntryPort {
     return this.positions.push(lockKey);
   }
 
+  entryAt(key: string, id: string): Promise<StreamEntry | null> {
+    return this.committedEntries.push({ key, id });
+  }
+
   commit(lockKey: string, position: string): Promise<CommitResult> {
     return this.commits.push({ lockKey, position });
   }
 
   async types(keys: readonly string[]): Promise<string[]> {
-    const types = await eachKey<string>(this.redis, keys, (r, key) => r.type(key), (p, key) => void p.type(key));
+    const types = await eachKey<string, string>(this.redis, keys, (r, key) => r.type(key), (p, key) => void p.type(key));
     return types.map(String);
   }
 
@@ -186,6 +202,7 @@ export class RedisEntryPort implements EntryPort {
     this.poll?.wake();
     const reader = this.reader;
     this.reader = undefined;
+    this.opening = undefined;
     this.readerId = undefined;
     if (reader === undefined) return;
     reader.removeAllListeners('error');
@@ -202,19 +219,45 @@ export class RedisEntryPort implements EntryPort {
     }
   }
 
-  private async open(): Promise<Redis> {
-    if (this.reader !== undefined) return this.reader;
-    const reader = (this.redis as Redis).duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, blockingTimeout: this.blockMs + 1000 });
+  /** Opens the reader connection (at once, or the one being opened); on a Cluster there is none. */
+  async open(): Promise<void> {
+    if (!isCluster(this.redis)) await this.connected();
+  }
+
+  private connected(): Promise<Redis> {
+    this.opening ??= this.connectReader();
+    return this.opening;
+  }
+
+  /** The reader: CLIENT SETNAME as part of the connect, no ready check (a read while Redis loads fails and is retried), CLIENT ID read before the first read and at every reconnect. */
+  private async connectReader(): Promise<Redis> {
+    const reader = (this.redis as Redis).duplicate({
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      connectionName: 'rscrx-entries',
+      blockingTimeout: this.blockMs + 1000,
+    });
     this.reader = reader;
     reader.on('error', () => undefined);
+    let reconnect = false;
     reader.on('ready', () => {
-      void reader.client('SETNAME', 'rscrx-entries').catch(() => undefined);
+      if (!reconnect) return void (reconnect = true);
       void (reader.client('ID') as Promise<number>).then((id) => {
         if (this.reader === reader) this.readerId = id;
       }, () => undefined);
     });
-    await reader.connect();
-    this.readerId = (await reader.client('ID')) as number;
-    return reader;
+    try {
+      await reader.connect();
+      const id = (await reader.client('ID')) as number;
+      if (this.reader !== reader) throw new Error('The entry reader was closed while it connected');
+      this.readerId = id;
+      return reader;
+    } catch (err) {
+      if (this.reader === reader) this.close();
+      else reader.disconnect(false);
+      throw err;
+    }
   }
 }

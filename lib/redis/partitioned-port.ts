@@ -153,8 +153,8 @@ export class PartitionedPort implements LbsPort {
     return defer(() => this.portOfLock(lockKey).finish(lockKey, idInLbs, dataStreamName));
   }
 
-  expireLock(lockKey: string) {
-    return defer(() => this.portOfLock(lockKey).expireLock(lockKey));
+  expireLock(lockKey: string, inMs = 0) {
+    return defer(() => this.portOfLock(lockKey).expireLock(lockKey, inMs));
   }
 
   touchLock(lockKey: string) {

@@ -223,9 +223,9 @@ export class Scripts {
     );
   }
 
-  /** Makes a lock this consumer holds expire in 2 ms, always with an `expired` event (see lua/expireLock-2.lua); false if it was not ours. */
-  async expireLock(lock: string): Promise<boolean> {
-    return (await this.call.expireLock(lock, this.ctx.ownLocks, this.ctx.owner)) === Code.Ok;
+  /** Makes a lock this consumer holds expire in `inMs` + 2 ms, always with an `expired` event, and takes it out of the lock set (see lua/expireLock-2.lua); false if it was not ours. */
+  async expireLock(lock: string, inMs = 0): Promise<boolean> {
+    return (await this.call.expireLock(lock, this.ctx.ownLocks, this.ctx.owner, Math.max(0, Math.ceil(inMs)))) === Code.Ok;
   }
 
   /** Removes this consumer's deadline and lock set unless it still holds locks (see lua/leave-2.lua); false if it holds some. */

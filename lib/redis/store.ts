@@ -76,8 +76,8 @@ export class RedisPort implements LbsPort {
     return defer(() => this.finishing.push({ lockKey, id, name }));
   }
 
-  expireLock(lockKey: string) {
-    return defer(() => this.scripts.expireLock(lockKey));
+  expireLock(lockKey: string, inMs = 0) {
+    return defer(() => this.scripts.expireLock(lockKey, inMs));
   }
 
   touchLock(lockKey: string) {

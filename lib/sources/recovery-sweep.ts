@@ -25,27 +25,31 @@ export interface SweepPage {
   readonly takenBack: number;
   /** Where the following page starts ('-' again after the last page). */
   readonly next: string;
-  /** Ids of entries `mayClaim` held back this time. */
+  /** Ids of lockless entries `mayClaim` held back this time. */
   readonly deferred?: readonly string[];
 }
 
-/** What one claim of a sweep page gave: a new stream, an owned stream's entry taken back, or nothing. */
 /** Per entry: its new fence when claimed, `taken-back` when the lock was already ours, false when not claimed. */
 type Won = number | 'taken-back' | false;
 
+/** The entries whose lock is gone: one PTTL each, sent together. */
+const lockless = ({ port, lockKeyOf }: RecoveryDeps, entries: readonly LbsEntry[]): Observable<readonly LbsEntry[]> =>
+  entries.length === 0
+    ? of([])
+    : forkJoin(entries.map((e) => port.touchLock(lockKeyOf(e.payload.dataStreamName, e.payload.idInLbs)))).pipe(
+        map((ttls) => entries.filter((_, i) => ttls[i] === -2)),
+      );
+
 /**
- * The entries whose lock is gone, when this consumer may take fewer than there are (`sweepRoom`):
- * one PTTL each (sent together), so that its few places go to entries it can win. With room for
- * all, all of them (the claim script checks the locks anyway).
+ * The entries to try, when this consumer may take fewer than there are (`sweepRoom`): those whose
+ * lock is gone, so that its few places go to entries it can win. With room for all, all of them
+ * (the claim script checks the locks anyway).
  */
 const withoutLock = (deps: RecoveryDeps, entries: readonly LbsEntry[]): Observable<readonly LbsEntry[]> =>
   defer(() => {
-    const { port, lockKeyOf } = deps;
     const room = sweepRoom(deps);
-    if (entries.length <= room || room === 0) return of(room === 0 ? [] : entries);
-    return forkJoin(entries.map((e) => port.touchLock(lockKeyOf(e.payload.dataStreamName, e.payload.idInLbs)))).pipe(
-      map((ttls) => entries.filter((_, i) => ttls[i] === -2)),
-    );
+    if (room === 0) return of([]);
+    return entries.length <= room ? of(entries) : lockless(deps, entries);
   });
 
 /** Claims each entry (together), collecting failures: the other claims go on. */
@@ -93,7 +97,13 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string,
           // Entries of owned streams come back whatever the room or the fleet's order: they add nothing.
           const owned = decoded.good.filter((e) => ledger.holds(e.payload.dataStreamName, e.payload.idInLbs));
           const allowed = decoded.good.filter((e) => !owned.includes(e) && mayClaim(e));
-          const deferred = decoded.good.filter((e) => !owned.includes(e) && !allowed.includes(e)).map((e) => e.payload.idInLbs);
+          // Held back, and lockless now: taken at the next turn if still lockless then (a lock alive
+          // now says nothing of the next turn: its stream must wait for its designated claimer again).
+          const heldBack = decoded.good.filter((e) => !owned.includes(e) && !allowed.includes(e));
+          const deferred$ = lockless(deps, heldBack).pipe(
+            map((free) => free.map((e) => e.payload.idInLbs)),
+            catchError(() => of([] as string[])),
+          );
           // At most the room this consumer has left (maxStreams): the others stay for consumers with room.
           let reserved = 0;
           let good: readonly LbsEntry[] = [];
@@ -103,9 +113,9 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string,
             good = free.slice(0, reserved);
             return claimEach(deps, good, minIdleMs, failures);
           }), finalize(() => ledger.unreserve(reserved)));
-          return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), forkJoin([takenBack$, claims$])).pipe(
+          return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), forkJoin([takenBack$, claims$, deferred$])).pipe(
             map(
-              ([back, won]): SweepPage => ({
+              ([back, won, deferred]): SweepPage => ({
                 examined: rows.length,
                 recovered: good.flatMap((e, i) => { const fence = won[i]; return typeof fence === 'number' ? [{ ...e, fence }] : []; }),
                 deadLettered: bad,

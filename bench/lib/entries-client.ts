@@ -1,0 +1,78 @@
+/**
+ * The client side of the entries scenarios: a `RedisStreamClient` in the benchmark process that
+ * consumes every stream it owns with `consumeStream` (a no-op handler), and the connections of
+ * one run.
+ */
+import type Redis from 'ioredis';
+import { Observable, Subscription, concatMap, defer, of, take, tap } from 'rxjs';
+import { RedisStreamClient, consumeStream, processStreams } from '../../lib';
+import type { Logger } from '../../lib';
+import type { RedisServer } from '../../support/redis-server';
+import { COUNT_PER_STREAM } from '../scenarios/entries-design';
+import { nowMs, waitOrThrow } from './stats';
+
+const until = (e: { fields: Record<string, string> }): boolean => e.fields.type === 'end';
+
+/**
+ * A client in this process with `processStreams(consumeStream)`; `ready` once it started; `owned`
+ * streams handed to `processStreams`; `lastAt` when it last emitted an id. With `gate`, each
+ * stream's `consumeStream` starts only once the gate emits (the streams are owned meanwhile).
+ */
+export const startClient = (conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void, gate?: Observable<unknown>) => {
+  const state = { ready: false, owned: 0, committed: 0, lastAt: 0, failure: undefined as unknown, outcomes: new Map<string, number>() };
+  const logger: Logger = { debug: () => undefined, info: (_o, msg) => void (msg === 'client started' && (state.ready = true)), warn: () => undefined, error: () => undefined };
+  const client = new RedisStreamClient(conn, service, { consumerId: `bench-${service}`, readCount: 1000, logger });
+  const subscription: Subscription = client
+    .init()
+    .pipe(
+      processStreams(
+        client,
+        (s) => {
+          state.owned++;
+          const consume = defer(() => consumeStream(client, s, (entry) => (onEntry(entry.fields), of(undefined)), { until, readCount: COUNT_PER_STREAM }));
+          return (gate === undefined ? consume : gate.pipe(take(1), concatMap(() => consume))).pipe(
+            tap(() => {
+              state.committed++;
+              state.lastAt = nowMs();
+            }),
+          );
+        },
+        { concurrency: 100_000 },
+      ),
+    )
+    .subscribe({
+      next: (o) => {
+        state.outcomes.set(o.type, (state.outcomes.get(o.type) ?? 0) + 1);
+        if (o.type === 'Failed') state.failure ??= o.error;
+      },
+      error: (err: unknown) => (state.failure = err),
+    });
+  return { client, state, subscription };
+};
+
+export type ClientState = ReturnType<typeof startClient>['state'];
+
+/** `body` with two new connections (the admin's, the client's); then the data flushed and both closed. */
+export const withConnections = async <T>(server: RedisServer, body: (redis: Redis, conn: Redis) => Promise<T>): Promise<T> => {
+  const redis = server.connect();
+  const conn = server.connect();
+  try {
+    await conn.ping();
+    return await body(redis, conn);
+  } finally {
+    await redis.flushdb();
+    redis.disconnect();
+    conn.disconnect();
+  }
+};
+
+/** `body` once a client (`startClient`) on `conn` started; unsubscribed after. */
+export const withClient = async <T>(conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void, body: (state: ClientState) => Promise<T>, gate?: Observable<unknown>): Promise<T> => {
+  const { state, subscription } = startClient(conn, service, onEntry, gate);
+  try {
+    await waitOrThrow(() => state.ready || state.failure !== undefined, 30_000, 'the client started');
+    return await body(state);
+  } finally {
+    subscription.unsubscribe();
+  }
+};
