@@ -7,7 +7,8 @@
  *   npm run bench -- --only=heartbeat,handout      some scenarios only
  *      (heartbeat, cpu-memory, handout, failover, handoff, entries-design, entries, fleet, soak, cluster)
  *   --only=cluster        3-primary Cluster against one node (hand-out, heartbeat CPU per primary,
- *                         consumer failover with other locks held; see docs/scaling.md)
+ *                         consumer failover with other locks held, a primary SIGKILLed under a working
+ *                         fleet; see docs/scaling.md)
  *   --read-count=N        readCount of the hand-out scenario (default 500)
  *   --fleet-streams=N     streams of the fleet scenario's large scale-up and mass failover (default 100000)
  *   --bullmq-concurrency=N   concurrency of the BullMQ worker (default 100)

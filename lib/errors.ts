@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'CLIENT_CLOSED'
   | 'HANDLER_FAILED'
   | 'PARTITION_COUNT_MISMATCH'
+  | 'PARTITION_TAGS_CHANGED'
   | 'AT_CAPACITY'
   | 'DATA_STREAM_WRONG_TYPE'
   | 'HANDED_BACK'
@@ -183,6 +184,23 @@ export class PartitionCountError extends RedisStreamClientError {
   readonly code = 'PARTITION_COUNT_MISMATCH';
   constructor(readonly service: string, readonly stored: number, readonly given: number) {
     super(`Service "${service}" runs with ${stored} partitions (stored in Redis), not ${given}: pass options.partitions = ${stored}, or move the service to a new name to change it (README, "Changing the partition count").`);
+  }
+}
+
+/**
+ * The service has LBS entries under partition tags of an earlier version (`{<service>:<p>}`,
+ * before a partition's tag was chosen to land in its share of the slots), which this version
+ * would never read. See README, "Partition tags".
+ * @example
+ * addStream(cluster, 'orders', input).subscribe({ error: (err) => err instanceof PartitionTagsChangedError && console.log('drain first:', err.oldKeys) });
+ */
+export class PartitionTagsChangedError extends RedisStreamClientError {
+  readonly code = 'PARTITION_TAGS_CHANGED';
+  constructor(readonly service: string, readonly oldKeys: readonly string[], readonly newKeys: readonly string[]) {
+    super(
+      `Service "${service}" has LBS entries under an earlier version's partition tags (${oldKeys.join(', ')}); this version reads ${newKeys.join(', ')} instead. ` +
+        'Drain and finish those entries with the earlier version (or add them again under the new keys), delete the old keys, then start this version (README, "Partition tags").',
+    );
   }
 }
 

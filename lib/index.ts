@@ -8,7 +8,8 @@ export type { OwnedStreamInfo, ProcessStreamsConfig, StreamFinisher, StreamOutco
 export { retryWithBackoff, backoffDelay } from './operators/retry-with-backoff';
 export type { RetryWithBackoffConfig } from './operators/retry-with-backoff';
 export { MUTEX_KEY_SEP, LBS_FIELD, lbsKey, groupName, deadLetterKey, lockKey } from './keys';
-export { partitionOf, partitionTag } from './keys';
+export { partitionOf } from './keys';
+export { partitionTag, partitionTags } from './partition-tags';
 export type { KeyLayout } from './keys';
 export { consumeStream } from './entries/consume-stream';
 export type { EntryReader } from './entries/consume-stream';

@@ -2,6 +2,7 @@
  * Every Redis key, field and name of the wire format shared with redis-stream-client-go.
  * Change nothing here without changing the Go side too: a mixed fleet reads the same keys.
  */
+import { parseTag } from './partition-tags';
 
 /**
  * Separates the data-stream name from the LBS entry id in a lock key. Literal text.
@@ -119,36 +120,34 @@ export interface ServiceKeys {
   locksOf(consumer: string): string;
 }
 
-export const serviceKeys = (service: string): ServiceKeys => ({
-  lbs: lbsKey(service),
-  group: groupName(service),
-  dead: deadLetterKey(service),
-  deadlines: `${service}-deadlines`,
-  names: `${service}-names`,
-  epoch: `${service}-epoch`,
-  reaperGuard: `${service}-reaper`,
-  reconcilerGuard: `${service}-reconciler`,
-  members: `${service}-members`,
-  locksOf: (consumer) => `${service}-locks:${consumer}`,
+/** The keys of one service, each named by `name(<role>)`, and its group. */
+const keysNamed = (name: (role: string) => string, group: string): ServiceKeys => ({
+  lbs: name('input'),
+  group,
+  dead: name('dead'),
+  deadlines: name('deadlines'),
+  names: name('names'),
+  epoch: name('epoch'),
+  reaperGuard: name('reaper'),
+  reconcilerGuard: name('reconciler'),
+  members: name('members'),
+  locksOf: (consumer) => name(`locks:${consumer}`),
 });
+
+/** The keys of one service in the Go layout: `<service>-input`, `<service>-group`, `<service>-dead`, ... */
+export const serviceKeys = (service: string): ServiceKeys => keysNamed((role) => `${service}-${role}`, groupName(service));
 
 /**
  * How keys are named. `go`: the wire format above, one LBS per service (a single node only; Go
  * consumers share it). `tagged`: every key of one partition of the service carries one hash tag,
- * `{<service>:<partition>}`, so that each script's keys fall in one Cluster slot and one ACL key
- * pattern, `{<service>:*`, covers the whole service. A Cluster always uses `tagged`.
+ * `{<service>:<partition>}` or `{<service>:<partition>.<k>}` (`partitionTags`: the tag that puts
+ * the partition in its share of the slots), so that each script's keys fall in one Cluster slot
+ * and one ACL key pattern, `{<service>:*`, covers the whole service. A Cluster always uses `tagged`.
  * @example
  * const keyLayout: KeyLayout = 'tagged';
  * new RedisStreamClient(redis, 'my-service', { consumerId: 'worker-1', keyLayout }); // addStream(..., { keyLayout }) too
  */
 export type KeyLayout = 'go' | 'tagged';
-
-/**
- * The hash tag of one partition of a service: `{<service>:<partition>}`.
- * @example
- * partitionTag('my-service', 2); // '{my-service:2}': every key of partition 2 starts with it
- */
-export const partitionTag = (service: string, partition: number): string => `{${service}:${partition}}`;
 
 /**
  * The partition of a data stream among `partitions`: FNV-1a (32 bits) of its name's UTF-8 bytes,
@@ -167,50 +166,31 @@ export const partitionOf = (dataStreamName: string, partitions: number): number 
   return hash % partitions;
 };
 
-/** The key holding a tagged service's partition count (in partition 0's slot), set once by the first consumer or producer. */
-export const partitionCountKey = (service: string): string => `${partitionTag(service, 0)}-partitions`;
-
-/** The partition a tagged key belongs to (from its hash tag), or undefined for a key of another service or layout. */
-export const partitionOfKey = (service: string, key: string): number | undefined => {
-  const prefix = `{${service}:`;
-  if (!key.startsWith(prefix)) return undefined;
-  const end = key.indexOf('}', prefix.length);
-  const p = end < 0 ? NaN : Number(key.slice(prefix.length, end));
-  return Number.isInteger(p) && p >= 0 ? p : undefined;
-};
+/**
+ * The key holding a tagged service's partition count, `{<service>:0}-partitions`, set once by the
+ * first consumer or producer. Its name does not depend on the count (the partitions' tags do).
+ */
+export const partitionCountKey = (service: string): string => `{${service}:0}-partitions`;
 
 /** Escapes Redis glob characters (`* ? [ ] \`) so a name matches only itself in a pattern. */
 export const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
-/** The lock key of an entry of partition `partition` in the tagged layout: `{<service>:<p>}<DataStreamName><MUTEX_KEY_SEP><id>`. */
-export const taggedLockKey = (service: string, partition: number, dataStreamName: string, idInLbs: string): string =>
-  `${partitionTag(service, partition)}${lockKey(dataStreamName, idInLbs)}`;
+/** The lock key of an entry in the tagged layout: its partition's tag, then the Go lock key (`{<service>:<p>}<DataStreamName><MUTEX_KEY_SEP><id>`). */
+export const taggedLockKey = (tag: string, dataStreamName: string, idInLbs: string): string => `${tag}${lockKey(dataStreamName, idInLbs)}`;
 
 /** PSUBSCRIBE pattern of keyspace events of every key of a tagged service in `db` (its locks expire, its LBS streams get entries). */
 export const taggedKeyspacePattern = (service: string, db: number): string => `${keyspacePrefix(db)}{${globEscape(service)}:*`;
 
-/** The keys of one partition of a service in the tagged layout: the same roles as `serviceKeys`, each under the partition's hash tag. */
-export const taggedServiceKeys = (service: string, partition: number): ServiceKeys & { readonly partition: number } => {
-  const tag = partitionTag(service, partition);
-  return {
-    partition,
-    lbs: `${tag}-input`,
-    group: groupName(service),
-    dead: `${tag}-dead`,
-    deadlines: `${tag}-deadlines`,
-    names: `${tag}-names`,
-    epoch: `${tag}-epoch`,
-    members: `${tag}-members`,
-    reaperGuard: `${tag}-reaper`,
-    reconcilerGuard: `${tag}-reconciler`,
-    locksOf: (consumer) => `${tag}-locks:${consumer}`,
-  };
-};
+/** The keys of one partition of a service in the tagged layout, under its hash tag `tag` (see `partitionTags`): the same roles as `serviceKeys`. */
+export const taggedServiceKeys = (service: string, partition: number, tag: string): ServiceKeys & { readonly partition: number } => ({
+  partition,
+  ...keysNamed((role) => `${tag}-${role}`, groupName(service)),
+});
 
-/** Splits a tagged lock key of `service` into its partition, data-stream name and LBS entry id. */
-export const parseTaggedLockKey = (service: string, key: string): { partition: number; dataStreamName: string; idInLbs: string } | undefined => {
-  const partition = partitionOfKey(service, key);
-  if (partition === undefined) return undefined;
-  const parsed = parseLockKey(key.slice(partitionTag(service, partition).length));
-  return parsed === undefined ? undefined : { partition, ...parsed };
+/** Splits a tagged lock key of `service` into its partition, its tag, the data-stream name and the LBS entry id. */
+export const parseTaggedLockKey = (service: string, key: string): { partition: number; tag: string; dataStreamName: string; idInLbs: string } | undefined => {
+  const tagged = parseTag(service, key);
+  if (tagged === undefined) return undefined;
+  const parsed = parseLockKey(key.slice(tagged.tag.length));
+  return parsed === undefined ? undefined : { ...tagged, ...parsed };
 };

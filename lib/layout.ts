@@ -1,8 +1,9 @@
 import { InvalidOptionsError } from './errors';
-import { KeyLayout, lockKey, parseLockKey, parseTaggedLockKey, partitionOf, partitionOfKey, serviceKeys, taggedLockKey, taggedServiceKeys } from './keys';
+import { KeyLayout, lockKey, parseLockKey, parseTaggedLockKey, partitionOf, serviceKeys, taggedLockKey, taggedServiceKeys } from './keys';
+import { MAX_PARTITIONS, parseTag, partitionTags } from './partition-tags';
 import type { ServiceKeys } from './keys';
 
-/** Partitions of a tagged service when the options name none: one per primary of a 3-primary Cluster; 1 on one node. */
+/** Partitions of a tagged service when the options name none: one per primary of a 3-primary Cluster (see `partitionTags`); 1 on one node. */
 export const DEFAULT_CLUSTER_PARTITIONS = 3;
 
 /**
@@ -48,17 +49,24 @@ export const resolveLayout = (service: string, onCluster: boolean, options: { ke
   }
   if (service.includes('}')) throw new InvalidOptionsError(`The service name must not contain "}" with keyLayout 'tagged' (it would end the hash tag early): got "${service}".`);
   const partitions = options.partitions ?? (onCluster ? DEFAULT_CLUSTER_PARTITIONS : 1);
-  const keys = Array.from({ length: partitions }, (_, p) => taggedServiceKeys(service, p));
+  if (partitions > MAX_PARTITIONS) throw new InvalidOptionsError(`options.partitions (${partitions}) must be at most ${MAX_PARTITIONS}.`);
+  const tags = partitionTags(service, partitions);
+  const keys = tags.map((tag, p) => taggedServiceKeys(service, p, tag));
+  /** The partition of a key of this service, whose tag must be the one its partition has. */
+  const partitionOfKey = (key: string): number | undefined => {
+    const found = parseTag(service, key);
+    return found !== undefined && tags[found.partition] === found.tag ? found.partition : undefined;
+  };
   return {
     kind,
     partitions,
     keysOf: (p) => keys[p]!,
-    lockKeyOf: (name, id) => taggedLockKey(service, partitionOf(name, partitions), name, id),
+    lockKeyOf: (name, id) => taggedLockKey(tags[partitionOf(name, partitions)]!, name, id),
     parseLockKey: (key) => {
       const parsed = parseTaggedLockKey(service, key);
-      return parsed === undefined || parsed.partition >= partitions ? undefined : { dataStreamName: parsed.dataStreamName, idInLbs: parsed.idInLbs };
+      return parsed === undefined || tags[parsed.partition] !== parsed.tag ? undefined : { dataStreamName: parsed.dataStreamName, idInLbs: parsed.idInLbs };
     },
-    partitionOfKey: (key) => partitionOfKey(service, key),
+    partitionOfKey,
     partitionOf: (name) => partitionOf(name, partitions),
   };
 };

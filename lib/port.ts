@@ -90,7 +90,12 @@ export enum LockStatus {
 }
 
 export interface Extension {
-  readonly statuses: readonly LockStatus[];
+  /**
+   * One per lock; undefined when Redis did not answer for it (on a Cluster, the node of its
+   * partition failed while the others answered): neither extended nor lost, the heartbeat judges
+   * it by its last confirmation.
+   */
+  readonly statuses: readonly (LockStatus | undefined)[];
   /** The new fence of each re-taken lock (undefined for the others, or when not reported). */
   readonly fences?: readonly (number | undefined)[];
   /** The epoch Redis has now (undefined: none, Redis lost its data). */

@@ -75,6 +75,21 @@ describe('heartbeat$ (hbInterval 10: a tick every 5, lock TTL 10)', () => {
     });
   });
 
+  it('keeps the locks Redis answered for and assumes lost only those left unanswered for longer than the TTL (a Cluster node down)', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const partial = cold('-(a|)', { a: { statuses: [LockStatus.Extended, undefined], epoch: 'e1' } satisfies Extension });
+      const deps = specDeps(testScheduler, fakePort({ extendLocks: () => partial }));
+      deps.ledger.take(info('s1'), {});
+      deps.ledger.take(info('s2', '2-0'), {});
+      // s1 is confirmed at every tick; s2 (confirmed at 0 by its take) goes unanswered: more than
+      // one TTL at the tick at 15, when the verdict drops it.
+      expectObservable(heartbeat$({ ...deps, periodMs: 5 }).pipe(take(1))).toBe('---------------(d|)', { d: { ...disowned('s2'), payload: info('s2', '2-0') } });
+      testScheduler.flush();
+      expect(deps.ledger.all().map((l) => l.payload.dataStreamName)).to.deep.equal(['s1']);
+      expect(messages(deps.logs, 'warn')).to.include('heartbeat: Redis did not answer for some locks (a node failed); retrying at the next tick');
+    });
+  });
+
   /**
    * One lock, extended by the tick at 5 (answered at 7 with `status`), its stream dropped or
    * handed back at 6 while the extension is in flight: which locks the heartbeat makes expire.

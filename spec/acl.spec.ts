@@ -70,7 +70,7 @@ describe('a consumer under the minimal ACL of its service (tagged layout)', func
     const foreign = asService();
     const refused = async (p: Promise<unknown>): Promise<string> => p.then(() => 'allowed', (err: Error) => err.message);
     expect(await refused(foreign.get(`{${other}:0}-epoch`))).to.match(/NOPERM/);
-    expect(await refused(foreign.set(taggedLockKey(other, 0, 's', '1-0'), 'redis-consumer-a'))).to.match(/NOPERM/);
+    expect(await refused(foreign.set(taggedLockKey(`{${other}:0}`, 's', '1-0'), 'redis-consumer-a'))).to.match(/NOPERM/);
     expect(await refused(foreign.xadd(`{${other}:0}-input`, '*', 'lbs-input', '{}'))).to.match(/NOPERM/);
     expect(await refused(foreign.psubscribe(taggedKeyspacePattern(other, 0)))).to.match(/NOPERM/);
     const intruder = t.consumer('intruder', { keyLayout: 'tagged', hbInterval: 300 }, { redis: asService(), service: other }).start();

@@ -4,6 +4,8 @@ import Redis, { Cluster, ClusterOptions, RedisOptions } from 'ioredis';
 import { RedisServer } from './redis-server';
 
 const run = promisify(execFile);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const calculateSlot = require('cluster-key-slot') as (key: string) => number;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** One line of CLUSTER NODES. */
@@ -148,7 +150,7 @@ export class LocalCluster {
 
   /** The primary that serves `key` now. */
   async primaryOf(key: string): Promise<RedisServer> {
-    const slot = Number(await this.ask(this.nodes[0]!, 'CLUSTER', 'KEYSLOT', key));
+    const slot = await this.slotOf(key);
     const view = await this.topology();
     const owner = view.find((v) => v.flags.includes('master') && !v.flags.includes('fail') && v.slots.some((range) => {
       const [from, to = from] = range.split('-').map(Number);
@@ -165,11 +167,19 @@ export class LocalCluster {
     for (;;) {
       const live = this.nodes.filter((n) => !down.includes(n));
       const infos = await Promise.all(live.map(async (n) => [await this.ask(n, 'CLUSTER', 'INFO'), await this.ask(n, 'INFO', 'replication')] as const));
-      const healthy = infos.every(([cluster, repl]) =>
-        typeof cluster === 'string' && cluster.includes('cluster_state:ok') &&
-        typeof repl === 'string' && (repl.includes('role:master') || repl.includes('master_link_status:up')));
-      if (healthy) return;
-      if (Date.now() > deadline) throw new Error(`the cluster is not healthy after ${timeoutMs} ms`);
+      const sick = live.filter((_, i) => {
+        const [cluster, repl] = infos[i]!;
+        return !(typeof cluster === 'string' && cluster.includes('cluster_state:ok') &&
+          typeof repl === 'string' && (repl.includes('role:master') || repl.includes('master_link_status:up')));
+      });
+      if (sick.length === 0) return;
+      if (Date.now() > deadline) {
+        const why = sick.map((n) => {
+          const [cluster, repl] = infos[live.indexOf(n)]!;
+          return `${n.port}: ${typeof cluster === 'string' ? /cluster_state:\w+/.exec(cluster)?.[0] : 'no answer'}, ${typeof repl === 'string' ? (/master_link_status:\w+/.exec(repl)?.[0] ?? /role:\w+/.exec(repl)?.[0]) : 'no answer'}`;
+        });
+        throw new Error(`the cluster is not healthy after ${timeoutMs} ms (${why.join('; ')})`);
+      }
       await sleep(50);
     }
   }
@@ -238,9 +248,9 @@ export class LocalCluster {
     return true;
   }
 
-  /** The hash slot of `key`. */
+  /** The hash slot of `key` (computed as ioredis does, so that it needs no live node). */
   async slotOf(key: string): Promise<number> {
-    return Number(await this.ask(this.nodes[0]!, 'CLUSTER', 'KEYSLOT', key));
+    return calculateSlot(key);
   }
 
   /**

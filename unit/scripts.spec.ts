@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Code, include, scriptArgs, withIncludes } from '../lib/redis/scripts';
+import { include, withIncludes } from '../lib/redis/lua-source';
+import { Code, scriptArgs } from '../lib/redis/scripts';
 
 const LUA = join(__dirname, '..', 'lib', 'redis', 'lua');
 

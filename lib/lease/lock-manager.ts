@@ -75,15 +75,17 @@ export class LockManager {
   }
 
   /** What a heartbeat's answer means for each lock: confirmed, re-taken, or lost (StreamDisowned). */
-  private apply(sent: readonly Lease[], statuses: readonly LockStatus[], sentAt: number, epoch: string | undefined, fences: readonly (number | undefined)[] = []): Extended {
+  private apply(sent: readonly Lease[], statuses: readonly (LockStatus | undefined)[], sentAt: number, epoch: string | undefined, fences: readonly (number | undefined)[] = []): Extended {
     const { ledger, log, metrics } = this.deps;
-    this.failingSince = undefined;
     if (epoch !== undefined) ledger.epoch = epoch;
     const lost: Lease[] = [];
     const strays: Lease[] = [];
     const confirmed: Lease[] = [];
+    let unanswered = 0;
     sent.forEach((lease, i) => {
-      const status = statuses[i]!;
+      const status = statuses[i];
+      // No answer for this lock (its Cluster node failed): judged by its last confirmation.
+      if (status === undefined) return void unanswered++;
       const name = lease.payload.dataStreamName;
       metrics.recordLockExtensionAttempt?.(name, status !== LockStatus.Lost);
       if (!ledger.isCurrent(lease)) {
@@ -104,6 +106,8 @@ export class LockManager {
       }
     });
     ledger.confirm(confirmed, sentAt);
+    if (unanswered === 0) this.failingSince = undefined;
+    else log.warn({ streams: unanswered, owned: ledger.size }, 'heartbeat: Redis did not answer for some locks (a node failed); retrying at the next tick');
     return lost.length === 0 && strays.length === 0 ? NOTHING : { lost, strays };
   }
 

@@ -1,8 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
-import { Observable, defer, forkJoin, from, lastValueFrom, map, of } from 'rxjs';
+import { Observable, catchError, defer, forkJoin, from, lastValueFrom, map, of, timeout } from 'rxjs';
 import type { BadEntry } from '../codecs/lbs-message';
 import type { Layout } from '../layout';
-import { CommitResult, Extension as ExtendResult, LbsPort, LbsSession, LockStatus, NewEntry, TakeResult } from '../port';
+import { CommitResult, Extension as ExtendResult, LbsPort, LbsSession, LockStatus, MemberInput, NewEntry, TakeResult } from '../port';
 import { mergeKeyspaceFlags } from '../rules/keyspace-flags';
 import { isCluster } from './connections';
 import { ensurePartitionCount } from './partition-count';
@@ -41,8 +41,12 @@ export class PartitionedPort implements LbsPort {
   readonly consumer: string;
   private readonly ports: readonly RedisPort[];
 
+  /** How long one partition's extension may take before its locks count as unanswered: three quarters of the TTL, so the others' answers arrive before the heartbeat gives up on the whole call (one TTL). */
+  private readonly partitionTimeoutMs: number;
+
   constructor(private readonly redis: Redis | Cluster, private readonly service: string, private readonly layout: Layout, consumer: string, ttl: number) {
     this.consumer = consumer;
+    this.partitionTimeoutMs = (3 * ttl) / 4;
     this.ports = Array.from({ length: layout.partitions }, (_, p) => new RedisPort(redis, layout.keysOf(p), consumer, ttl));
   }
 
@@ -102,21 +106,46 @@ export class PartitionedPort implements LbsPort {
     return defer(() => this.portOfLock(lockKey).claim(lockKey, idInLbs, minIdleMs));
   }
 
-  extendLocks(lockKeys: readonly string[], seenEpoch: string): Observable<ExtendResult> {
+  /**
+   * One extension call per partition holding some of `lockKeys` (each with its own epoch, and the
+   * fences of its locks). The member record goes to partition 0 (the service's one membership
+   * registry, `keysOf(0).members`), called even when it holds none of the locks, and the registry
+   * and the Redis clock come back from there.
+   */
+  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences: readonly number[] = [], member?: MemberInput): Observable<ExtendResult> {
     return defer(() => {
       const seen = splitEpochs(seenEpoch, this.ports.length);
       const epochs = [...seen];
       const groups = byPartition(lockKeys, (key) => this.layout.partitionOfKey(key) ?? 0);
-      const statuses: LockStatus[] = new Array(lockKeys.length);
+      if (member !== undefined && !groups.has(0)) groups.set(0, { items: [], at: [] });
+      const statuses: (LockStatus | undefined)[] = new Array(lockKeys.length);
+      const newFences: (number | undefined)[] = new Array(lockKeys.length);
+      let registry: Pick<ExtendResult, 'members' | 'now'> = {};
+      const failed: unknown[] = [];
+      // A partition whose node fails (or does not answer in time) leaves its locks unanswered
+      // (undefined) and the others go on: one primary's failover must not stop the heartbeat of
+      // the locks on the other primaries.
       const calls = [...groups].map(([p, { items, at }]) =>
-        this.ports[p]!.extendLocks(items, seen[p]!).pipe(
-          map(({ statuses: found, epoch }) => {
+        this.ports[p]!.extendLocks(items, seen[p]!, at.map((i) => fences[i] ?? 0), p === 0 ? member : undefined).pipe(
+          map(({ statuses: found, fences: taken, epoch, members, now }) => {
             found.forEach((status, i) => (statuses[at[i]!] = status));
+            taken?.forEach((fence, i) => (newFences[at[i]!] = fence));
             if (epoch !== undefined) epochs[p] = epoch;
+            if (p === 0) registry = { members, now };
+          }),
+          timeout({ first: this.partitionTimeoutMs }),
+          catchError((err: unknown) => {
+            failed.push(err);
+            return of(undefined);
           }),
         ),
       );
-      return (calls.length === 0 ? of([]) : forkJoin(calls)).pipe(map(() => ({ statuses, epoch: epochs.join(' ') })));
+      return (calls.length === 0 ? of([]) : forkJoin(calls)).pipe(
+        map(() => {
+          if (failed.length === calls.length && calls.length > 0) throw failed[0];
+          return { statuses, fences: newFences, epoch: epochs.join(' '), ...registry };
+        }),
+      );
     });
   }
 

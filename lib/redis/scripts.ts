@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
-import { COMMITTED_SEP, FENCE_SEP, MUTEX_KEY_SEP } from '../keys';
+import { MUTEX_KEY_SEP } from '../keys';
 import { ClaimResult, CommitResult, Extension, FinishResult, LockStatus, MemberInput, NewEntry, TakeResult } from '../port';
 import type { MemberRecord } from '../rules/balance';
 import { idRange } from '../rules/entry-ids';
+import { source } from './lua-source';
 
 /** Most keys passed to one script call: keeps each call short so Redis stays responsive. */
 export const KEYS_PER_CALL = 1000;
@@ -50,17 +49,6 @@ export const scriptArgs = <E>(
   return args;
 };
 
-/**
- * A script's source with its `--!include <name>` lines replaced by `lua/include/<name>.lua`
- * (each include once, includes of includes first): the snippets several scripts share.
- */
-export const withIncludes = (source: string, read: (name: string) => string, seen = new Set<string>()): string =>
-  source.replace(/^--!include (\w+)\s*$/gm, (_, name: string) => {
-    if (seen.has(name)) return '';
-    seen.add(name);
-    return withIncludes(read(name), read, seen).trimEnd();
-  });
-
 type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks' | 'leave' | 'commit';
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 /** What every `-n` script returns: one code per entry and, beside it, its detail (false when none). */
@@ -78,25 +66,6 @@ const FILES: Record<ScriptName, string> = {
   leave: 'leave-2.lua',
   commit: 'commit-n.lua',
 };
-const LUA = join(__dirname, 'lua');
-/** The include `entrykeys`: the suffixes of the keys beside a lock key, from `keys.ts` (one definition for TypeScript and Lua). */
-const ENTRY_KEYS_LUA = `-- The keys beside a lock key, as lib/keys.ts entryKeysOf derives them: its last separator replaced.
-local function beside_lock(lock, sep)
-  local at, from = nil, 1
-  while true do
-    local s = string.find(lock, '${MUTEX_KEY_SEP}', from, true)
-    if not s then break end
-    at, from = s, s + 1
-  end
-  if not at then return lock .. sep end
-  return string.sub(lock, 1, at - 1) .. sep .. string.sub(lock, at + ${MUTEX_KEY_SEP.length})
-end
--- committed_key(lock): the committed position of a stream; fence_key(lock): its fencing token.
-local function committed_key(lock) return beside_lock(lock, '${COMMITTED_SEP}') end
-local function fence_key(lock) return beside_lock(lock, '${FENCE_SEP}') end
-`;
-export const include = (name: string): string => (name === 'entrykeys' ? ENTRY_KEYS_LUA : readFileSync(join(LUA, 'include', `${name}.lua`), 'utf8'));
-const source = (file: string): string => withIncludes(readFileSync(join(LUA, file), 'utf8'), include);
 
 /** The keys and names every script of one consumer works on (see `keys.ts`). */
 export interface ScriptContext {
