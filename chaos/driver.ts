@@ -275,8 +275,13 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
     mustDeadLetter: def.mustDeadLetter ?? [],
     mayDeadLetter: def.mayDeadLetter ?? [],
     commitEntries: settings.commitEntries,
+    writesMayVanish: def.doneMayBeLost === true,
   });
   const failures = def.doneMayBeLost ? analysis.failures.filter((f) => !f.startsWith('finished more than once')) : [...analysis.failures];
+  const lostCommits = analysis.entries?.afterLostCommit;
+  if (lostCommits !== undefined && lostCommits.count > 0) {
+    notes.push(`entries handled again after the failover lost their commit: ${lostCommits.count} (at most ${lostCommits.maxPerTake} in one take)`);
+  }
   if (def.doneMayBeLost && analysis.finishedTwice.length > 0) {
     notes.push(`finished again after the failover lost its acknowledgement: ${analysis.finishedTwice.length} (${analysis.finishedTwice.slice(0, 3).join(', ')})`);
   }

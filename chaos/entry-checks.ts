@@ -16,6 +16,12 @@ export interface EntryAnalysis {
   readonly maxRepeatedPerTake: number;
   /** the bound of that: one commit batch */
   readonly bound: number;
+  /**
+   * Entries handled again because the commit that covered them was acknowledged by a primary that
+   * then failed before its replica had it (asynchronous replication): how many, and the longest
+   * run of them in one take. Only where the fault can lose acknowledged writes.
+   */
+  readonly afterLostCommit: { readonly count: number; readonly maxPerTake: number };
   /** one take handled its entries out of stream order */
   readonly outOfOrder: string[];
   /** an entry handled again, after a consumer had reported it committed, by a take not older than the committer's */
@@ -39,6 +45,11 @@ export interface EntryInput {
   readonly events: readonly (ConsumerEvent & { pid: number })[];
   /** commitEvery.entries of the consumers */
   readonly commitEntries: number;
+  /**
+   * A primary failed over in this window (ms): a commit reported in it may have been lost with the
+   * primary, so the entries it covered may be handled again beyond the bound of one batch.
+   */
+  readonly commitsMayVanish?: { readonly from: number; readonly to: number };
 }
 
 /**
@@ -47,7 +58,7 @@ export interface EntryInput {
  * it committed (or by a stale take finishing what it held), and at most one commit batch per take
  * that another take followed.
  */
-export const analyseEntries = ({ checked, written, events, commitEntries }: EntryInput): EntryAnalysis => {
+export const analyseEntries = ({ checked, written, events, commitEntries, commitsMayVanish }: EntryInput): EntryAnalysis => {
   const handlings = new Map<string, { entry: string; pid: number; fence: number; at: number }[]>();
   const commits = new Map<string, { entry: string; fence: number; at: number }[]>();
   for (const e of events) {
@@ -63,11 +74,16 @@ export const analyseEntries = ({ checked, written, events, commitEntries }: Entr
   const outOfOrder: string[] = [];
   const repeatedAfterCommit: string[] = [];
   let lost = 0;
+  let afterLostCommit = 0;
+  let maxAfterLostCommit = 0;
+  /** The earliest commit reported of this entry (or of a later one), if any. */
+  const coveringCommit = (id: string, entry: string) => (commits.get(id) ?? []).filter((c) => compareIds(c.entry, entry) >= 0).sort((a, b) => a.at - b.at)[0];
   for (const [id, name] of checked) {
     const ids = written.get(shortName(name)) ?? [];
     const hs = (handlings.get(id) ?? []).sort((a, b) => a.at - b.at);
     const seen = new Map<string, string>();
     const repeatedOf = new Map<string, number>();
+    const lostCommitOf = new Map<string, number>();
     const lastOfTake = new Map<string, string>();
     const label = `${id} (${shortName(name).slice(0, 40)})`;
     for (const h of hs) {
@@ -81,6 +97,13 @@ export const analyseEntries = ({ checked, written, events, commitEntries }: Entr
         continue;
       }
       twice++;
+      const covering = coveringCommit(id, h.entry);
+      if (commitsMayVanish !== undefined && covering !== undefined && covering.at >= commitsMayVanish.from && covering.at <= commitsMayVanish.to && covering.at < h.at) {
+        // Its commit went to the primary that failed: lost with it, not a repeat the library chose.
+        afterLostCommit++;
+        lostCommitOf.set(take, (lostCommitOf.get(take) ?? 0) + 1);
+        continue;
+      }
       repeatedOf.set(first, (repeatedOf.get(first) ?? 0) + 1);
       // A take that began after the commit (a fence not lower than the committer's) must start after it;
       // a stale take (lower fence) finishing the entry it had in flight is the bounded case below.
@@ -88,6 +111,7 @@ export const analyseEntries = ({ checked, written, events, commitEntries }: Entr
       if (committedBefore !== undefined) repeatedAfterCommit.push(`${label}: ${h.entry} handled again (take ${take}) after ${committedBefore.entry} was reported committed`);
     }
     for (const n of repeatedOf.values()) maxRepeatedPerTake = Math.max(maxRepeatedPerTake, n);
+    for (const n of lostCommitOf.values()) maxAfterLostCommit = Math.max(maxAfterLostCommit, n);
     expected += ids.length;
     for (const entryId of ids) {
       if (seen.has(entryId)) handled++;
@@ -102,5 +126,5 @@ export const analyseEntries = ({ checked, written, events, commitEntries }: Entr
   if (outOfOrder.length > 0) failures.push(`entries out of order: ${outOfOrder.slice(0, 3).join('; ')}`);
   if (repeatedAfterCommit.length > 0) failures.push(`entries handled again after their commit: ${repeatedAfterCommit.slice(0, 3).join('; ')}`);
   if (maxRepeatedPerTake > commitEntries) failures.push(`${maxRepeatedPerTake} entries of one take handled again > bound ${commitEntries} (one commit batch)`);
-  return { expected, handled, lost, lostSample, twice, maxRepeatedPerTake, bound: commitEntries, outOfOrder, repeatedAfterCommit, failures };
+  return { expected, handled, lost, lostSample, twice, maxRepeatedPerTake, bound: commitEntries, afterLostCommit: { count: afterLostCommit, maxPerTake: maxAfterLostCommit }, outOfOrder, repeatedAfterCommit, failures };
 };
