@@ -25,52 +25,28 @@ export interface SweepPage {
   readonly takenBack: number;
   /** Where the following page starts ('-' again after the last page). */
   readonly next: string;
-  /** Ids of lockless entries `mayClaim` held back this time. */
+  /** Ids of entries `mayClaim` held back this time. */
   readonly deferred?: readonly string[];
 }
 
+/** What one claim of a sweep page gave: a new stream, an owned stream's entry taken back, or nothing. */
 /** Per entry: its new fence when claimed, `taken-back` when the lock was already ours, false when not claimed. */
 type Won = number | 'taken-back' | false;
 
-/** The entries whose lock is gone: one PTTL each, sent together. */
-const lockless = ({ port, lockKeyOf }: RecoveryDeps, entries: readonly LbsEntry[]): Observable<readonly LbsEntry[]> =>
-  entries.length === 0
-    ? of([])
-    : forkJoin(entries.map((e) => port.touchLock(lockKeyOf(e.payload.dataStreamName, e.payload.idInLbs)))).pipe(
-        map((ttls) => entries.filter((_, i) => ttls[i] === -2)),
-      );
-
 /**
- * The entries to try, when this consumer may take fewer than there are (`sweepRoom`): those whose
- * lock is gone, so that its few places go to entries it can win. With room for all, all of them
- * (the claim script checks the locks anyway).
+ * The entries whose lock is gone, when this consumer may take fewer than there are (`sweepRoom`):
+ * one PTTL each (sent together), so that its few places go to entries it can win. With room for
+ * all, all of them (the claim script checks the locks anyway).
  */
 const withoutLock = (deps: RecoveryDeps, entries: readonly LbsEntry[]): Observable<readonly LbsEntry[]> =>
   defer(() => {
+    const { port, lockKeyOf } = deps;
     const room = sweepRoom(deps);
-    if (room === 0) return of([]);
-    return entries.length <= room ? of(entries) : lockless(deps, entries);
+    if (entries.length <= room || room === 0) return of(room === 0 ? [] : entries);
+    return forkJoin(entries.map((e) => port.touchLock(lockKeyOf(e.payload.dataStreamName, e.payload.idInLbs)))).pipe(
+      map((ttls) => entries.filter((_, i) => ttls[i] === -2)),
+    );
   });
-
-/** Claims each entry (together), collecting failures: the other claims go on. */
-const claimEach = (deps: RecoveryDeps, entries: readonly LbsEntry[], minIdleMs: number, failures: unknown[]): Observable<Won[]> => {
-  const { port, ledger, lockKeyOf } = deps;
-  if (entries.length === 0) return of([]);
-  return forkJoin(
-    entries.map((entry) =>
-      port.claim(lockKeyOf(entry.payload.dataStreamName, entry.payload.idInLbs), entry.payload.idInLbs, minIdleMs).pipe(
-        map((result): Won => {
-          if (result.kind !== 'claimed') return false;
-          return result.takenBack === true && ledger.holds(entry.payload.dataStreamName, entry.payload.idInLbs) ? 'taken-back' : result.fence;
-        }),
-        catchError((err: unknown) => {
-          failures.push(err);
-          return of<Won>(false);
-        }),
-      ),
-    ),
-  );
-};
 
 /**
  * Recovers one page of the pending list: skips the entries this consumer keeps (held, or handed
@@ -83,7 +59,7 @@ const claimEach = (deps: RecoveryDeps, entries: readonly LbsEntry[], minIdleMs: 
  * announced twice. A failed claim is collected in `failures`; the other claims of the page go on.
  */
 export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string, mayClaim: (entry: LbsEntry) => boolean = () => true): Observable<SweepPage> => {
-  const { port, ledger, options } = deps;
+  const { port, ledger, options, lockKeyOf } = deps;
   return port.pending(minIdleMs, start, options.lbsRecoveryCount).pipe(
     concatMap((rows) => {
       const next = rows.length < options.lbsRecoveryCount ? '-' : `(${rows[rows.length - 1]!.id}`;
@@ -94,33 +70,40 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string,
           const decoded = partitionEntries(entries.filter((e): e is RawEntry => e !== null), options.maxEntryBytes, deps.belongsHere);
           const { bad } = decoded;
           const failures: unknown[] = [];
-          // Entries of owned streams come back whatever the room or the fleet's order: they add nothing.
-          const owned = decoded.good.filter((e) => ledger.holds(e.payload.dataStreamName, e.payload.idInLbs));
-          const allowed = decoded.good.filter((e) => !owned.includes(e) && mayClaim(e));
-          // Held back, and lockless now: taken at the next turn if still lockless then (a lock alive
-          // now says nothing of the next turn: its stream must wait for its designated claimer again).
-          const heldBack = decoded.good.filter((e) => !owned.includes(e) && !allowed.includes(e));
-          const deferred$ = lockless(deps, heldBack).pipe(
-            map((free) => free.map((e) => e.payload.idInLbs)),
-            catchError(() => of([] as string[])),
-          );
           // At most the room this consumer has left (maxStreams): the others stay for consumers with room.
           let reserved = 0;
           let good: readonly LbsEntry[] = [];
-          const takenBack$ = claimEach(deps, owned, minIdleMs, failures);
-          const claims$ = withoutLock(deps, allowed).pipe(concatMap((free) => {
+          const allowed = decoded.good.filter(mayClaim);
+          const deferred = decoded.good.filter((e) => !allowed.includes(e)).map((e) => e.payload.idInLbs);
+          const lockless$ = withoutLock(deps, allowed);
+          const claims$ = lockless$.pipe(concatMap((free) => {
             reserved = ledger.reserve(Math.min(free.length, sweepRoom(deps)));
             good = free.slice(0, reserved);
-            return claimEach(deps, good, minIdleMs, failures);
+            return good.length === 0
+              ? of([] as Won[])
+              : forkJoin(
+                  good.map((entry) =>
+                    port.claim(lockKeyOf(entry.payload.dataStreamName, entry.payload.idInLbs), entry.payload.idInLbs, minIdleMs).pipe(
+                      map((result): Won => {
+                        if (result.kind !== 'claimed') return false;
+                        return result.takenBack === true && ledger.holds(entry.payload.dataStreamName, entry.payload.idInLbs) ? 'taken-back' : result.fence;
+                      }),
+                      catchError((err: unknown) => {
+                        failures.push(err);
+                        return of<Won>(false);
+                      }),
+                    ),
+                  ),
+                );
           }), finalize(() => ledger.unreserve(reserved)));
-          return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), forkJoin([takenBack$, claims$, deferred$])).pipe(
+          return concat(port.ackDangling(dangling).pipe(ignoreElements()), deadLetter$(deps, bad), claims$).pipe(
             map(
-              ([back, won, deferred]): SweepPage => ({
+              (won): SweepPage => ({
                 examined: rows.length,
                 recovered: good.flatMap((e, i) => { const fence = won[i]; return typeof fence === 'number' ? [{ ...e, fence }] : []; }),
                 deadLettered: bad,
                 failures,
-                takenBack: back.filter((w) => w === 'taken-back').length,
+                takenBack: won.filter((w) => w === 'taken-back').length,
                 next,
                 deferred,
               }),
