@@ -84,12 +84,18 @@ describe('rendezvous (weighted, FNV-1a + fmix32)', () => {
 });
 
 describe('the fleet view and the balance decisions', () => {
-  it('counts only live members, and shares only among the settled ones', () => {
-    const view = fleetView([member('a', 900), member('b', 0), member('dead', 100, { seenAt: 7000 }), member('new', 5, { joinedAt: 8000 })], 10_000, rules);
+  it('counts only live members (the streams of those still settling too), and shares only among the settled ones', () => {
+    const view = fleetView([member('a', 900), member('b', 0), member('dead', 100, { seenAt: 7000 }), member('new', 6, { joinedAt: 8000 })], 10_000, rules);
     expect(view.live.map((m) => m.name)).to.deep.equal(['a', 'b', 'new']);
     expect([...view.settled.keys()]).to.deep.equal(['a', 'b']);
-    expect(view.total).to.equal(900);
-    expect(Object.fromEntries(view.shares)).to.deep.equal({ a: 450, b: 450 });
+    expect(view.total).to.equal(906);
+    expect(Object.fromEntries(view.shares)).to.deep.equal({ a: 453, b: 453 });
+  });
+
+  it("lets a settled member take at once the streams of one that died before it settled", () => {
+    // The survivor holds 10, a consumer started 1 s ago held 5 and died: all 15 are the survivor's share.
+    const view = fleetView([member('s', 10), member('young', 5, { joinedAt: 9000 })], 10_000, rules);
+    expect(view.shares.get('s')).to.equal(15);
   });
 
   it('hands back the excess over the share, at most a batch per heartbeat, and nothing within the tolerance', () => {

@@ -38,7 +38,7 @@ export interface FleetView {
   readonly settled: ReadonlyMap<string, MemberRecord>;
   /** The fair share of every settled member (fractional), by name. */
   readonly shares: ReadonlyMap<string, number>;
-  /** Streams held by the settled members: what the shares divide. */
+  /** Streams held by the live members (settled or not): what the shares of the settled ones divide. */
   readonly total: number;
   /**
    * Every live member settled a quarter of `settleMs` ago at least: each of them has read a
@@ -135,7 +135,9 @@ export const rendezvous = (key: string, candidates: readonly { readonly name: st
 export const fleetView = (records: readonly MemberRecord[], now: number, rules: BalanceRules, minTotal = 0): FleetView => {
   const live = records.filter((m) => now - m.seenAt <= rules.memberTtlMs);
   const settledList = live.filter((m) => now - m.joinedAt >= rules.settleMs);
-  const total = Math.max(minTotal, settledList.reduce((sum, m) => sum + m.owned, 0));
+  // Streams held by live members that are still settling count too: a member that dies before it
+  // settled leaves streams the settled ones must be able to take at once.
+  const total = Math.max(minTotal, live.reduce((sum, m) => sum + m.owned, 0));
   return {
     at: now,
     live,
