@@ -62,7 +62,9 @@ export const analyseEntries = ({ checked, written, events, commitEntries, commit
   const handlings = new Map<string, { entry: string; pid: number; fence: number; at: number }[]>();
   const commits = new Map<string, { entry: string; fence: number; at: number }[]>();
   for (const e of events) {
-    if (e.id === undefined || !checked.has(e.id)) continue;
+    // On a Cluster each partition has its own LBS, so two streams added in the same millisecond can
+    // have the same LBS id: an event counts for the stream it names.
+    if (e.id === undefined || !checked.has(e.id) || (e.stream !== undefined && e.stream !== shortName(checked.get(e.id)!))) continue;
     if (e.event === 'handled') handlings.set(e.id, [...(handlings.get(e.id) ?? []), { entry: e.entry, pid: e.pid, fence: e.fence, at: e.at }]);
     else if (e.event === 'committed') commits.set(e.id, [...(commits.get(e.id) ?? []), { entry: e.entry, fence: e.fence, at: e.at }]);
   }
