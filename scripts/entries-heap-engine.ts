@@ -10,16 +10,10 @@ import { EntryEngine } from '../lib/entries/engine';
 import type { EntryPort } from '../lib/entries/port';
 import { lockKey } from '../lib/keys';
 import { LeaseLedger } from '../lib/lease/ledger';
+import { heapAfterGc, sleep } from './heap-after-gc';
 
 const n = Number(process.argv[2] ?? 20_000);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const heap = async (): Promise<number> => {
-  for (let i = 0; i < 4; i++) {
-    (global as { gc?: () => void }).gc?.();
-    await sleep(20);
-  }
-  return process.memoryUsage().heapUsed;
-};
+const heap = (): Promise<number> => heapAfterGc();
 const port: EntryPort = {
   open: async () => undefined,
   read: () => new Promise(() => undefined),

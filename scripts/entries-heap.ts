@@ -9,17 +9,11 @@
 import Redis from 'ioredis';
 import { NEVER, Subscription, of } from 'rxjs';
 import { LBS_FIELD, RedisStreamClient, consumeStream, lbsKey, processStreams } from '../lib';
+import { heapAfterGc, sleep } from './heap-after-gc';
 
 const n = Number(process.argv[2] ?? 20_000);
 const url = process.argv[3] ?? 'redis://127.0.0.1:6379';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const heap = async (): Promise<number> => {
-  for (let i = 0; i < 3; i++) {
-    (global as { gc?: () => void }).gc?.();
-    await sleep(50);
-  }
-  return process.memoryUsage().heapUsed;
-};
+const heap = (): Promise<number> => heapAfterGc(3, 50);
 
 const run = async (consume: boolean, n: number): Promise<number> => {
   const admin = new Redis(url);

@@ -5,16 +5,10 @@
 import { NEVER, Subject } from 'rxjs';
 import { processStreams } from '../lib/operators/process-streams';
 import type { OwnershipNotification } from '../lib/types';
+import { heapAfterGc } from './heap-after-gc';
 
 const count = Number(process.argv[2] ?? 20_000);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const heap = async (): Promise<number> => {
-  for (let i = 0; i < 4; i++) {
-    (global as { gc?: () => void }).gc?.();
-    await sleep(20);
-  }
-  return process.memoryUsage().heapUsed;
-};
+const heap = (): Promise<number> => heapAfterGc();
 
 const main = async (): Promise<void> => {
   const source = new Subject<OwnershipNotification>();
