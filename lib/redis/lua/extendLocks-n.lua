@@ -26,9 +26,9 @@
               registry as a flat field/value list (false when ARGV[7] is ''), now = the Redis
               clock (ms); codes = one per lock key:
                 OK           extended (the lock was ours)
-                RETAKEN      the lock had vanished while still in this consumer's lock set, its
-                             entry still pending for this consumer, or Redis lost its data (the
-                             epoch changed): set again with NX, as the Go library does
+                RETAKEN      the lock had vanished and its entry is still pending for this
+                             consumer, or Redis lost its data (the epoch changed): set again with
+                             NX, as the Go library does
                 HELD         held by another consumer
                 NOT_PENDING  vanished while its entry went to another consumer or was finished
 ]]
@@ -50,9 +50,7 @@ for i = 6, #KEYS do
     code = OK
   elseif not holder then
     local id = entry_id(key, sep)
-    -- Not in the lock set any more: handed back (release took it out as it set the expiry; an
-    -- extension in flight must not take it again) or reaped: leave it to the claimers.
-    if dataLost or (id and redis.call('SISMEMBER', KEYS[4], key) == 1 and pending_owner(KEYS[2], group, id) == owner) then
+    if dataLost or (id and pending_owner(KEYS[2], group, id) == owner) then
       redis.call('SET', key, owner, 'PX', ttl, 'NX')
       redis.call('SADD', KEYS[4], key)
       local fence = redis.call('INCR', fence_key(key))
