@@ -20,7 +20,14 @@ export const mochaHooks = {
   async afterAll(): Promise<void> {
     setSharedRedisUrl(undefined);
     await shared?.stop();
-    // The run ends when nothing is left running ("exit": false): name what keeps it up, if anything.
-    setTimeout(() => console.error(`  Still running 5 s after the last spec (a leak): ${process.getActiveResourcesInfo().join(', ')}`), 5000).unref();
+    // The run ends when nothing is left running ("exit": false): name what keeps it up, if anything,
+    // and end it 30 s later as a failure (a leak must show, and must not hang the run).
+    setTimeout(() => {
+      console.error(`  Still running 5 s after the last spec (a leak): ${process.getActiveResourcesInfo().join(', ')}`);
+      setTimeout(() => {
+        console.error('  Ending the run: it was still kept up 35 s after the last spec (counted as a failure).');
+        process.exit(1);
+      }, 30_000).unref();
+    }, 5000).unref();
   },
 };
