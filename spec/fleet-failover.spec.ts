@@ -1,8 +1,6 @@
 import { expect } from 'chai';
-import { ChildConsumer } from '../support/child';
-import type { ConsumerConfig } from '../support/protocol';
-import { MUTEX_KEY_SEP } from '../lib';
-import { scanKeys, sharedRedisUrl, sleep, streamName, useService, waitUntil } from '../support/service';
+import { fleetFixture } from '../support/fleet-fixture';
+import { sleep, useService, waitUntil } from '../support/service';
 
 const HB = 1000;
 
@@ -10,27 +8,7 @@ describe('a mass failover in a balanced fleet (child processes)', function () {
   this.timeout(120_000);
   const t = useService('fleet-failover');
 
-  const child = (pod: string, config: Partial<ConsumerConfig> = {}): ChildConsumer => {
-    const c = new ChildConsumer({ redisUrl: sharedRedisUrl(), service: t.service, pod, hbInterval: HB, lbsIdleTime: 60_000, readCount: 500, claim: true, ...config });
-    t.onTeardown(() => c.kill());
-    return c;
-  };
-
-  const addStreams = async (n: number, from = 0): Promise<void> => {
-    const pipeline = t.admin.pipeline();
-    for (let i = from; i < from + n; i++) pipeline.xadd(`${t.service}-input`, '*', 'lbs-input', JSON.stringify({ DataStreamName: streamName(t.service, i), Info: { i } }));
-    await pipeline.exec();
-  };
-
-  /** Locks held in Redis, counted by holder. */
-  const holders = async (): Promise<Map<string, number>> => {
-    const keys = await scanKeys(t.admin, `${t.service}:*${MUTEX_KEY_SEP}*`);
-    const pipeline = t.admin.pipeline();
-    for (const key of keys) pipeline.get(key);
-    const counts = new Map<string, number>();
-    for (const [, holder] of (await pipeline.exec()) ?? []) if (typeof holder === 'string') counts.set(holder, (counts.get(holder) ?? 0) + 1);
-    return counts;
-  };
+  const { child, addStreams, holders } = fleetFixture(t, { hbInterval: HB, readCount: 500 });
 
   it("shares a dead consumer's 2,000 streams among 3 survivors by their load: each taken once, none lost, none disowned", async () => {
     // The holder stops reading the LBS at its maxStreams: the next 600 streams go to the one survivor already running.

@@ -1,34 +1,13 @@
 import { expect } from 'chai';
-import { ChildConsumer } from '../support/child';
-import type { ConsumerConfig } from '../support/protocol';
-import { MUTEX_KEY_SEP } from '../lib';
-import { scanKeys, sharedRedisUrl, sleep, streamName, useService, waitUntil as waitUntilEvery } from '../support/service';
+import type { ChildConsumer } from '../support/child';
+import { fleetFixture } from '../support/fleet-fixture';
+import { sleep, streamName, useService, waitUntil as waitUntilEvery } from '../support/service';
 
 describe('a balanced fleet (child processes)', function () {
   this.timeout(120_000);
   const t = useService('fleet');
 
-  const child = (pod: string, config: Partial<ConsumerConfig> = {}): ChildConsumer => {
-    const c = new ChildConsumer({ redisUrl: sharedRedisUrl(), service: t.service, pod, hbInterval: 1000, lbsIdleTime: 60_000, readCount: 100, claim: true, ...config });
-    t.onTeardown(() => c.kill());
-    return c;
-  };
-
-  const addStreams = async (n: number, from = 0): Promise<void> => {
-    const pipeline = t.admin.pipeline();
-    for (let i = from; i < from + n; i++) pipeline.xadd(`${t.service}-input`, '*', 'lbs-input', JSON.stringify({ DataStreamName: streamName(t.service, i), Info: { i } }));
-    await pipeline.exec();
-  };
-
-  /** Locks held in Redis, counted by holder: one SCAN, then the GETs in one pipeline. */
-  const holders = async (): Promise<Map<string, number>> => {
-    const keys = await scanKeys(t.admin, `${t.service}:*${MUTEX_KEY_SEP}*`);
-    const pipeline = t.admin.pipeline();
-    for (const key of keys) pipeline.get(key);
-    const counts = new Map<string, number>();
-    for (const [, holder] of (await pipeline.exec()) ?? []) if (typeof holder === 'string') counts.set(holder, (counts.get(holder) ?? 0) + 1);
-    return counts;
-  };
+  const { child, addStreams, holders } = fleetFixture(t, { hbInterval: 1000, readCount: 100 });
   /** Polls `condition` every 250 ms (the lock count reads every lock). */
   const waitUntil = (condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string | (() => string)): Promise<void> => waitUntilEvery(condition, timeoutMs, what, 250);
 
