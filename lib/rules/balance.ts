@@ -4,6 +4,7 @@
  * consumer computes the same answers from the same snapshot of the membership registry, so they
  * agree without talking to each other. Pure.
  */
+import { rendezvous } from './rendezvous';
 
 /** One consumer as the membership registry records it (`<service>-members`, written by its heartbeat). */
 export interface MemberRecord {
@@ -81,50 +82,7 @@ export const fairShares = (members: readonly Pick<MemberRecord, 'name' | 'capaci
   return shares;
 };
 
-/** FNV-1a of a string's UTF-16 code units, 32 bits. */
-export const fnv1a = (text: string): number => {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-};
-
-/** MurmurHash3's finaliser: spreads FNV-1a's weak low bits over all 32. */
-export const fmix32 = (input: number): number => {
-  let h = input >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-};
-
-/**
- * Weighted rendezvous hashing: the candidate that takes `key`. Each candidate scores
- * `-weight / ln(u)`, `u` a uniform hash of (candidate, key) in (0, 1); the highest wins, so a
- * candidate wins a share of the keys proportional to its weight, and every consumer picks the
- * same winner without talking to the others. Undefined when no candidate has a positive weight.
- *
- * @example
- * rendezvous('stream-7', [{ name: 'a', weight: 1 }, { name: 'b', weight: 3 }]) // 'b' for about 3 keys in 4
- */
-export const rendezvous = (key: string, candidates: readonly { readonly name: string; readonly weight: number }[]): string | undefined => {
-  let best: string | undefined;
-  let bestScore = -Infinity;
-  for (const { name, weight } of candidates) {
-    if (!(weight > 0)) continue;
-    const u = (fmix32(fnv1a(`${name}\u0000${key}`)) + 0.5) / 4294967296;
-    const score = -weight / Math.log(u);
-    if (score > bestScore || (score === bestScore && best !== undefined && name < best)) {
-      best = name;
-      bestScore = score;
-    }
-  }
-  return best;
-};
+export { fmix32, fnv1a, rendezvous } from './rendezvous';
 
 /**
  * Reads one snapshot of the registry: the live members (seen within the TTL), the settled ones
