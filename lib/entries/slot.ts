@@ -3,7 +3,7 @@ import { catchError } from 'rxjs/operators';
 import { NotOwnerError, StreamHandedBackError, asRedisError } from '../errors';
 import type { Lease, LeaseLedger } from '../lease/ledger';
 import type { Logger } from '../types';
-import type { EntryFeed, ReadSink, ResumePoint } from './consume-entries';
+import type { EntryFeed, ReadSink, ResumePoint } from './feed';
 import type { EntryPort, ReadRequest } from './port';
 import type { StreamEntry } from './types';
 
