@@ -1,4 +1,4 @@
-import { EMPTY, Observable, SchedulerLike, Subscription, concat, defer, ignoreElements, share, tap, throwError, timer } from 'rxjs';
+import { Observable, SchedulerLike, Subscriber, Subscription, throwError } from 'rxjs';
 
 /** `commitEvery` with its defaults filled in. */
 export interface CommitPolicy {
@@ -6,20 +6,7 @@ export interface CommitPolicy {
   readonly ms: number;
 }
 
-/**
- * The commit batching of one stream: handled entry ids wait here until they are committed, in
- * one commit of the last id (the position), at most `entries` of them uncommitted at once
- * (`handled` makes the handler of the next entry wait while the tail is full) and none longer than
- * `ms`. Commits run one at a time. Each id goes to `out.committed` once its commit succeeded; a
- * failed commit goes to `out.failed`, and every later `handled` / `flush` errors with it.
- *
- * ## Example
- * ```ts
- * const committer = new Committer({ commit: (position) => commit$(position) }, { entries: 100, ms: 50 }, asyncScheduler, { committed: emit, commitFailed: stop });
- * concat(handle(entry), committer.handled(entry.id)); // waits only when 100 ids are uncommitted
- * committer.flush(); // commits what is left, before a release
- * ```
- */
+/** Where a committer tells what became of the handled ids. */
 export interface CommitListener {
   /** An id handled and committed, in order. */
   committed(id: string): void;
@@ -33,12 +20,34 @@ export interface CommitTarget {
   commit(position: string): Observable<unknown>;
 }
 
+/**
+ * The commit batching of one stream: handled entry ids wait here until they are committed, in
+ * one commit of the last id (the position), at most `entries` of them uncommitted at once
+ * (`handled` makes the handler of the next entry wait while the tail is full) and none longer than
+ * `ms`. Commits run one at a time. Each id goes to `out.committed` once its commit succeeded; a
+ * failed commit goes to `out.failed`, and every later `handled` / `flush` errors with it.
+ *
+ * The committer observes its own commits (it is the observer of each), and whoever waits for
+ * them is kept in a list: a stream commits every few reads, so a commit costs no operator chain.
+ *
+ * ## Example
+ * ```ts
+ * const committer = new Committer({ commit: (position) => commit$(position) }, { entries: 100, ms: 50 }, asyncScheduler, { committed: emit, commitFailed: stop });
+ * concat(handle(entry), committer.handled(entry.id)); // waits only when 100 ids are uncommitted
+ * committer.flush(); // commits what is left, before a release
+ * ```
+ */
 export class Committer {
   /** Ids handled and not committed yet (allocated at the first, dropped at each commit). */
   private pending: string[] | undefined;
-  private inflight: Observable<never> | undefined;
-  private inflightCount = 0;
+  /** Ids of the commit in flight. */
+  private inflight: string[] | undefined;
+  /** Flushes waiting until nothing is pending or in flight. */
+  private waiters: Subscriber<never>[] | undefined;
+  /** The `ms` timer of the oldest pending id. */
   private timer: Subscription | undefined;
+  /** The timer fired while a commit was in flight: commit what is pending once it ends. */
+  private due = false;
   private failure: { readonly err: unknown } | undefined;
   private closed = false;
 
@@ -51,7 +60,11 @@ export class Committer {
 
   /** Records a handled entry; completes at once, or once a commit made room when the uncommitted tail is full. */
   handled(id: string): Observable<never> {
-    return defer(() => this.record(id) ?? EMPTY);
+    return new Observable<never>((subscriber) => {
+      const wait = this.record(id);
+      if (wait === undefined) return subscriber.complete();
+      return wait.subscribe(subscriber);
+    });
   }
 
   /**
@@ -59,46 +72,25 @@ export class Committer {
    * (the commit that makes room, or the error of an earlier failed commit). The loop's hot path.
    */
   record(id: string): Observable<never> | undefined {
-    if (this.failure !== undefined) return throwError(() => this.failure!.err);
+    if (this.failure !== undefined) return this.failed();
     const pending = (this.pending ??= []);
     pending.push(id);
-    if (pending.length + this.inflightCount >= this.policy.entries) return this.flush();
-    this.timer ??= timer(this.policy.ms, this.scheduler).subscribe(() => {
-      this.timer = undefined;
-      this.flush().subscribe({ error: () => undefined });
-    });
+    if (pending.length + (this.inflight?.length ?? 0) >= this.policy.entries) return this.flush();
+    this.timer ??= this.scheduler.schedule(fireTimer, this.policy.ms, this);
     return undefined;
   }
 
   /** Commits every id handled so far (after the commit in flight); completes when they are committed. */
   flush(): Observable<never> {
-    return defer((): Observable<never> => {
-      if (this.failure !== undefined) return throwError(() => this.failure!.err);
-      if (this.inflight !== undefined) return concat(this.inflight, defer(() => this.flush()));
-      const ids = this.pending;
-      if (ids === undefined || ids.length === 0) return EMPTY;
-      this.timer?.unsubscribe();
-      this.timer = undefined;
-      this.pending = undefined;
-      this.inflightCount = ids.length;
-      const inflight = this.target.commit(ids[ids.length - 1]!).pipe(
-        ignoreElements(),
-        tap({
-          complete: () => {
-            this.inflight = undefined;
-            this.inflightCount = 0;
-            if (!this.closed) for (const id of ids) this.out.committed(id);
-          },
-          error: (err: unknown) => {
-            this.inflight = undefined;
-            this.failure = { err };
-            if (!this.closed) this.out.commitFailed(err);
-          },
-        }),
-        share(),
-      );
-      this.inflight = inflight;
-      return inflight;
+    return new Observable<never>((subscriber) => {
+      if (this.failure !== undefined) return subscriber.error(this.failure.err);
+      if (this.inflight === undefined && (this.pending === undefined || this.pending.length === 0)) return subscriber.complete();
+      (this.waiters ??= []).push(subscriber);
+      if (this.inflight === undefined) this.commitPending();
+      return () => {
+        const i = this.waiters?.indexOf(subscriber) ?? -1;
+        if (i >= 0) this.waiters!.splice(i, 1);
+      };
     });
   }
 
@@ -106,7 +98,68 @@ export class Committer {
   close(): void {
     this.closed = true;
     this.pending = undefined;
+    this.waiters = undefined;
     this.timer?.unsubscribe();
     this.timer = undefined;
   }
+
+  /** @internal The `ms` timer fired. */
+  timerFired(): void {
+    this.timer = undefined;
+    if (this.closed || this.failure !== undefined) return;
+    if (this.inflight === undefined) this.commitPending();
+    else this.due = true;
+  }
+
+  /** @internal The commit in flight: its value (ignored). */
+  next(): void {}
+
+  /** @internal The commit in flight succeeded. */
+  complete(): void {
+    const ids = this.inflight!;
+    this.inflight = undefined;
+    if (this.closed) return;
+    for (const id of ids) this.out.committed(id);
+    const more = this.pending !== undefined && this.pending.length > 0;
+    if (more && (this.due || (this.waiters !== undefined && this.waiters.length > 0))) return this.commitPending();
+    this.due = false;
+    if (more) return;
+    const waiters = this.waiters;
+    this.waiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w.complete();
+  }
+
+  /** @internal The commit in flight failed: the committer is done. */
+  error(err: unknown): void {
+    this.inflight = undefined;
+    this.failure = { err };
+    this.timer?.unsubscribe();
+    this.timer = undefined;
+    if (this.closed) return;
+    const waiters = this.waiters;
+    this.waiters = undefined;
+    this.out.commitFailed(err);
+    if (waiters !== undefined) for (const w of waiters) w.error(err);
+  }
+
+  /** Commits the last pending id (nothing in flight). */
+  private commitPending(): void {
+    const ids = this.pending!;
+    this.pending = undefined;
+    this.due = false;
+    this.timer?.unsubscribe();
+    this.timer = undefined;
+    this.inflight = ids;
+    this.target.commit(ids[ids.length - 1]!).subscribe(this);
+  }
+
+  private failed(): Observable<never> {
+    const { err } = this.failure!;
+    return throwError(() => err);
+  }
+}
+
+/** The work of a committer's timer (a function of its state, not a closure per timer). */
+function fireTimer(this: unknown, committer?: Committer): void {
+  committer!.timerFired();
 }
