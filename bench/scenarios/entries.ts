@@ -27,13 +27,12 @@
  *    the survivor's first handled entry of that stream (its own `handled` line, same clock).
  *    Default hbInterval (TTL 2000 ms).
  */
-import { ReplaySubject } from 'rxjs';
 import { LBS_FIELD, lbsKey } from '../../lib';
 import { ChildConsumer } from '../../support/child';
 import type { RedisServer } from '../../support/redis-server';
 import { createGroup, sleep } from '../../support/service';
 import { committedIdLoop, fillStreams, takeLocks } from '../lib/entries';
-import { withClient, withConnections } from '../lib/entries-client';
+import { Gate, withClient, withConnections } from '../lib/entries-client';
 import { fillLbs, lbsJson, streamName } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, median, nowMs, percentile, progress, waitFor, waitOrThrow } from '../lib/stats';
@@ -55,12 +54,12 @@ const throughputOurs = (server: RedisServer, streams: number, perStream: number)
       Array.from({ length: streams }, (_, i) => streamName(service, i)),
       perStream,
     );
-    const gate = new ReplaySubject<void>(1);
+    const gate = new Gate();
     return withClient(conn, service, () => undefined, async (state) => {
       await fillLbs(redis, service, streams);
       await waitOrThrow(() => state.failure !== undefined || state.owned >= streams, 60_000, `the client to own ${streams} streams`);
-      const t0 = nowMs();
-      gate.next();
+      const t0 = performance.now();
+      gate.open();
       const total = streams * perStream;
       const ok = await waitFor(() => state.failure !== undefined || state.committed >= total, 120_000, 20);
       if (!ok) throw new Error(`${state.committed} of ${total} entries handled and committed after 120 s (outcomes ${JSON.stringify(Object.fromEntries(state.outcomes))})`);
