@@ -76,6 +76,22 @@ describe('consumeEntries (the work on one stream)', () => {
     expect(commits).to.deep.equal(['1-2']);
   });
 
+  it('goes on at once after a handler that returns EMPTY (a synchronous one), in order, committing as usual', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const b1 = cold<readonly StreamEntry[]>('-(b|)', { b: [e('1-1'), e('1-2')] });
+      const b2 = cold<readonly StreamEntry[]>(' --(b|)', { b: [e('1-3', { type: 'end' })] });
+      const seen: string[] = [];
+      const out = consumeEntries(feed([b1, b2]), (entry) => (seen.push(entry.id), EMPTY), policy({ until: (x) => x.fields.type === 'end' }), testScheduler);
+      expectObservable(out).toBe('---(abc|)', { a: '1-1', b: '1-2', c: '1-3' });
+      expectSubscriptions(b1.subscriptions).toBe('^!');
+      expectSubscriptions(b2.subscriptions).toBe('-^-!');
+      testScheduler.flush();
+      expect(seen).to.deep.equal(['1-1', '1-2', '1-3']);
+    });
+    expect(reads).to.deep.equal([['0-0', 2], ['1-2', 2]]);
+    expect(commits).to.deep.equal(['1-3']);
+  });
+
   it('completes at once, reading nothing, when the committed entry is the `until` one (its last owner finished it but could not call doneStream)', () => {
     testScheduler.run(({ cold, expectObservable }) => {
       const b1 = cold<readonly StreamEntry[]>('-(b|)', { b: [e('1-3')] });

@@ -145,7 +145,8 @@ class EntryLoop implements EntryContext, ReadSink, CommitListener, Unsubscribabl
         if (!this.fail(err)) return;
         continue;
       }
-      if (input === undefined) {
+      // nothing to wait for (EMPTY: a synchronous handler's no-op, or ctx.deadLetter()): no subscription
+      if (input === undefined || input === EMPTY) {
         if (!this.advance()) return;
         continue;
       }

@@ -39,9 +39,12 @@ export interface EntryContext {
 
 /**
  * Handles one entry; the next entry of the stream starts when the returned ObservableInput completes.
+ * A handler whose work is done when it returns (synchronous) returns `EMPTY`: the next entry then
+ * starts at once, and nothing is subscribed (the cheapest handler).
  * @example
  * const handle: EntryHandler = async (entry, ctx) => console.log(ctx.dataStreamName, entry.id, 'fence', ctx.fence);
  * consumeStream(client, stream, handle).subscribe();
+ * const count: EntryHandler = () => (handled++, EMPTY); // synchronous: nothing to wait for
  */
 export type EntryHandler = (entry: StreamEntry, ctx: EntryContext) => ObservableInput<unknown>;
 
