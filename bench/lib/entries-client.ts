@@ -4,7 +4,7 @@
  * one run.
  */
 import type Redis from 'ioredis';
-import { Observable, Subscription, defer, of, tap } from 'rxjs';
+import { EMPTY, Observable, Subscription, defer, of, tap } from 'rxjs';
 import { RedisStreamClient, consumeStream, processStreams } from '../../lib';
 import type { Logger } from '../../lib';
 import type { RedisServer } from '../../support/redis-server';
@@ -45,11 +45,17 @@ export class Gate {
 }
 
 /**
+ * What the no-op handler returns: `EMPTY` (the synchronous no-op the API documents, nothing to
+ * subscribe) or `of(undefined)` (an Observable that emits, subscribed per entry).
+ */
+export type NoopResult = 'empty' | 'of';
+
+/**
  * A client in this process with `processStreams(consumeStream)`; `ready` once it started; `owned`
  * streams handed to `processStreams`; `lastAt` when it last emitted an id (`performance.now()`: a clock read per id that allocates nothing). With `gate`, each
  * stream's `consumeStream` starts only once the gate opens (the streams are owned meanwhile).
  */
-export const startClient = (conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void, gate?: Gate) => {
+export const startClient = (conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void, gate?: Gate, result: NoopResult = 'empty') => {
   const state = { ready: false, owned: 0, committed: 0, lastAt: 0, failure: undefined as unknown, outcomes: new Map<string, number>() };
   const logger: Logger = { debug: () => undefined, info: (_o, msg) => void (msg === 'client started' && (state.ready = true)), warn: () => undefined, error: () => undefined };
   const client = new RedisStreamClient(conn, service, { consumerId: `bench-${service}`, readCount: 1000, logger });
@@ -60,7 +66,7 @@ export const startClient = (conn: Redis, service: string, onEntry: (fields: Reco
         client,
         (s) => {
           state.owned++;
-          const consume = defer(() => consumeStream(client, s, (entry) => (onEntry(entry.fields), of(undefined)), { until, readCount: COUNT_PER_STREAM }));
+          const consume = defer(() => consumeStream(client, s, result === 'empty' ? (entry) => (onEntry(entry.fields), EMPTY) : (entry) => (onEntry(entry.fields), of(undefined)), { until, readCount: COUNT_PER_STREAM }));
           return (gate === undefined ? consume : gate.hold(consume)).pipe(
             tap(() => {
               state.committed++;
@@ -98,8 +104,8 @@ export const withConnections = async <T>(server: RedisServer, body: (redis: Redi
 };
 
 /** `body` once a client (`startClient`) on `conn` started; unsubscribed after. */
-export const withClient = async <T>(conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void, body: (state: ClientState) => Promise<T>, gate?: Gate): Promise<T> => {
-  const { state, subscription } = startClient(conn, service, onEntry, gate);
+export const withClient = async <T>(conn: Redis, service: string, onEntry: (fields: Record<string, string>) => void, body: (state: ClientState) => Promise<T>, gate?: Gate, result?: NoopResult): Promise<T> => {
+  const { state, subscription } = startClient(conn, service, onEntry, gate, result);
   try {
     await waitOrThrow(() => state.ready || state.failure !== undefined, 30_000, 'the client started');
     return await body(state);

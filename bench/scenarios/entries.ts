@@ -6,6 +6,9 @@
  *    `consumeStream` held back by a gate), the clock starts and the gate opens; it stops at the
  *    100,000th id that `consumeStream` emits (handled by a no-op handler and committed), through
  *    `processStreams(client, (s) => consumeStream(client, s, noop, { until, readCount: 10 }))`,
+ *    the no-op returning `EMPTY` (the synchronous handler the API documents: nothing is
+ *    subscribed per entry, as the hand-written loop's no-op allocates nothing); for information,
+ *    the same with a handler returning `of(undefined)` (an Observable made and subscribed per entry),
  *    default `commitEvery`; the client's readCount (LBS) 1000. As for the baseline, whose locks
  *    are taken before its clock, the hand-out is outside the clock (scenario 2 measures it).
  *    Baseline: the hand-written loop of scenario 6a, design (a) (bench/lib/entries.ts: multiplexed
@@ -32,7 +35,7 @@ import { ChildConsumer } from '../../support/child';
 import type { RedisServer } from '../../support/redis-server';
 import { createGroup, sleep } from '../../support/service';
 import { committedIdLoop, fillStreams, takeLocks } from '../lib/entries';
-import { Gate, withClient, withConnections } from '../lib/entries-client';
+import { Gate, NoopResult, withClient, withConnections } from '../lib/entries-client';
 import { fillLbs, lbsJson, streamName } from '../lib/lbs';
 import type { BenchConfig, Row } from '../lib/report';
 import { fmt, median, nowMs, percentile, progress, waitFor, waitOrThrow } from '../lib/stats';
@@ -45,7 +48,7 @@ let serviceCounter = 0;
 const wallMs = (): number => performance.timeOrigin + performance.now();
 
 /** The clock stops at the last id emitted (`lastAt`), not at the poll that saw it. */
-const throughputOurs = (server: RedisServer, streams: number, perStream: number): Promise<number> =>
+const throughputOurs = (server: RedisServer, streams: number, perStream: number, result: NoopResult): Promise<number> =>
   withConnections(server, async (redis, conn) => {
     const service = `bench-en-ours-${++serviceCounter}`;
     await createGroup(redis, service);
@@ -65,7 +68,7 @@ const throughputOurs = (server: RedisServer, streams: number, perStream: number)
       if (!ok) throw new Error(`${state.committed} of ${total} entries handled and committed after 120 s (outcomes ${JSON.stringify(Object.fromEntries(state.outcomes))})`);
       if (state.failure !== undefined) throw state.failure;
       return total / ((state.lastAt - t0) / 1000);
-    }, gate);
+    }, gate, result);
   });
 
 const throughputLoop = (server: RedisServer, streams: number, perStream: number): Promise<number> =>
@@ -224,16 +227,19 @@ const failoverResume = async (server: RedisServer, kills: number, perVictim: num
 export const entriesScenario = async (server: RedisServer, config: BenchConfig): Promise<Row[]> => {
   const runs = config.quick ? 2 : 5;
   const ours: number[] = [];
+  const oursOf: number[] = [];
   const loop: number[] = [];
   progress('entries', `throughput: ${STREAMS} streams x ${ENTRIES_PER_STREAM} entries, no-op handler; 1 warm-up + ${runs} runs each`);
   for (let run = 0; run <= runs; run++) {
-    const o = await throughputOurs(server, STREAMS, ENTRIES_PER_STREAM);
+    const o = await throughputOurs(server, STREAMS, ENTRIES_PER_STREAM, 'empty');
     const l = await throughputLoop(server, STREAMS, ENTRIES_PER_STREAM);
+    const of = await throughputOurs(server, STREAMS, ENTRIES_PER_STREAM, 'of');
     if (run > 0) {
       ours.push(o);
       loop.push(l);
+      oursOf.push(of);
     }
-    progress('entries', `${run === 0 ? 'warm-up' : `run ${run}/${runs}`}: consumeStream ${fmt(o, 0)} entries/s, hand-written loop ${fmt(l, 0)} entries/s`);
+    progress('entries', `${run === 0 ? 'warm-up' : `run ${run}/${runs}`}: consumeStream ${fmt(o, 0)} entries/s (handler returning of(undefined): ${fmt(of, 0)}), hand-written loop ${fmt(l, 0)} entries/s`);
   }
   const heapStreams = 20_000;
   progress('entries', `heap: a child consumer owning ${heapStreams} idle streams, read by consumeStream, then another only holding as many`);
@@ -248,7 +254,7 @@ export const entriesScenario = async (server: RedisServer, config: BenchConfig):
   const kills = config.quick ? 3 : 8;
   progress('entries', `failover resume: ${kills} kills of an owner of 3 streams (TTL ${TTL} ms)`);
   const fo = await failoverResume(server, kills, 3, config.failoverCapMs);
-  const m = { ours: median(ours), loop: median(loop) };
+  const m = { ours: median(ours), oursOf: median(oursOf), loop: median(loop) };
   const p99 = percentile(lat.samples, 99);
   const foP99 = percentile(fo.samples, 99);
   return [
@@ -260,7 +266,17 @@ export const entriesScenario = async (server: RedisServer, config: BenchConfig):
       ratio: `${fmt(m.ours / m.loop, 2)}x`,
       target: '>= 0.7x',
       pass: m.ours / m.loop >= 0.7,
-      values: { medians: m, samples: { ours, loop }, runs, ratio: m.ours / m.loop, keysPerRead: KEYS_PER_READ, countPerStream: COUNT_PER_STREAM },
+      values: { medians: m, samples: { ours, loop }, runs, ratio: m.ours / m.loop, keysPerRead: KEYS_PER_READ, countPerStream: COUNT_PER_STREAM, handler: 'EMPTY' },
+    },
+    {
+      id: 'entries-throughput-of',
+      scenario: `6 the same, the handler returning of(undefined) (an Observable subscribed per entry)`,
+      ours: `${fmt(m.oursOf, 0)}/s`,
+      baseline: `${fmt(m.loop, 0)}/s hand-written loop`,
+      ratio: `${fmt(m.oursOf / m.loop, 2)}x`,
+      target: '-',
+      pass: null,
+      values: { medians: m, samples: { oursOf, loop }, runs, ratio: m.oursOf / m.loop, handler: 'of(undefined)' },
     },
     {
       id: 'entries-idle-heap',
