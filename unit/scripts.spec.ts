@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { include, withIncludes } from '../lib/redis/lua-source';
+import { entryKeysOf, lockKey } from '../lib/keys';
 import { Code, scriptArgs } from '../lib/redis/scripts';
 
 const LUA = join(__dirname, '..', 'lib', 'redis', 'lua');
@@ -15,6 +16,21 @@ describe('script arguments', () => {
 
   it('takes no per-entry arguments by default', () => {
     expect(scriptArgs(['K'], ['x', 'y'], 0, 2, (e) => e, ['A', 0])).to.deep.equal([3, 'K', 'x', 'y', 'A', 0]);
+  });
+
+  it('declares the keys beside each lock, a block per kind after the locks, so that a script touches no undeclared key', () => {
+    const locks = [lockKey('s1', '1-0'), lockKey('s2', '2-0')];
+    const args = scriptArgs(['K'], locks, 0, 2, (l) => l, ['A'], [(l) => l.length], ['committed', 'fence']);
+    const [c1, c2] = locks.map((l) => entryKeysOf(l));
+    expect(args).to.deep.equal([7, 'K', locks[0], locks[1], c1!.committed, c2!.committed, c1!.fence, c2!.fence, 'A', locks[0]!.length, locks[1]!.length]);
+  });
+
+  it('no script derives a key it did not declare, except the heartbeat re-take (its fence, rare; a migrating slot fails that call, retried next tick)', () => {
+    for (const file of readdirSync(LUA).filter((f) => f.endsWith('.lua'))) {
+      const text = readFileSync(join(LUA, file), 'utf8');
+      if (file === 'extendLocks-n.lua') expect(text, file).to.match(/fence_key\(key\)/);
+      else expect(text, file).not.to.match(/committed_key\(|fence_key\(/);
+    }
   });
 });
 

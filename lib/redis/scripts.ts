@@ -1,6 +1,6 @@
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
-import { MUTEX_KEY_SEP } from '../keys';
+import { MUTEX_KEY_SEP, entryKeysOf } from '../keys';
 import { ClaimResult, CommitResult, Extension, FinishResult, LockStatus, MemberInput, NewEntry, TakeResult } from '../port';
 import type { MemberRecord } from '../rules/balance';
 import { idRange } from '../rules/entry-ids';
@@ -18,11 +18,17 @@ export enum Code {
   Duplicate = -2,
 }
 
+/** A key `consumeStream` keeps beside each lock (see `entryKeysOf`), declared to a script that touches it. */
+export type BesideKey = 'committed' | 'fence';
+
 /**
  * The arguments of one call of a `-n` script over `entries[from, to)`: the key count, the fixed
- * keys, one key per entry, the fixed arguments, then each entry's arguments (`argvOf`, in order).
- * Built in one preallocated array: these calls carry up to 1000 entries on the heartbeat and
- * hand-out paths.
+ * keys, one lock key per entry, then for each of `beside` the key of that kind beside each lock
+ * (a block of n keys per kind, in the locks' order), the fixed arguments, then each entry's
+ * arguments (`argvOf`, in order). Every key a script touches is declared, so that a Cluster
+ * moving the slot key by key answers with a redirection or TRYAGAIN (which ioredis follows),
+ * never with a script that reached a key no longer there. Built in one preallocated array: these
+ * calls carry up to 1000 entries on the heartbeat and hand-out paths.
  */
 export const scriptArgs = <E>(
   fixedKeys: readonly string[],
@@ -32,18 +38,25 @@ export const scriptArgs = <E>(
   keyOf: (entry: E) => string,
   fixedArgv: readonly (string | number)[],
   argvOf: readonly ((entry: E) => string | number)[] = [],
+  beside: readonly BesideKey[] = [],
 ): (string | number)[] => {
   const n = to - from;
   const width = argvOf.length;
   const firstKey = 1 + fixedKeys.length;
-  const firstArgv = firstKey + n + fixedArgv.length;
+  const keyCount = n * (1 + beside.length);
+  const firstArgv = firstKey + keyCount + fixedArgv.length;
   const args: (string | number)[] = new Array(firstArgv + width * n);
-  args[0] = fixedKeys.length + n;
+  args[0] = fixedKeys.length + keyCount;
   for (let k = 0; k < fixedKeys.length; k++) args[1 + k] = fixedKeys[k]!;
-  for (let a = 0; a < fixedArgv.length; a++) args[firstKey + n + a] = fixedArgv[a]!;
+  for (let a = 0; a < fixedArgv.length; a++) args[firstKey + keyCount + a] = fixedArgv[a]!;
   for (let i = 0; i < n; i++) {
     const entry = entries[from + i]!;
-    args[firstKey + i] = keyOf(entry);
+    const lock = keyOf(entry);
+    args[firstKey + i] = lock;
+    if (beside.length > 0) {
+      const keys = entryKeysOf(lock);
+      for (let b = 0; b < beside.length; b++) args[firstKey + n * (b + 1) + i] = keys[beside[b]!];
+    }
     for (let a = 0; a < width; a++) args[firstArgv + width * i + a] = argvOf[a]!(entry);
   }
   return args;
@@ -165,7 +178,7 @@ export class Scripts {
       entries.length,
       (from, to) => {
         const { first, last } = idRange(entries.slice(from, to).map((e) => e.id));
-        const args = scriptArgs([deadlines, names, lbs, ownLocks], entries, from, to, (e) => e.lockKey, [owner, ttl, group, first, last], [(e) => e.name, (e) => e.id]);
+        const args = scriptArgs([deadlines, names, lbs, ownLocks], entries, from, to, (e) => e.lockKey, [owner, ttl, group, first, last], [(e) => e.name, (e) => e.id], ['fence']);
         return this.call.takeLocks(...args) as Promise<PerEntry>;
       },
       (code, detail): TakeResult => {
@@ -182,7 +195,7 @@ export class Scripts {
     return this.chunked(
       entries.length,
       (from, to) => {
-        const args = scriptArgs([lbs, names, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner], [(e) => e.id, (e) => e.name]);
+        const args = scriptArgs([lbs, names, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner], [(e) => e.id, (e) => e.name], ['committed', 'fence']);
         return this.call.finish(...args) as Promise<PerEntry>;
       },
       (code, detail): FinishResult => {
@@ -199,7 +212,7 @@ export class Scripts {
     return this.chunked(
       entries.length,
       (from, to) => {
-        const args = scriptArgs([lbs, deadlines, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner, ttl], [(e) => e.id, (e) => e.minIdle]);
+        const args = scriptArgs([lbs, deadlines, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner, ttl], [(e) => e.id, (e) => e.minIdle], ['fence']);
         return this.call.claim(...args) as Promise<PerEntry>;
       },
       (code, detail, fence): ClaimResult => {
@@ -215,7 +228,7 @@ export class Scripts {
   async commit(entries: readonly { readonly lockKey: string; readonly position: string }[]): Promise<CommitResult[]> {
     return this.chunked(
       entries.length,
-      (from, to) => this.call.commit(...scriptArgs([], entries, from, to, (e) => e.lockKey, [this.ctx.owner], [(e) => e.position])) as Promise<PerEntry>,
+      (from, to) => this.call.commit(...scriptArgs([], entries, from, to, (e) => e.lockKey, [this.ctx.owner], [(e) => e.position], ['committed'])) as Promise<PerEntry>,
       (code, detail): CommitResult => {
         if (code === Code.Ok) return { kind: 'committed' };
         return { kind: 'refused', holder: typeof detail === 'string' ? detail : undefined };

@@ -4,7 +4,8 @@
   KEYS[1]     LBS stream
   KEYS[2]     the service's consumer deadlines (sorted set: consumer -> deadline, ms, server clock)
   KEYS[3]     the claimer's set of lock keys
-  KEYS[4..n]  lock key of each entry
+  KEYS[4..n+3] lock key of each entry
+  KEYS[n+4..2n+3] the fence beside each lock key, in the same order (entryKeysOf in lib/keys.ts)
   ARGV[1]     consumer group
   ARGV[2]     the claimer: this consumer's name
   ARGV[3]     lock ttl, ms
@@ -22,11 +23,11 @@
 ]]
 --!include codes
 --!include deadline
---!include entrykeys
 local group, claimer, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local n = (#KEYS - 3) / 2
 local codes, details, fences, taken = {}, {}, {}, {}
-for i = 4, #KEYS do
-  local lock, j = KEYS[i], i - 3
+for j = 1, n do
+  local lock, fenceKey = KEYS[j + 3], KEYS[n + j + 3]
   local id, minIdle = ARGV[2 * j + 2], ARGV[2 * j + 3]
   local holder = redis.call('GET', lock)
   details[j] = false
@@ -43,8 +44,8 @@ for i = 4, #KEYS do
       taken[#taken + 1] = lock
       codes[j] = holder and RETAKEN or OK
       details[j] = entry[2]
-      local fence = holder and tonumber(redis.call('GET', fence_key(lock)))
-      fences[j] = fence or redis.call('INCR', fence_key(lock))
+      local fence = holder and tonumber(redis.call('GET', fenceKey))
+      fences[j] = fence or redis.call('INCR', fenceKey)
     end
   end
 end

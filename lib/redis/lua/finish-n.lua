@@ -6,7 +6,9 @@
   KEYS[1]     LBS stream
   KEYS[2]     the service's data-stream names (hash: DataStreamName -> LBS id in charge)
   KEYS[3]     this consumer's set of lock keys
-  KEYS[4..n]  lock key of each entry
+  KEYS[4..n+3] lock key of each entry
+  KEYS[n+4..2n+3] the committed position beside each lock key, in the same order
+  KEYS[2n+4..3n+3] the fence beside each lock key, in the same order (entryKeysOf in lib/keys.ts)
   ARGV[1]     consumer group
   ARGV[2]     the owner: this consumer's name
   ARGV[3..]   pairs: LBS entry id, DataStreamName, for each lock key in order
@@ -24,11 +26,11 @@
 ]]
 --!include codes
 --!include pending
---!include entrykeys
 local group, owner = ARGV[1], ARGV[2]
+local n = (#KEYS - 3) / 3
 local codes, details, locks, forget, ids, names, seen = {}, {}, {}, {}, {}, {}, {}
-for i = 4, #KEYS do
-  local lock, j = KEYS[i], i - 3
+for j = 1, n do
+  local lock = KEYS[j + 3]
   local id, name = ARGV[2 * j + 1], ARGV[2 * j + 2]
   local holder = redis.call('GET', lock)
   local code, detail = OK, false
@@ -48,8 +50,8 @@ for i = 4, #KEYS do
     seen[lock] = true
     forget[#forget + 1] = lock
     if code == OK then
-      locks[#locks + 1] = committed_key(lock)
-      locks[#locks + 1] = fence_key(lock)
+      locks[#locks + 1] = KEYS[n + j + 3]
+      locks[#locks + 1] = KEYS[2 * n + j + 3]
       ids[#ids + 1] = id
       names[#names + 1] = name
     end

@@ -6,7 +6,8 @@
   KEYS[2]     the service's data-stream names (hash: DataStreamName -> LBS id in charge)
   KEYS[3]     the LBS stream
   KEYS[4]     this consumer's set of lock keys
-  KEYS[5..n]  lock keys
+  KEYS[5..n+4] lock keys
+  KEYS[n+5..2n+4] the fence beside each lock key, in the same order (entryKeysOf in lib/keys.ts)
   ARGV[1]     the owner: this consumer's name
   ARGV[2]     ttl, ms
   ARGV[3]     the consumer group
@@ -24,9 +25,8 @@
 --!include codes
 --!include deadline
 --!include pending
---!include entrykeys
 local owner, ttl, group = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local n = #KEYS - 4
+local n = (#KEYS - 4) / 2
 -- Which entries of the batch are still pending for this consumer: one scan of its own pending
 -- list over the batch's id range; an entry not found there is looked up alone.
 local mine = {}
@@ -55,7 +55,7 @@ for i = 1, n do
     names[#names + 1] = name
     names[#names + 1] = id
     codes[i] = OK
-    details[i] = redis.call('INCR', fence_key(key))
+    details[i] = redis.call('INCR', KEYS[n + i + 4])
   else
     codes[i] = HELD
   end
