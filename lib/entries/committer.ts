@@ -18,14 +18,27 @@ export interface CommitListener {
 export interface CommitTarget {
   /** Commits the position; errors when refused. */
   commit(position: string): Observable<unknown>;
+  /**
+   * Whether a failed commit may be sent again (a transient Redis error: a Cluster moving the
+   * slot, a lost connection), not final (refused: another owner). Absent: every failure is final.
+   */
+  retryable?(err: unknown): boolean;
 }
+
+/** A commit that failed with a retryable error is sent again after min(COMMIT_RETRY_MAX_MS, COMMIT_RETRY_MS · 2^n), at most COMMIT_RETRIES times. */
+export const COMMIT_RETRY_MS = 50;
+export const COMMIT_RETRY_MAX_MS = 1000;
+export const COMMIT_RETRIES = 8;
 
 /**
  * The commit batching of one stream: handled entry ids wait here until they are committed, in
  * one commit of the last id (the position), at most `entries` of them uncommitted at once
  * (`handled` makes the handler of the next entry wait while the tail is full) and none longer than
  * `ms`. Commits run one at a time. Each id goes to `out.committed` once its commit succeeded; a
- * failed commit goes to `out.failed`, and every later `handled` / `flush` errors with it.
+ * commit that failed with an error the target calls retryable (a Cluster resharding the slot, a
+ * lost connection) is sent again with a backoff, up to `COMMIT_RETRIES` times (the tail stays
+ * bounded meanwhile: the next entry waits once it is full); a commit that failed for good goes to
+ * `out.failed`, and every later `handled` / `flush` errors with it.
  *
  * The committer observes its own commits (it is the observer of each), and whoever waits for
  * them is kept in a list: a stream commits every few reads, so a commit costs no operator chain.
@@ -49,6 +62,8 @@ export class Committer {
   /** The timer fired while a commit was in flight: commit what is pending once it ends. */
   private due = false;
   private failure: { readonly err: unknown } | undefined;
+  /** Retryable failures of the commit in flight so far. */
+  private retries = 0;
   private closed = false;
 
   constructor(
@@ -118,6 +133,7 @@ export class Committer {
   complete(): void {
     const ids = this.inflight!;
     this.inflight = undefined;
+    this.retries = 0;
     if (this.closed) return;
     for (const id of ids) this.out.committed(id);
     const more = this.pending !== undefined && this.pending.length > 0;
@@ -129,8 +145,14 @@ export class Committer {
     if (waiters !== undefined) for (const w of waiters) w.complete();
   }
 
-  /** @internal The commit in flight failed: the committer is done. */
+  /** @internal The commit in flight failed: sent again after a backoff when retryable, else the committer is done. */
   error(err: unknown): void {
+    if (!this.closed && this.retries < COMMIT_RETRIES && this.target.retryable?.(err) === true) {
+      const ids = this.inflight!;
+      const delay = Math.min(COMMIT_RETRY_MAX_MS, COMMIT_RETRY_MS * 2 ** this.retries++);
+      this.scheduler.schedule(retryCommit, delay, { committer: this, ids });
+      return;
+    }
     this.inflight = undefined;
     this.failure = { err };
     this.timer?.unsubscribe();
@@ -153,6 +175,12 @@ export class Committer {
     this.target.commit(ids[ids.length - 1]!).subscribe(this);
   }
 
+  /** @internal Sends the commit in flight again (after a retryable failure), unless closed since. */
+  retry(ids: string[]): void {
+    if (this.closed || this.inflight !== ids) return;
+    this.target.commit(ids[ids.length - 1]!).subscribe(this);
+  }
+
   private failed(): Observable<never> {
     const { err } = this.failure!;
     return throwError(() => err);
@@ -162,4 +190,9 @@ export class Committer {
 /** The work of a committer's timer (a function of its state, not a closure per timer). */
 function fireTimer(this: unknown, committer?: Committer): void {
   committer!.timerFired();
+}
+
+/** The work of a commit retry. */
+function retryCommit(this: unknown, state?: { readonly committer: Committer; readonly ids: string[] }): void {
+  state!.committer.retry(state!.ids);
 }

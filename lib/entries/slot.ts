@@ -121,6 +121,11 @@ export class Slot implements EntryFeed, ReadRequest {
     });
   }
 
+  /** A commit that Redis did not answer (a Cluster resharding the slot, a lost connection) may be sent again; a refused one (another owner) may not. */
+  retryable(err: unknown): boolean {
+    return !(err instanceof NotOwnerError) && this.host.deps.ledger.isCurrent(this.lease);
+  }
+
   deadLetter(entry: StreamEntry, reason: string): Observable<unknown> {
     const { port, consumer, log } = this.host.deps;
     const name = this.name;
