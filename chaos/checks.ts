@@ -276,6 +276,11 @@ export const analyse = (input: AnalysisInput): Analysis => {
 
   const finishedAt = new Map<string, number[]>();
   for (const e of events) if (e.event === 'finished') finishedAt.set(e.id!, [...(finishedAt.get(e.id!) ?? []), e.at]);
+  // On a Cluster two LBS entries added to different partitions in the same millisecond share an
+  // id: an entry finished twice is one whose data stream finished it twice.
+  const finishesOf = new Map<string, number>();
+  for (const e of events) if (e.event === 'finished') finishesOf.set(`${e.id!} ${e.stream ?? ''}`, (finishesOf.get(`${e.id!} ${e.stream ?? ''}`) ?? 0) + 1);
+  const finishedTwiceIds = new Set([...finishesOf].filter(([, n]) => n > 1).map(([key]) => key.slice(0, key.indexOf(' '))));
   const dead = new Map(state.dead.map((d) => [d.sourceId, d]));
 
   const vanishedIds = new Set<string>();
@@ -303,7 +308,7 @@ export const analyse = (input: AnalysisInput): Analysis => {
     const times = finishedAt.get(entry.id) ?? [];
     const d = dead.get(entry.id);
     const label = `${entry.id} (${shortName(entry.name).slice(0, 40)}, ${entry.kind})`;
-    if (times.length > 1) finishedTwice.push(label);
+    if (finishedTwiceIds.has(entry.id)) finishedTwice.push(label);
     if (d !== undefined) {
       deadLettered++;
       const allowed = input.mustDeadLetter.includes(entry.kind) || (input.mayDeadLetter ?? []).includes(entry.kind);
