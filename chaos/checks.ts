@@ -120,7 +120,7 @@ export interface Window {
   readonly consumer: string;
   readonly start: number;
   readonly end: number;
-  readonly how: 'finished' | 'abandoned' | 'failed' | 'killed' | 'open';
+  readonly how: 'finished' | 'abandoned' | 'failed' | 'rebalanced' | 'released' | 'killed' | 'open';
 }
 
 export const windowsOf = (procs: readonly ProcRecord[], now: number): Window[] => {
@@ -134,7 +134,7 @@ export const windowsOf = (procs: readonly ProcRecord[], now: number): Window[] =
         // (doneStream already in flight) is answered later.
         const w = open.get(e.id!);
         if (w !== undefined) w.disownedAt ??= e.at;
-      } else if (e.event === 'finished' || e.event === 'abandoned' || e.event === 'failed') {
+      } else if (e.event === 'finished' || e.event === 'abandoned' || e.event === 'failed' || e.event === 'rebalanced' || e.event === 'released') {
         const w = open.get(e.id!);
         if (w === undefined) continue;
         open.delete(e.id!);
