@@ -1,10 +1,10 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EMPTY, Observable, catchError, filter, finalize, map, mergeMap, of, tap, throwError, timer } from 'rxjs';
+import { EMPTY, Observable, catchError, filter, finalize, map, mergeMap, of, tap, throwError } from 'rxjs';
 import { decodeLbsEntry } from '../codecs/lbs-message';
 import type { ClientDeps } from '../deps';
 import { asRedisError } from '../errors';
-import { mergeMany } from '../operators/merge-many';
+import { Hold, mergeWithWaitingRoom } from '../operators/merge-with-waiting-room';
 import { lockKey as goLockKeyOf, parseLockKey as goLockKey } from '../keys';
 import type { LbsSession } from '../port';
 import type { Fleet } from '../lease/fleet';
@@ -20,6 +20,13 @@ export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger'
 
 /** Heartbeat intervals a consumer at its share plus the tolerance leaves a lockless stream to the others before it takes it all the same. */
 const MAX_HOLD_HEARTBEATS = 4;
+
+/** An expiry on its way: how long it was held back so far, and whether the lock is read next (it was found gone, and this consumer full). */
+interface Held {
+  readonly key: LbsInfo;
+  readonly waited: number;
+  readonly touch: boolean;
+}
 
 /** Whose an expired lock was, from this consumer's point of view. */
 type Expiry =
@@ -46,7 +53,7 @@ export const keyspaceExpiries$ = ({ session, port, ledger, options, log, metrics
   /** Expiries reported at once whose entries are being read: claims on their way, counted as held by the balance. */
   let underWay = 0;
   /** Reported now; after a wait only if the lock is still gone (PTTL -2). The entry is read then. */
-  const report = (key: LbsInfo, waited: number): Observable<StreamExpired> => {
+  const report = (key: LbsInfo, waited: number, hold: Hold<Held>): Observable<StreamExpired> => {
     if (waited === 0) {
       underWay++;
       return describe(key).pipe(finalize(() => underWay--));
@@ -56,7 +63,10 @@ export const keyspaceExpiries$ = ({ session, port, ledger, options, log, metrics
       mergeMap((ttl) => {
         if (ttl !== -2) return EMPTY;
         // Full by now (share + tolerance): another member takes it, unless nobody did for MAX_HOLD_HEARTBEATS.
-        if (fleet?.full(underWay) && waited < MAX_HOLD_HEARTBEATS * options.hbInterval) return timer(options.hbInterval / 2, scheduler).pipe(mergeMap(() => report(key, waited + options.hbInterval / 2)));
+        if (fleet?.full(underWay) && waited < MAX_HOLD_HEARTBEATS * options.hbInterval) {
+          hold({ key, waited: waited + options.hbInterval / 2, touch: true }, options.hbInterval / 2);
+          return EMPTY;
+        }
         return describe(key);
       }),
     );
@@ -64,13 +74,16 @@ export const keyspaceExpiries$ = ({ session, port, ledger, options, log, metrics
   /**
    * At once, or after the fleet's delay, asked again every heartbeat period meanwhile (each view
    * can shorten it: after a mass failover the survivors' shares grow once the dead member leaves
-   * the view, and they go on at once then).
+   * the view, and they go on at once then). An expiry held back is a record in the waiting room,
+   * not a timer of its own.
    */
-  const giveWay = (key: LbsInfo, waited = 0): Observable<StreamExpired> => {
+  const giveWay = ({ key, waited, touch }: Held, hold: Hold<Held>): Observable<StreamExpired> => {
+    if (touch) return report(key, waited, hold);
     const delay = fleet?.claimDelay(key.dataStreamName, underWay) ?? 0;
-    if (delay <= waited) return report(key, waited);
+    if (delay <= waited) return report(key, waited, hold);
     const step = Math.min(delay - waited, options.hbInterval / 2);
-    return timer(step, scheduler).pipe(mergeMap(() => giveWay(key, waited + step)));
+    hold({ key, waited: waited + step, touch: false }, step);
+    return EMPTY;
   };
   const classify = (lockKey: string): Expiry => {
     const key = parseLockKey(lockKey);
@@ -107,7 +120,8 @@ export const keyspaceExpiries$ = ({ session, port, ledger, options, log, metrics
       if (expiry.kind === 'handed-back') ledger.forgetHandBack(expiry.lockKey);
     }),
     filter((expiry): expiry is Extract<Expiry, { kind: 'other' }> => expiry.kind === 'other'),
-    mergeMany((expiry) => giveWay(expiry.key)),
+    map((expiry): Held => ({ key: expiry.key, waited: 0, touch: false })),
+    mergeWithWaitingRoom(giveWay, { scheduler }),
     catchError((err: unknown) => throwError(() => asRedisError('Subscribing to keyspace notifications')(err))),
   );
 };

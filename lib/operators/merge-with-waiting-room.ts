@@ -1,0 +1,140 @@
+import { Observable, ObservableInput, OperatorFunction, SchedulerLike, Subscription, asyncScheduler, from } from 'rxjs';
+
+/** Puts `value` aside for `ms`; then the step runs again with it. */
+export type Hold<T> = (value: T, ms: number) => void;
+
+/** Options of `mergeWithWaitingRoom`. */
+export interface WaitingRoomConfig {
+  /** Where time comes from (a `TestScheduler` in marble specs). Default: `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+  /** Most steps of values back from the waiting room running at once; the others wait their turn as plain values. Default 1000. */
+  readonly releasedConcurrency?: number;
+}
+
+/**
+ * `mergeMany(step)` where a step may put its value aside for a while (`hold(value, ms)`) and
+ * run again with it afterwards. A value put aside costs one array slot, not a subscription and a
+ * timer of its own: a consumer that holds back 100,000 expiries of other consumers' locks (a
+ * mass failover in a balanced fleet) keeps 100,000 small records, not 100,000 operator chains.
+ * One scheduled action serves every value due at the same time; values back from the room start
+ * at most `releasedConcurrency` steps at once (the rest wait as plain values). Values of the
+ * source run their step at once, unbounded, as with `mergeMany`. Completes when the source has
+ * completed, no step runs and nothing is held; unsubscribing drops what is held.
+ *
+ * ## Example
+ * ```ts
+ * expired$.pipe(mergeWithWaitingRoom((key, hold) => (mine(key) ? claim(key) : (hold(key, 1000), EMPTY))))
+ * ```
+ *
+ * @param step maps a value to the Observable whose values are merged into the output; it may call `hold` instead (or as well)
+ * @see mergeMany
+ */
+export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => ObservableInput<R>, config: WaitingRoomConfig = {}): OperatorFunction<T, R> {
+  const { scheduler = asyncScheduler, releasedConcurrency = 1000 } = config;
+  return (source) =>
+    new Observable<R>((subscriber) => {
+      const inners = new Set<Subscription>();
+      /** Held values by the time they are due (scheduler clock). */
+      const room = new Map<number, T[]>();
+      let held = 0;
+      /** Values due, waiting for a free place (a queue read from `head`). */
+      let due: (T | undefined)[] = [];
+      let head = 0;
+      let releasedRunning = 0;
+      let draining = false;
+      let alarm: Subscription | undefined;
+      let alarmAt = Infinity;
+      let sourceDone = false;
+
+      const completeIfDone = (): void => {
+        if (sourceDone && inners.size === 0 && held === 0 && head === due.length && releasedRunning === 0) subscriber.complete();
+      };
+      const arm = (at: number): void => {
+        alarm?.unsubscribe();
+        alarmAt = at;
+        alarm = scheduler.schedule(release, Math.max(0, at - scheduler.now()));
+      };
+      const hold: Hold<T> = (value, ms) => {
+        const at = scheduler.now() + Math.max(0, ms);
+        const bucket = room.get(at);
+        if (bucket === undefined) room.set(at, [value]);
+        else bucket.push(value);
+        held++;
+        if (at < alarmAt) arm(at);
+      };
+      function release(): void {
+        alarm = undefined;
+        alarmAt = Infinity;
+        const now = scheduler.now();
+        let next = Infinity;
+        for (const [at, values] of room) {
+          if (at <= now) {
+            room.delete(at);
+            held -= values.length;
+            for (const v of values) due.push(v);
+          } else if (at < next) next = at;
+        }
+        if (next < Infinity) arm(next);
+        drain();
+      }
+      const drain = (): void => {
+        if (draining) return;
+        draining = true;
+        while (releasedRunning < releasedConcurrency && head < due.length) {
+          const value = due[head] as T;
+          due[head++] = undefined;
+          run(value, true);
+          if (subscriber.closed) return;
+        }
+        if (head === due.length) {
+          due = [];
+          head = 0;
+        }
+        draining = false;
+        completeIfDone();
+      };
+      const run = (value: T, released: boolean): void => {
+        let inner: ObservableInput<R>;
+        try {
+          inner = step(value, hold);
+        } catch (err) {
+          subscriber.error(err);
+          return;
+        }
+        if (released) releasedRunning++;
+        let ended = false;
+        let subscription: Subscription | undefined;
+        subscription = from(inner).subscribe({
+          next: (r) => subscriber.next(r),
+          error: (err: unknown) => subscriber.error(err),
+          complete: () => {
+            ended = true;
+            if (subscription !== undefined) inners.delete(subscription);
+            if (released) {
+              releasedRunning--;
+              drain();
+            } else completeIfDone();
+          },
+        });
+        // An inner that ended while subscribing (synchronously) is not kept.
+        if (!ended && !subscription.closed) inners.add(subscription);
+      };
+
+      const outer = source.subscribe({
+        next: (value) => run(value, false),
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => {
+          sourceDone = true;
+          completeIfDone();
+        },
+      });
+      return () => {
+        outer.unsubscribe();
+        alarm?.unsubscribe();
+        for (const inner of inners) inner.unsubscribe();
+        inners.clear();
+        room.clear();
+        due = [];
+      };
+    });
+}
