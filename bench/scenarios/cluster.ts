@@ -20,15 +20,16 @@
  */
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
-import { Subscription } from 'rxjs';
+import { Subscription, tap } from 'rxjs';
 import { LBS_FIELD, RedisStreamClient, claimExpired } from '../../lib';
-import type { Notification } from '../../lib';
+import type { LbsInfo, Notification } from '../../lib';
+import { keyspacePrefix } from '../../lib/keys';
 import { resolveLayout } from '../../lib/layout';
 import { LocalCluster } from '../../support/cluster';
 import { ClusterFleet, FleetReport } from '../../support/cluster-fleet';
 import type { RedisServer } from '../../support/redis-server';
 import type { BenchConfig, Row } from '../lib/report';
-import { fmt, median, percentile, progress, waitOrThrow } from '../lib/stats';
+import { fmt, median, percentile, progress, waitFor, waitOrThrow } from '../lib/stats';
 
 const TTL = 2000;
 
@@ -61,6 +62,11 @@ interface Measured {
   readonly usPerExtension: number;
   readonly usPerHandOut: number;
   readonly failoverMs: number[];
+  /** Where the stop-to-claim time went, per victim stream (ms): the lock's deadline, its `expired` event (heard by a subscriber of the benchmark), the holder's StreamExpired, its claim. */
+  readonly failoverTimeline: Record<string, number[]>;
+  /** Locks other than the victims' that expired during the consumer failover, and the holder's locks lost (StreamDisowned) by its end. */
+  readonly failoverOthersExpired: number;
+  readonly holderDisownedTotal: number;
   readonly locksPerPrimary: number;
   readonly primaryFailovers: readonly PrimaryFailover[];
 }
@@ -160,12 +166,19 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
     const disowned = new Array<number>(layout.partitions).fill(0);
     const stoppedAt = new Map<string, number>();
     const claimedAt = new Map<string, number>();
+    const eventAt = new Map<string, number>();
+    const expiredAt = new Map<string, number>();
     const cpu0 = cpuOf(primaries);
     const t0 = Date.now();
     subs.push(
       holder
         .init()
-        .pipe(claimExpired(holder))
+        .pipe(
+          tap((x) => {
+            if (x.type === 'StreamExpired' && stoppedAt.has(x.payload.dataStreamName) && !expiredAt.has(x.payload.dataStreamName)) expiredAt.set(x.payload.dataStreamName, Date.now());
+          }),
+          claimExpired(holder),
+        )
         .subscribe((x) => {
           // A victim's stream comes back by a claim after its expiry, or handed out again by the reconciler.
           if (stoppedAt.has(x.payload.dataStreamName) && !claimedAt.has(x.payload.dataStreamName)) claimedAt.set(x.payload.dataStreamName, Date.now());
@@ -173,7 +186,8 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
           else if (x.type === 'StreamDisowned') disowned[layout.partitionOf(x.payload.dataStreamName)]!++;
         }),
     );
-    await waitOrThrow(() => added >= n, 240_000, `${n} streams handed out (${target.label})`);
+    // One consumer's hand-out is bound by its own CPU: on a loaded machine 100k take minutes.
+    await waitOrThrow(() => added >= n, Math.max(240_000, 10 * n), `${n} streams handed out (${target.label})`);
     const handOutMs = Date.now() - t0;
     const handOutCpuMs = minus(cpuOf(primaries), cpu0);
     const handOutPerSecond = n / (handOutMs / 1000);
@@ -193,13 +207,13 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
 
     // Consumer failover: victims stop without releasing; the holder claims their streams.
     const victims = config.quick ? 6 : 20;
-    const victimSubs: { sub: Subscription; owned: string[]; vconn: Redis | Cluster }[] = [];
+    const victimSubs: { sub: Subscription; owned: LbsInfo[]; vconn: Redis | Cluster }[] = [];
     for (let v = 0; v < victims; v++) {
       const vconn = target.connect();
       // Its recovery sweep would examine all the holder's entries (pending longer than lbsIdleTime) in every victim: not measured here.
       const victim = new RedisStreamClient(vconn, service, { consumerId: `bench-victim-${v}`, hbInterval: TTL, lbsIdleTime: 600_000 });
-      const owned: string[] = [];
-      const sub = victim.init().subscribe((x: Notification) => x.type === 'StreamAdded' && owned.push(x.payload.dataStreamName));
+      const owned: LbsInfo[] = [];
+      const sub = victim.init().subscribe((x: Notification) => x.type === 'StreamAdded' && owned.push(x.payload));
       victimSubs.push({ sub, owned, vconn });
     }
     await sleep(500);
@@ -211,20 +225,49 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
       await waitOrThrow(() => victimOwned() + added > before, 60_000, 'a victim stream handed out');
     }
     await sleep(TTL);
+    // The timeline of each victim stream: its `expired` event as a subscriber of this benchmark on every primary hears it, and the holder's StreamExpired.
+    const victimLocks = new Map(victimSubs.flatMap((v) => v.owned.map((info) => [layout.lockKeyOf(info.dataStreamName, info.idInLbs), info.dataStreamName] as const)));
+    let othersExpired = 0;
+    const listeners = await Promise.all(
+      primaries.map(async (server) => {
+        const sub = server.connect();
+        sub.on('pmessage', (_p: string, channel: string, event: string) => {
+          const name = victimLocks.get(channel.slice(keyspacePrefix(0).length));
+          if (event !== 'expired') return;
+          if (name === undefined) othersExpired++;
+          else if (!eventAt.has(name)) eventAt.set(name, Date.now());
+        });
+        await sub.psubscribe(`${keyspacePrefix(0)}*`);
+        return sub;
+      }),
+    );
     for (const v of victimSubs) {
       v.sub.unsubscribe();
       // Its locks stay until their TTL; its connections (subscribers on every node) go now.
       v.vconn.disconnect();
-      for (const name of v.owned) stoppedAt.set(name, Date.now());
+      for (const info of v.owned) stoppedAt.set(info.dataStreamName, Date.now());
     }
-    await waitOrThrow(() => [...stoppedAt.keys()].every((name) => claimedAt.has(name)), 30_000, 'every victim stream claimed by the holder');
-    const failoverMs = [...stoppedAt].map(([name, at]) => claimedAt.get(name)! - at);
-    progress('cluster', `${target.label}: stop-to-claim p50 ${fmt(median(failoverMs), 0)} ms, p99 ${fmt(percentile(failoverMs, 99), 0)} ms (${failoverMs.length} streams, ${n} other locks)`);
+    // When each lock was due (its PTTL right after the stop).
+    const dueAt = new Map<string, number>();
+    await Promise.all(
+      [...victimLocks].map(async ([lock, name]) => {
+        const ttl = await admin.pttl(lock);
+        dueAt.set(name, Date.now() + Math.max(0, ttl));
+      }),
+    );
+    // A stream not claimed within a minute counts as ∞.
+    await waitFor(() => [...stoppedAt.keys()].every((name) => claimedAt.has(name)), 60_000);
+    listeners.forEach((l) => l.disconnect());
+    const failoverMs = [...stoppedAt].map(([name, at]) => (claimedAt.get(name) ?? Infinity) - at);
+    const names = [...stoppedAt.keys()];
+    const gap = (from: Map<string, number>, to: Map<string, number>): number[] => names.filter((x) => from.has(x) && to.has(x)).map((x) => to.get(x)! - from.get(x)!);
+    const timeline = { stopToDue: gap(stoppedAt, dueAt), dueToEvent: gap(dueAt, eventAt), eventToExpired: gap(eventAt, expiredAt), expiredToClaimed: gap(expiredAt, claimedAt), dueToClaimed: gap(dueAt, claimedAt) };
+    progress('cluster', `${target.label}: stop-to-claim p50 ${fmt(median(failoverMs), 0)} ms, p99 ${fmt(percentile(failoverMs, 99), 0)} ms (${failoverMs.length} streams, ${n} other locks); p50 / max: stop to lock due ${fmt(median(timeline.stopToDue), 0)} / ${fmt(Math.max(...timeline.stopToDue), 0)}, due to expired event ${fmt(median(timeline.dueToEvent), 0)} / ${fmt(Math.max(...timeline.dueToEvent), 0)}, event to StreamExpired ${fmt(median(timeline.eventToExpired), 0)} / ${fmt(Math.max(...timeline.eventToExpired), 0)}, StreamExpired to claimed ${fmt(median(timeline.expiredToClaimed), 0)} / ${fmt(Math.max(...timeline.expiredToClaimed), 0)}; due to claimed ${fmt(median(timeline.dueToClaimed), 0)} / ${fmt(Math.max(...timeline.dueToClaimed), 0)} ms; meanwhile ${othersExpired} other locks expired, the holder lost ${disowned.reduce((a, b) => a + b, 0)}`);
     const usPerHandOut = (handOutCpuMs.reduce((a, b) => a + b, 0) * 1000) / n;
     const primaryFailovers: PrimaryFailover[] = [];
     // Cluster defaults first (every slot refused until the promotion), then the other primaries' slots served meanwhile.
     if (target.cluster !== undefined) for (const [p, full] of [[0, true], [1, false]] as const) primaryFailovers.push(await failPrimary(target.cluster, p, full, () => disowned));
-    return { handOutPerSecond, handOutCpuMs, heartbeatCpuMsPerSecond, heartbeatScriptMsPerSecond, usPerExtension, usPerHandOut, failoverMs, locksPerPrimary: Math.round(n / primaries.length), primaryFailovers };
+    return { handOutPerSecond, handOutCpuMs, heartbeatCpuMsPerSecond, heartbeatScriptMsPerSecond, usPerExtension, usPerHandOut, failoverMs, failoverTimeline: timeline, failoverOthersExpired: othersExpired, holderDisownedTotal: disowned.reduce((a, b) => a + b, 0), locksPerPrimary: Math.round(n / primaries.length), primaryFailovers };
   } finally {
     subs.forEach((s) => s.unsubscribe());
     connections.forEach((c) => c.disconnect());
