@@ -232,9 +232,12 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
       primaries.map(async (server) => {
         const sub = server.connect();
         sub.on('pmessage', (_p: string, channel: string, event: string) => {
-          const name = victimLocks.get(channel.slice(keyspacePrefix(0).length));
+          const key = channel.slice(keyspacePrefix(0).length);
+          const name = victimLocks.get(key);
           if (event !== 'expired') return;
-          if (name === undefined) othersExpired++;
+          if (name === undefined) {
+            if (layout.parseLockKey(key) !== undefined) othersExpired++;
+          }
           else if (!eventAt.has(name)) eventAt.set(name, Date.now());
         });
         await sub.psubscribe(`${keyspacePrefix(0)}*`);
