@@ -203,7 +203,7 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
     const heartbeatScriptMsPerSecond = (await scriptUsecOf(primaries)).map((us) => us / windowMs);
     const extensionsPerSecond = n / (TTL / 2 / 1000);
     const usPerExtension = (heartbeatCpuMsPerSecond.reduce((a, b) => a + b, 0) * 1000) / extensionsPerSecond;
-    progress('cluster', `${target.label}: heartbeat of ${n} locks: Redis CPU ${heartbeatCpuMsPerSecond.map((c) => fmt(c, 1)).join(' / ')} ms/s (scripts ${heartbeatScriptMsPerSecond.map((c) => fmt(c, 1)).join(' / ')} ms/s), ${fmt(usPerExtension, 2)} µs per extension`);
+    progress('cluster', `${target.label}: heartbeat of ${n} locks: Redis CPU ${heartbeatCpuMsPerSecond.map((c) => fmt(c, 1)).join(' / ')} ms/s (scripts ${heartbeatScriptMsPerSecond.map((c) => fmt(c, 1)).join(' / ')} ms/s), ${fmt(usPerExtension, 2)} µs per extension; the holder lost ${disowned.reduce((a, b) => a + b, 0)} streams so far`);
 
     // Consumer failover: victims stop without releasing; the holder claims their streams.
     const victims = config.quick ? 6 : 20;
@@ -222,7 +222,10 @@ const measure = async (target: Target, config: BenchConfig): Promise<Measured> =
     for (let k = 0; victimOwned() < victims && k < victims * 20; k++) {
       const before = victimOwned() + added;
       await fill(admin, service, target.onCluster, 1, `victim-${k}`);
-      await waitOrThrow(() => victimOwned() + added > before, 60_000, 'a victim stream handed out');
+      if (!(await waitFor(() => victimOwned() + added > before, 120_000))) {
+        progress('cluster', `${target.label}: a stream added for the victims was not handed out within 120 s (the holder lost ${disowned.reduce((a, b) => a + b, 0)} streams so far); going on with the victims' ${victimOwned()}`);
+        break;
+      }
     }
     await sleep(TTL);
     // The timeline of each victim stream: its `expired` event as a subscriber of this benchmark on every primary hears it, and the holder's StreamExpired.
