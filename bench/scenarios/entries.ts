@@ -31,6 +31,7 @@
  *    Default hbInterval (TTL 2000 ms).
  */
 import { LBS_FIELD, lbsKey } from '../../lib';
+import { COMMITTED_SEP } from '../../lib/keys';
 import { ChildConsumer } from '../../support/child';
 import type { RedisServer } from '../../support/redis-server';
 import { createGroup, sleep } from '../../support/service';
@@ -150,7 +151,7 @@ const idleHeap = async (server: RedisServer, streams: number, work: 'entries' | 
       let cursor = '0';
       let n = 0;
       do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', '*:committed', 'COUNT', 10_000);
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `*${COMMITTED_SEP}*`, 'COUNT', 10_000);
         cursor = next;
         n += keys.length;
       } while (cursor !== '0');
