@@ -1,4 +1,4 @@
-import { Observable, ObservableInput, OperatorFunction, Subscription, from } from 'rxjs';
+import { Observable, ObservableInput, OperatorFunction, Subscriber, Subscription, from } from 'rxjs';
 
 /**
  * `mergeMap` (no concurrency limit) for tens of thousands of inner Observables alive at once.
@@ -33,19 +33,7 @@ export function mergeMany<T, R>(project: (value: T) => ObservableInput<R>): Oper
             subscriber.error(err);
             return;
           }
-          let ended = false;
-          let subscription: Subscription | undefined;
-          subscription = from(inner).subscribe({
-            next: (r) => subscriber.next(r),
-            error: (err: unknown) => subscriber.error(err),
-            complete: () => {
-              ended = true;
-              if (subscription !== undefined) inners.delete(subscription);
-              completeIfDone();
-            },
-          });
-          // An inner that ended while subscribing (synchronously) is not kept.
-          if (!ended && !subscription.closed) inners.add(subscription);
+          subscribeInner(inner, subscriber, inners, completeIfDone);
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
@@ -60,3 +48,23 @@ export function mergeMany<T, R>(project: (value: T) => ObservableInput<R>): Oper
       };
     });
 }
+
+/**
+ * @internal Subscribes one inner of a merging operator: its values and error go to `subscriber`,
+ * its subscription is kept in `inners` while it runs (not at all when it ends synchronously), and
+ * `ended` is told when it completes.
+ */
+export const subscribeInner = <R>(inner: ObservableInput<R>, subscriber: Subscriber<R>, inners: Set<Subscription>, ended: () => void): void => {
+  let done = false;
+  let subscription: Subscription | undefined;
+  subscription = from(inner).subscribe({
+    next: (r) => subscriber.next(r),
+    error: (err: unknown) => subscriber.error(err),
+    complete: () => {
+      done = true;
+      if (subscription !== undefined) inners.delete(subscription);
+      ended();
+    },
+  });
+  if (!done && !subscription.closed) inners.add(subscription);
+};

@@ -1,4 +1,5 @@
-import { Observable, ObservableInput, OperatorFunction, SchedulerLike, Subscription, asyncScheduler, from } from 'rxjs';
+import { Observable, ObservableInput, OperatorFunction, SchedulerLike, Subscription, asyncScheduler } from 'rxjs';
+import { subscribeInner } from './merge-many';
 
 /** Puts `value` aside for `ms`; then the step runs again with it. */
 export type Hold<T> = (value: T, ms: number) => void;
@@ -102,22 +103,12 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
           return;
         }
         if (released) releasedRunning++;
-        let ended = false;
-        let subscription: Subscription | undefined;
-        subscription = from(inner).subscribe({
-          next: (r) => subscriber.next(r),
-          error: (err: unknown) => subscriber.error(err),
-          complete: () => {
-            ended = true;
-            if (subscription !== undefined) inners.delete(subscription);
-            if (released) {
-              releasedRunning--;
-              drain();
-            } else completeIfDone();
-          },
+        subscribeInner(inner, subscriber, inners, () => {
+          if (released) {
+            releasedRunning--;
+            drain();
+          } else completeIfDone();
         });
-        // An inner that ended while subscribing (synchronously) is not kept.
-        if (!ended && !subscription.closed) inners.add(subscription);
       };
 
       const outer = source.subscribe({
