@@ -95,7 +95,15 @@ const run = (pass) =>
       const text = Buffer.concat(out).toString();
       const totals = /(\d+) passed, (\d+) failed, (\d+) skipped\s*$/.exec(text)?.[0] ?? `no totals (exit ${signal ?? code})`;
       process.stdout.write(`\n===== ${pass.name} =====\n${text}`);
-      resolve({ name: pass.name, ok: code === 0, totals, seconds: ((Date.now() - t0) / 1000).toFixed(0) });
+      // The failing specs' titles and first error lines, repeated in the summary: a CI log is often
+      // read from its end.
+      const failing = /\n\s*\d+ failing\n([\s\S]*)/.exec(text)?.[1] ?? '';
+      const failures = failing
+        .split('\n')
+        .filter((line) => /^\s+\d+\) |^\s+\w*Error\b|^\s+AssertionError/.test(line))
+        .slice(0, 20)
+        .map((line) => `       ${line.trim()}`);
+      resolve({ name: pass.name, ok: code === 0, totals, failures, seconds: ((Date.now() - t0) / 1000).toFixed(0) });
     });
   });
 
@@ -109,6 +117,9 @@ Promise.all(Array.from({ length: jobs }, worker)).then(async () => {
   for (const pass of passes.filter((p) => p.alone)) results.push(await run(pass));
   clearInterval(progress);
   console.log(`\n===== summary (${((Date.now() - started) / 1000).toFixed(0)} s) =====`);
-  for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(10)} ${r.totals.trim()} (${r.seconds} s)`);
+  for (const r of results) {
+    console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(10)} ${r.totals.trim()} (${r.seconds} s)`);
+    if (!r.ok) for (const line of r.failures) console.log(line);
+  }
   process.exit(results.every((r) => r.ok) ? 0 : 1);
 });
