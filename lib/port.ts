@@ -130,8 +130,9 @@ export type TakeResult =
 export type ClaimResult =
   /**
    * Claimed; `fields` is the entry's flat field/value list; `fence` the stream's fence after the
-   * claim. `takenBack`: the lock was already this consumer's, and the entry came back from another
-   * consumer's pending list (a Go consumer moved it).
+   * claim (it grows with every claim, `takenBack` too). `takenBack`: the lock was already this
+   * consumer's: the entry came back from another consumer's pending list (a Go consumer moved
+   * it), or this consumer had dropped the stream meanwhile (then a new take, announced again).
    */
   | { readonly kind: 'claimed'; readonly fields: readonly string[]; readonly fence: number; readonly takenBack?: boolean }
   | { readonly kind: 'held'; readonly holder: string }

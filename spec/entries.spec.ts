@@ -202,6 +202,28 @@ describe('consumeStream: the entries of owned streams (real Redis)', function ()
     for (const x of consumers) for (const h of x.handled) expect(x.owned.some((n) => n.payload.fence === h.fence), `fence ${h.fence} handled by ${x.c.client.id}`).to.equal(true);
   });
 
+  it('raises the fence when a sweep takes back a stream this consumer dropped while Redis still held the lock for it: a new take', async () => {
+    const name = streamName(t.service, 1);
+    await fill(name, 1);
+    const a = consuming('a', {}, slow(1));
+    await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: name }));
+    await waitUntil(() => a.handled.length === 1, 5000, 'one entry');
+    const lock = lockKey(name, a.owned[0]!.payload.idInLbs);
+    await waitUntil(async () => (await t.admin.get(entryKeysOf(lock).committed)) === a.handled[0]!.id, 5000, 'the first commit');
+    // Its heartbeat finds the lock held by another and drops the stream; then the lock reads as
+    // its own again (as after a re-take whose reply was lost), its LBS entry still pending for it.
+    await t.admin.set(lock, 'redis-consumer-other', 'PX', 20 * hbInterval);
+    await waitUntil(() => a.outcomes.length === 1, 5000, 'the stream dropped');
+    expect(a.outcomes[0]!.type).to.equal('Abandoned');
+    await t.admin.set(lock, 'redis-consumer-a', 'PX', 20 * hbInterval);
+    await waitUntil(() => a.owned.length === 2, 10 * hbInterval, 'the stream taken again');
+    expect(a.owned.map((n) => n.payload.fence)).to.deep.equal([1, 2]);
+    expect(await t.admin.get(entryKeysOf(lock).fence)).to.equal('2');
+    const [second] = await fill(name, 1, 1);
+    await waitUntil(() => a.handled.some((h) => h.id === second), 5000, 'the next entry');
+    expect(a.handled.find((h) => h.id === second)!.fence).to.equal(2);
+  });
+
   it('raises the fence when the heartbeat re-takes a lock that vanished, and the handler sees it', async () => {
     const name = streamName(t.service, 1);
     await fill(name, 1);

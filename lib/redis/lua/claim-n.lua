@@ -16,8 +16,11 @@
                              fences[i] = the stream's new fence (its fence key incremented)
                 RETAKEN      claimed, and the lock was already the claimer's: the entry came back
                              from another consumer's pending list (a Go consumer's XCLAIM or
-                             XAUTOCLAIM moves entries without looking at locks); details as OK,
-                             fences[i] = the stream's fence, unchanged (the owner did not change)
+                             XAUTOCLAIM moves entries without looking at locks, or this consumer
+                             dropped the stream while the lock still read as its own); details
+                             and fences as OK: the fence grows here too, since a consumer that
+                             dropped the stream starts a new take of it (one that never stopped
+                             owning it goes on under its fence, still the highest any take used)
                 HELD         the lock is held by another consumer; details[i] = the holder
                 NOT_PENDING  XCLAIM took nothing (not pending, deleted, or delivered too recently)
 ]]
@@ -44,8 +47,7 @@ for j = 1, n do
       taken[#taken + 1] = lock
       codes[j] = holder and RETAKEN or OK
       details[j] = entry[2]
-      local fence = holder and tonumber(redis.call('GET', fenceKey))
-      fences[j] = fence or redis.call('INCR', fenceKey)
+      fences[j] = redis.call('INCR', fenceKey)
     end
   end
 end
