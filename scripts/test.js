@@ -98,11 +98,15 @@ const run = (pass) =>
       // The failing specs' titles and first error lines, repeated in the summary: a CI log is often
       // read from its end.
       const failing = /\n\s*\d+ failing\n([\s\S]*)/.exec(text)?.[1] ?? '';
-      const failures = failing
-        .split('\n')
-        .filter((line) => /^\s+\d+\) |^\s+\w*Error\b|^\s+AssertionError/.test(line))
-        .slice(0, 20)
-        .map((line) => `       ${line.trim()}`);
+      // Each failure: its numbered title, then its next four non-blank lines (the rest of the title, the message).
+      const failures = [];
+      let after = -1;
+      for (const line of failing.split('\n')) {
+        if (/^\s+\d+\) /.test(line)) after = 0;
+        else if (after < 0 || after >= 4 || line.trim() === '' || /^\s+at /.test(line)) continue;
+        else after++;
+        if (failures.length < 40) failures.push(`       ${line.trim()}`);
+      }
       resolve({ name: pass.name, ok: code === 0, totals, failures, seconds: ((Date.now() - t0) / 1000).toFixed(0) });
     });
   });

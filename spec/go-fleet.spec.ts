@@ -175,7 +175,10 @@ describe('a fleet shared with Go consumers (Go-behaviour twin, private servers)'
       const go = twin('g1');
       await go.waitFor('ready');
       await Promise.all(ours.of('StreamAdded').map((a) => lastValueFrom(ours.client.release(a.payload.dataStreamName), { defaultValue: undefined })));
-      await go.waitFor('claimed', { count: n, timeoutMs: 10_000 });
+      await go.waitFor('claimed', { count: n, timeoutMs: 10_000 }).catch((err: Error) => {
+        const lost = go.of('claim-lost').map((e) => e.code);
+        throw new Error(`${err.message}; the twin heard ${go.of('expired').length} expiries, lost ${lost.length} claims (${[...new Set(lost)].join(', ')}); ours heard ${ours.of('StreamExpired').length} expiries`);
+      });
       expect(new Set(go.of('claimed').map((e) => e.stream)).size).to.equal(n);
       expect(go.of('claim-lost')).to.have.length(0);
     });
