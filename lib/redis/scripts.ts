@@ -156,7 +156,7 @@ export class Scripts {
       async (from, to) => {
         const first = from === 0;
         const fixed = [owner, ttl, group, seenEpoch, first ? 1 : 0, MUTEX_KEY_SEP, first ? record : '', member?.ttlMs ?? 0];
-        const args = scriptArgs([deadlines, lbs, epochKey, ownLocks, membersKey], indexes, from, Math.min(to, lockKeys.length), (i) => lockKeys[i]!, fixed, [(i) => fences[i] ?? 0]);
+        const args = scriptArgs([deadlines, lbs, epochKey, ownLocks, membersKey], indexes, from, Math.min(to, lockKeys.length), (i) => lockKeys[i]!, fixed, [(i) => fences[i] ?? 0], ['fence']);
         const reply = (await this.call.extendLocks(...args)) as PerEntry;
         if (first) {
           epoch = (reply[2] as string | null) ?? undefined;

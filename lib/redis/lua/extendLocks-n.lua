@@ -6,7 +6,10 @@
               means Redis lost its data, e.g. restarted without persistence)
   KEYS[4]     this consumer's set of lock keys (what the reaper touches once the deadline passes)
   KEYS[5]     the service's members (hash: consumer -> '<capacity> <owned> <joinedAt> <incarnation> <seenAt>')
-  KEYS[6..n]  lock keys (<DataStreamName><separator><LBS id>)
+  KEYS[6..m+5]     lock keys (<DataStreamName><separator><LBS id>)
+  KEYS[m+6..2m+5]  the fence beside each lock key, in the same order (entryKeysOf in lib/keys.ts):
+              declared, as every key a script touches, so that a Cluster moving the slot key by
+              key redirects the call instead of letting a re-take write a fence on the wrong node
   ARGV[1]     the owner: this consumer's name
   ARGV[2]     ttl, ms
   ARGV[3]     the consumer group
@@ -35,13 +38,13 @@
 --!include codes
 --!include deadline
 --!include pending
---!include entrykeys
 local owner, ttl, group, seen, sep = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[6]
 local epoch = redis.call('GET', KEYS[3])
 local dataLost = epoch ~= seen
 local codes, fences, lost = {}, {}, {}
-for i = 6, #KEYS do
-  local key = KEYS[i]
+local m = (#KEYS - 5) / 2
+for i = 6, m + 5 do
+  local key, fenceKey = KEYS[i], KEYS[i + m]
   local holder = redis.call('GET', key)
   local code = HELD
   fences[i - 5] = false
@@ -53,11 +56,11 @@ for i = 6, #KEYS do
     if dataLost or (id and pending_owner(KEYS[2], group, id) == owner) then
       redis.call('SET', key, owner, 'PX', ttl, 'NX')
       redis.call('SADD', KEYS[4], key)
-      local fence = redis.call('INCR', fence_key(key))
+      local fence = redis.call('INCR', fenceKey)
       local known = tonumber(ARGV[i + 3]) or 0
       if fence <= known then
         fence = known + 1
-        redis.call('SET', fence_key(key), fence)
+        redis.call('SET', fenceKey, fence)
       end
       fences[i - 5] = fence
       code = RETAKEN
