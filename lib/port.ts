@@ -20,8 +20,11 @@ export interface LbsPort {
 
   /** Takes the locks of new entries and records them in this consumer's lock set: one result per entry, in order. */
   takeLocks(entries: readonly NewEntry[]): Observable<readonly TakeResult[]>;
-  /** Claims one entry whose lock is gone (lock absent, then XCLAIM with `minIdleMs`, then lock), atomically. */
-  claim(lockKey: string, idInLbs: string, minIdleMs: number): Observable<ClaimResult>;
+  /**
+   * Claims one entry whose lock is gone (lock absent, no other unfinished entry of data stream
+   * `name` in charge, then XCLAIM with `minIdleMs`, then lock), atomically.
+   */
+  claim(lockKey: string, idInLbs: string, minIdleMs: number, name: string): Observable<ClaimResult>;
   /** Extends (or re-takes) every given lock; one status per lock, and the epoch Redis has now. With `member`, also writes this consumer's member record and reads the registry back. */
   extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput): Observable<Extension>;
   /** Releases the lock, XACK and XDEL of one entry, atomically (see lua/finish-n.lua). */
@@ -137,7 +140,9 @@ export type ClaimResult =
   | { readonly kind: 'claimed'; readonly fields: readonly string[]; readonly fence: number; readonly takenBack?: boolean }
   | { readonly kind: 'held'; readonly holder: string }
   /** XCLAIM took nothing: not pending, deleted, or delivered too recently. */
-  | { readonly kind: 'not-pending' };
+  | { readonly kind: 'not-pending' }
+  /** Nothing taken: another, unfinished LBS entry (`of`) is in charge of the data stream. */
+  | { readonly kind: 'duplicate'; readonly of: string };
 
 export type FinishResult =
   | { readonly kind: 'finished' }

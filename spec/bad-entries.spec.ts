@@ -3,7 +3,7 @@ import { lastValueFrom } from 'rxjs';
 import { addStream } from '../lib';
 import type { Logger, MetricsRecorder } from '../lib';
 import type { Consumer } from '../support/service';
-import { addRaw, deadLettersOf, lbsEntriesOf, pendingRows, sleep, streamName, useService, waitUntil } from '../support/service';
+import { addRaw, deadLettersOf, lbsEntriesOf, pendingRows, readAsCrashedConsumer, sleep, streamName, useService, waitUntil } from '../support/service';
 
 describe('bad LBS entries', () => {
   const t = useService('bad');
@@ -85,6 +85,28 @@ describe('bad LBS entries', () => {
     await lastValueFrom(holder.client.doneStream(streamName(t.service, 'twice')), { defaultValue: undefined });
     await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, 'twice') }));
     await waitUntil(() => c.of('StreamAdded').length + other.of('StreamAdded').length === 2, 3000, 'the stream handed out again once finished');
+  });
+
+  it('takes no second entry of a data stream from a crashed reader while the first is unfinished: the reconciler leaves it until the first is done', async () => {
+    const other = t.anotherService('bad-orphan');
+    const name = streamName(other, 'twice');
+    // `a` holds the first entry and, at its maxStreams, reads no more of the LBS.
+    const a = t.consumer('oa', { hbInterval: 500, maxStreams: 1 }, { service: other });
+    const first = await lastValueFrom(addStream(t.admin, other, { dataStreamName: name }));
+    await a.waitFor('StreamAdded', 1);
+    // A second entry for the same data stream, read by a consumer that crashed before it took the lock.
+    const second = await lastValueFrom(addStream(t.admin, other, { dataStreamName: name }));
+    expect(await readAsCrashedConsumer(t.admin, other, 'redis-consumer-crashed', 1)).to.deep.equal([second]);
+    const b = t.consumer('ob', { hbInterval: 500 }, { service: other });
+    // The reconciler of `b` finds the second entry pending and lockless at every turn (one hbInterval).
+    await sleep(3000);
+    expect(b.of('StreamAdded').map((n) => n.payload.idInLbs), 'taken while the first is unfinished').to.deep.equal([]);
+    expect(a.of('StreamAdded').map((n) => n.payload.idInLbs)).to.deep.equal([first]);
+    await lastValueFrom(a.client.doneStream(name), { defaultValue: undefined });
+    const takes = () => [...a.of('StreamAdded'), ...b.of('StreamAdded')].map((n) => n.payload.idInLbs);
+    await waitUntil(() => takes().length === 2, 5000, 'the second entry taken once the first is done');
+    await sleep(1000);
+    expect(takes()).to.deep.equal([first, second]);
   });
 
   it('keeps every good entry of a batch that also holds bad ones', async () => {

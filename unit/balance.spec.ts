@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MemberRecord, atCeiling, claimDelay, excessToHandBack, fairShares, fleetView, fmix32, fnv1a, pickHandBacks, rendezvous } from '../lib/rules/balance';
+import { MemberRecord, atCeiling, claimDelay, excessToHandBack, fairShares, fleetView, fmix32, fnv1a, pickHandBacks, rendezvous, sweepAllowance } from '../lib/rules/balance';
 import { parseMembers } from '../lib/redis/scripts';
 
 const member = (name: string, owned: number, overrides: Partial<MemberRecord> = {}): MemberRecord => ({
@@ -96,6 +96,17 @@ describe('the fleet view and the balance decisions', () => {
     // The survivor holds 10, a consumer started 1 s ago held 5 and died: all 15 are the survivor's share.
     const view = fleetView([member('s', 10), member('young', 5, { joinedAt: 9000 })], 10_000, rules);
     expect(view.shares.get('s')).to.equal(15);
+  });
+
+  it('lets a sweep take what its share plus the tolerance leaves, and one stream to a member holding none when the fleet holds none', () => {
+    const view = fleetView([member('a', 200), member('b', 0)], 10_000, rules);
+    expect(sweepAllowance(view, 'a', 200, policy)).to.equal(0);
+    expect(sweepAllowance(view, 'b', 0, policy)).to.equal(110);
+    // Nobody holds anything: shares are 0, yet an orphaned entry (its reader died) must be taken by someone.
+    const empty = fleetView([member('a', 0), member('b', 0)], 10_000, rules);
+    expect(sweepAllowance(empty, 'a', 0, policy)).to.equal(1);
+    expect(sweepAllowance(empty, 'a', 1, policy)).to.equal(0);
+    expect(sweepAllowance(undefined, 'a', 5, policy)).to.equal(Infinity);
   });
 
   it('hands back the excess over the share, at most a batch per heartbeat, and nothing within the tolerance', () => {

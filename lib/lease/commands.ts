@@ -27,7 +27,7 @@ export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
     if (ledger.holds(name, info.idInLbs)) return throwError(() => new AlreadyClaimedError(name, info.idInLbs));
     if (ledger.reserve(1) === 0) return throwError(() => new AtCapacityError(name, ledger.capacity));
     const started = scheduler.now();
-    return port.claim(lockKeyOf(name, info.idInLbs), info.idInLbs, options.hbInterval).pipe(
+    return port.claim(lockKeyOf(name, info.idInLbs), info.idInLbs, options.hbInterval, name).pipe(
       finalize(() => ledger.unreserve(1)),
       catchError((err: unknown) => throwError(() => asRedisError(`Claiming stream "${name}"`)(err))),
       map((result) => {

@@ -102,8 +102,8 @@ export class PartitionedPort implements LbsPort {
     return this.scatter(entries, (e) => e.lockKey, (port, part) => port.takeLocks(part));
   }
 
-  claim(lockKey: string, idInLbs: string, minIdleMs: number) {
-    return defer(() => this.portOfLock(lockKey).claim(lockKey, idInLbs, minIdleMs));
+  claim(lockKey: string, idInLbs: string, minIdleMs: number, name: string) {
+    return defer(() => this.portOfLock(lockKey).claim(lockKey, idInLbs, minIdleMs, name));
   }
 
   /**

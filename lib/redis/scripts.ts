@@ -207,18 +207,19 @@ export class Scripts {
   }
 
   /** Claims entries whose lock is gone (see lua/claim-n.lua): one script call per `KEYS_PER_CALL`, one result per entry, in order. */
-  async claim(entries: readonly { readonly lockKey: string; readonly id: string; readonly minIdle: number }[]): Promise<ClaimResult[]> {
-    const { lbs, deadlines, ownLocks, group, owner, ttl } = this.ctx;
+  async claim(entries: readonly { readonly lockKey: string; readonly id: string; readonly minIdle: number; readonly name: string }[]): Promise<ClaimResult[]> {
+    const { lbs, deadlines, ownLocks, names, group, owner, ttl } = this.ctx;
     return this.chunked(
       entries.length,
       (from, to) => {
-        const args = scriptArgs([lbs, deadlines, ownLocks], entries, from, to, (e) => e.lockKey, [group, owner, ttl], [(e) => e.id, (e) => e.minIdle], ['fence']);
+        const args = scriptArgs([lbs, deadlines, ownLocks, names], entries, from, to, (e) => e.lockKey, [group, owner, ttl], [(e) => e.id, (e) => e.minIdle, (e) => e.name], ['fence']);
         return this.call.claim(...args) as Promise<PerEntry>;
       },
       (code, detail, fence): ClaimResult => {
         if (code === Code.Ok) return { kind: 'claimed', fields: detail as string[], fence: Number(fence) };
         if (code === Code.Retaken) return { kind: 'claimed', fields: detail as string[], fence: Number(fence), takenBack: true };
         if (code === Code.Held) return { kind: 'held', holder: String(detail) };
+        if (code === Code.Duplicate) return { kind: 'duplicate', of: String(detail) };
         return NOT_PENDING;
       },
     );

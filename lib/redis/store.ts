@@ -19,7 +19,7 @@ export class RedisPort implements LbsPort {
   /** `finish` calls made in the same turn of the event loop go to Redis as one script call. */
   private readonly finishing: Batcher<{ readonly lockKey: string; readonly id: string; readonly name: string }, FinishResult>;
   /** `claim` calls made in the same turn of the event loop go to Redis as one script call. */
-  private readonly claims: Batcher<{ readonly lockKey: string; readonly id: string; readonly minIdle: number }, ClaimResult>;
+  private readonly claims: Batcher<{ readonly lockKey: string; readonly id: string; readonly minIdle: number; readonly name: string }, ClaimResult>;
   /** `entry` lookups made in the same turn of the event loop go to Redis as one pipeline. */
   private readonly lookups: Batcher<string, RawEntry | null>;
   /** `touchLock` reads made in the same turn of the event loop go to Redis as one pipeline. */
@@ -67,8 +67,8 @@ export class RedisPort implements LbsPort {
     return defer(() => (entries.length === 0 ? Promise.resolve([]) : this.scripts.takeLocks(entries)));
   }
 
-  claim(lockKey: string, id: string, minIdle: number) {
-    return defer(() => this.claims.push({ lockKey, id, minIdle }));
+  claim(lockKey: string, id: string, minIdle: number, name: string) {
+    return defer(() => this.claims.push({ lockKey, id, minIdle, name }));
   }
 
   extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput) {

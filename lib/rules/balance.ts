@@ -258,7 +258,9 @@ export const pickHandBacks = (
 /**
  * How many lockless pending entries this consumer's sweeps (the reconciler, the recovery sweep)
  * may take now: up to its share plus the tolerance, so that a sweep does not grab streams handed
- * back for balance before their designated claimers take them (and so move them twice).
+ * back for balance before their designated claimers take them (and so move them twice). At least
+ * one while it holds nothing: when the fleet holds nothing every share is 0, and an entry left
+ * pending without a lock (its reader died) would otherwise wait for ever.
  * Unbounded while it is not settled or has no view: a newcomer takes what nobody holds.
  *
  * @example
@@ -267,5 +269,5 @@ export const pickHandBacks = (
 export const sweepAllowance = (view: FleetView | undefined, me: string, owned: number, policy: Pick<BalancePolicy, 'tolerance'>): number => {
   const share = view?.shares.get(me);
   if (share === undefined) return Infinity;
-  return Math.max(0, Math.ceil(share * (1 + policy.tolerance)) - owned);
+  return Math.max(owned === 0 ? 1 : 0, Math.ceil(share * (1 + policy.tolerance) - 1e-9) - owned);
 };

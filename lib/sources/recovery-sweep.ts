@@ -83,7 +83,7 @@ export const sweepPage$ = (deps: RecoveryDeps, minIdleMs: number, start: string,
               ? of([] as Won[])
               : forkJoin(
                   good.map((entry) =>
-                    port.claim(lockKeyOf(entry.payload.dataStreamName, entry.payload.idInLbs), entry.payload.idInLbs, minIdleMs).pipe(
+                    port.claim(lockKeyOf(entry.payload.dataStreamName, entry.payload.idInLbs), entry.payload.idInLbs, minIdleMs, entry.payload.dataStreamName).pipe(
                       map((result): Won => {
                         if (result.kind !== 'claimed') return false;
                         return result.takenBack === true && ledger.holds(entry.payload.dataStreamName, entry.payload.idInLbs) ? 'taken-back' : result.fence;
