@@ -16,6 +16,8 @@ export interface ChaosConsumerSettings {
   readonly blockMs: number;
   /** loads, then waits for SIGUSR1 to start its client */
   readonly startOnSignal?: boolean;
+  /** the client's `rebalance` option (undefined: its default) */
+  readonly rebalance?: 'true' | 'false' | 'consumed';
 }
 
 /**

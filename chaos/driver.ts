@@ -82,6 +82,8 @@ export interface CaseDef {
   readonly title: string;
   /** consumers at the start (default 3) */
   readonly consumers?: number;
+  /** the consumers' `rebalance` option (default: the client's, a balanced fleet) */
+  readonly rebalance?: 'true' | 'false' | 'consumed';
   /** every consumer talks to Redis through a SilentProxy of its own */
   readonly proxy?: boolean;
   readonly redisArgs?: readonly string[];
@@ -163,7 +165,7 @@ export const runCase = async (def: CaseDef, run: number, settings: RunSettings, 
       url = proxy.url;
     }
     const { workMinMs, workMaxMs, entryMs, commitEntries, commitMs } = settings;
-    const proc = new ConsumerProc(consumers.length, { redisUrl: url, service, pod, hbInterval: hb, workMinMs, workMaxMs, entryMs, commitEntries, commitMs, blockMs: Math.round(3.5 * hb), startOnSignal: held });
+    const proc = new ConsumerProc(consumers.length, { redisUrl: url, service, pod, hbInterval: hb, workMinMs, workMaxMs, entryMs, commitEntries, commitMs, blockMs: Math.round(3.5 * hb), startOnSignal: held, rebalance: def.rebalance });
     consumers.push(proc);
     if (proxy !== undefined) proxies.set(proc, proxy);
     return proc;
