@@ -9,7 +9,8 @@
   KEYS[6..m+5]     lock keys (<DataStreamName><separator><LBS id>)
   KEYS[m+6..2m+5]  the fence beside each lock key, in the same order (entryKeysOf in lib/keys.ts):
               declared, as every key a script touches, so that a Cluster moving the slot key by
-              key redirects the call instead of letting a re-take write a fence on the wrong node
+              key redirects the call (ASK, TRYAGAIN) instead of failing a re-take half done, its
+              lock set and its fence refused as a key no longer on this node
   ARGV[1]     the owner: this consumer's name
   ARGV[2]     ttl, ms
   ARGV[3]     the consumer group
