@@ -9,13 +9,18 @@ describe('keyspace notifications', () => {
   const hbInterval = 300;
   const t = useService('ksp', { defaults: { hbInterval, lbsIdleTime: 60_000 } });
 
+  /** Connections of this library subscribed to a pattern (its keyspace subscribers). */
+  const patternSubscribers = async (): Promise<number> =>
+    ((await t.admin.call('CLIENT', 'LIST')) as string).split('\n').filter((l) => l.includes('name=rscrx-subscriber') && /\bpsub=[1-9]/.test(l)).length;
+
   it('tells every other live consumer of the service when a lock expires, with the Info', async () => {
     const owner = t.consumer('owner');
     await sleep(150);
     await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, 1), info: { a: 1 } }));
     await owner.waitFor('StreamAdded', 1);
+    const before = await patternSubscribers();
     const watchers = [t.consumer('w1'), t.consumer('w2')];
-    await sleep(150);
+    await waitUntil(async () => (await patternSubscribers()) >= before + 2, 5000, 'both watchers subscribed');
     owner.stop();
     for (const w of watchers) await w.waitFor('StreamExpired', 1, 5000);
     for (const w of watchers) {
@@ -31,8 +36,10 @@ describe('keyspace notifications', () => {
     await sleep(150);
     await lastValueFrom(addStream(t.admin, otherService, { dataStreamName: streamName(otherService, 1) }));
     await foreign.waitFor('StreamAdded', 1);
+    const before = await patternSubscribers();
     const other = t.consumer('other-watcher', {}, { service: otherService });
-    await sleep(150);
+    // Its subscription in place before the lock expires (a loaded machine took longer than 150 ms).
+    await waitUntil(async () => (await patternSubscribers()) > before, 5000, 'the other watcher subscribed');
     foreign.stop();
     await other.waitFor('StreamExpired', 1, 5000);
     await sleep(200);
