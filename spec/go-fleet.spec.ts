@@ -175,9 +175,16 @@ describe('a fleet shared with Go consumers (Go-behaviour twin, private servers)'
       const go = twin('g1');
       await go.waitFor('ready');
       await Promise.all(ours.of('StreamAdded').map((a) => lastValueFrom(ours.client.release(a.payload.dataStreamName), { defaultValue: undefined })));
-      await go.waitFor('claimed', { count: n, timeoutMs: 10_000 }).catch((err: Error) => {
+      await go.waitFor('claimed', { count: n, timeoutMs: 10_000 }).catch(async (err: Error) => {
         const lost = go.of('claim-lost').map((e) => e.code);
-        throw new Error(`${err.message}; the twin heard ${go.of('expired').length} expiries, lost ${lost.length} claims (${[...new Set(lost)].join(', ')}); ours heard ${ours.of('StreamExpired').length} expiries`);
+        const locks = ours.of('StreamAdded').map((a) => lockKey(a.payload.dataStreamName, a.payload.idInLbs));
+        const [, flags] = (await t.admin.config('GET', 'notify-keyspace-events')) as [string, string];
+        const left = await Promise.all(locks.map((k) => t.admin.pttl(k)));
+        const subscribers = ((await t.admin.call('CLIENT', 'LIST')) as string).split('\n').filter((l) => l.includes('name=go-twin-subscriber')).map((l) => /psub=\d+/.exec(l)?.[0]);
+        throw new Error(
+          `${err.message}; the twin heard ${go.of('expired').length} expiries, lost ${lost.length} claims (${[...new Set(lost)].join(', ')}); ours heard ${ours.of('StreamExpired').length} expiries; ` +
+            `notify-keyspace-events "${flags}"; lock PTTLs ${left.join(' ')}; twin subscribers ${subscribers.join(' ') || 'none'}`,
+        );
       });
       expect(new Set(go.of('claimed').map((e) => e.stream)).size).to.equal(n);
       expect(go.of('claim-lost')).to.have.length(0);
