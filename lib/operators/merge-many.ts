@@ -24,30 +24,35 @@ export function mergeMany<T, R>(project: (value: T) => ObservableInput<R>): Oper
       const completeIfDone = (): void => {
         if (sourceDone && inners.size === 0) subscriber.complete();
       };
-      const outer = source.subscribe({
-        next: (value) => {
-          let inner: ObservableInput<R>;
-          try {
-            inner = project(value);
-          } catch (err) {
-            subscriber.error(err);
-            return;
-          }
-          subscribeInner(inner, subscriber, inners, completeIfDone);
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => {
-          sourceDone = true;
-          completeIfDone();
-        },
+      return subscribeOuter(source, subscriber, inners, (value) => {
+        let inner: ObservableInput<R>;
+        try {
+          inner = project(value);
+        } catch (err) {
+          subscriber.error(err);
+          return;
+        }
+        subscribeInner(inner, subscriber, inners, completeIfDone);
+      }, () => {
+        sourceDone = true;
+        completeIfDone();
       });
-      return () => {
-        outer.unsubscribe();
-        for (const inner of inners) inner.unsubscribe();
-        inners.clear();
-      };
     });
 }
+
+/**
+ * @internal Subscribes the source of a merging operator: `next` for each value, its error to
+ * `subscriber`, `completed` when it completes. The returned teardown ends the source and every
+ * inner still in `inners`.
+ */
+export const subscribeOuter = <T, R>(source: Observable<T>, subscriber: Subscriber<R>, inners: Set<Subscription>, next: (value: T) => void, completed: () => void): (() => void) => {
+  const outer = source.subscribe({ next, error: (err: unknown) => subscriber.error(err), complete: completed });
+  return () => {
+    outer.unsubscribe();
+    for (const inner of inners) inner.unsubscribe();
+    inners.clear();
+  };
+};
 
 /**
  * @internal Subscribes one inner of a merging operator: its values and error go to `subscriber`,

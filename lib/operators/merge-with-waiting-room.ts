@@ -1,5 +1,5 @@
 import { Observable, ObservableInput, OperatorFunction, SchedulerLike, Subscription, asyncScheduler } from 'rxjs';
-import { subscribeInner } from './merge-many';
+import { subscribeInner, subscribeOuter } from './merge-many';
 
 /** Puts `value` aside for `ms`; then the step runs again with it. */
 export type Hold<T> = (value: T, ms: number) => void;
@@ -111,19 +111,13 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
         });
       };
 
-      const outer = source.subscribe({
-        next: (value) => run(value, false),
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => {
-          sourceDone = true;
-          completeIfDone();
-        },
+      const teardown = subscribeOuter(source, subscriber, inners, (value: T) => run(value, false), () => {
+        sourceDone = true;
+        completeIfDone();
       });
       return () => {
-        outer.unsubscribe();
+        teardown();
         alarm?.unsubscribe();
-        for (const inner of inners) inner.unsubscribe();
-        inners.clear();
         room.clear();
         due = [];
       };
