@@ -202,7 +202,11 @@ describe('consumeStream: the entries of owned streams (real Redis)', function ()
     for (const x of consumers) for (const h of x.handled) expect(x.owned.some((n) => n.payload.fence === h.fence), `fence ${h.fence} handled by ${x.c.client.id}`).to.equal(true);
   });
 
-  it('raises the fence when a sweep takes back a stream this consumer dropped while Redis still held the lock for it: a new take', async () => {
+  /**
+   * One stream of one entry, consumed by `a`, its first entry committed: a commit refused for want
+   * of the lock would end this work instead (Abandoned).
+   */
+  const committedOnce = async () => {
     const name = streamName(t.service, 1);
     await fill(name, 1);
     const a = consuming('a', {}, slow(1));
@@ -210,6 +214,11 @@ describe('consumeStream: the entries of owned streams (real Redis)', function ()
     await waitUntil(() => a.handled.length === 1, 5000, 'one entry');
     const lock = lockKey(name, a.owned[0]!.payload.idInLbs);
     await waitUntil(async () => (await t.admin.get(entryKeysOf(lock).committed)) === a.handled[0]!.id, 5000, 'the first commit');
+    return { name, a, lock };
+  };
+
+  it('raises the fence when a sweep takes back a stream this consumer dropped while Redis still held the lock for it: a new take', async () => {
+    const { name, a, lock } = await committedOnce();
     // Its heartbeat finds the lock held by another and drops the stream; then the lock reads as
     // its own again (as after a re-take whose reply was lost), its LBS entry still pending for it.
     await t.admin.set(lock, 'redis-consumer-other', 'PX', 20 * hbInterval);
@@ -225,14 +234,7 @@ describe('consumeStream: the entries of owned streams (real Redis)', function ()
   });
 
   it('raises the fence when the heartbeat re-takes a lock that vanished, and the handler sees it', async () => {
-    const name = streamName(t.service, 1);
-    await fill(name, 1);
-    const a = consuming('a', {}, slow(1));
-    await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: name }));
-    await waitUntil(() => a.handled.length === 1, 5000, 'one entry');
-    const lock = lockKey(name, a.owned[0]!.payload.idInLbs);
-    // Committed first: a commit refused for want of the lock would end this work instead (Abandoned).
-    await waitUntil(async () => (await t.admin.get(entryKeysOf(lock).committed)) === a.handled[0]!.id, 5000, 'the first commit');
+    const { name, a, lock } = await committedOnce();
     await t.admin.del(lock);
     await waitUntil(async () => (await t.admin.get(lock)) === 'redis-consumer-a', hbInterval * 4, 'the re-take');
     expect(await t.admin.get(entryKeysOf(lock).fence)).to.equal('2');
