@@ -107,6 +107,11 @@ export const redisState = async (admin: Redis, service: string): Promise<RedisSt
   return { xlen, pending, locks, deadlines, dead, flags, heldStreams };
 };
 
+/** The outcomes that end a processing window (processStreams' outcomes, as the consumer programs print them). */
+export type WindowEnd = 'finished' | 'abandoned' | 'failed' | 'rebalanced' | 'released';
+const WINDOW_END_EVENTS: ReadonlySet<string> = new Set<WindowEnd>(['finished', 'abandoned', 'failed', 'rebalanced', 'released']);
+export const endsWindow = (event: string | undefined): event is WindowEnd => event !== undefined && WINDOW_END_EVENTS.has(event);
+
 /**
  * One consumer process's hold on one LBS entry: from `started` to the first of: `disowned` (the
  * library told it to stop), its outcome (finished/abandoned/failed), its death. `how` is the
@@ -120,7 +125,7 @@ export interface Window {
   readonly consumer: string;
   readonly start: number;
   readonly end: number;
-  readonly how: 'finished' | 'abandoned' | 'failed' | 'rebalanced' | 'released' | 'killed' | 'open';
+  readonly how: WindowEnd | 'killed' | 'open';
 }
 
 export const windowsOf = (procs: readonly ProcRecord[], now: number): Window[] => {
@@ -134,7 +139,7 @@ export const windowsOf = (procs: readonly ProcRecord[], now: number): Window[] =
         // (doneStream already in flight) is answered later.
         const w = open.get(e.id!);
         if (w !== undefined) w.disownedAt ??= e.at;
-      } else if (e.event === 'finished' || e.event === 'abandoned' || e.event === 'failed' || e.event === 'rebalanced' || e.event === 'released') {
+      } else if (endsWindow(e.event)) {
         const w = open.get(e.id!);
         if (w === undefined) continue;
         open.delete(e.id!);
@@ -328,7 +333,8 @@ export const analyse = (input: AnalysisInput): Analysis => {
   }
 
   const duplicateBoundMs = hbInterval + fault.pauseMs;
-  const duplicate = maxOverlap(windows, (w) => w.id);
+  // By name and id: on a Cluster two partitions' LBSes can give two streams' entries the same id.
+  const duplicate = maxOverlap(windows, (w) => `${w.name} ${w.id}`);
   const sameNameOverlap = maxOverlap(windows, (w) => w.name, 'other-process');
   const sameNameInProcess = maxOverlap(windows, (w) => w.name, 'same-process');
 

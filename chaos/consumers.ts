@@ -1,5 +1,6 @@
 import { ChildConsumer } from '../support/child';
 import type { EventOf } from '../support/protocol';
+import { endsWindow } from './checks';
 
 /** What differs between the consumers of a run. */
 export interface ChaosConsumerSettings {
@@ -44,13 +45,13 @@ export class ConsumerProc extends ChildConsumer {
     this.stderr = stderr;
   }
 
-  /** LBS ids whose window is open now (started, not yet finished/abandoned/failed). */
+  /** LBS ids whose window is open now (started, and no outcome yet: see `endsWindow`). */
   openWindows(): Map<string, EventOf<'started'>> {
     const open = new Map<string, EventOf<'started'>>();
     if (!this.alive) return open;
     for (const e of this.events) {
       if (e.event === 'started') open.set(e.id, e);
-      else if (e.event === 'finished' || e.event === 'abandoned' || e.event === 'failed') open.delete(e.id);
+      else if (endsWindow(e.event) && e.id !== undefined) open.delete(e.id);
     }
     return open;
   }
