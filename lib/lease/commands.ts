@@ -1,9 +1,10 @@
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EMPTY, Observable, catchError, concatMap, defer, endWith, finalize, ignoreElements, map, mergeMap, of, range, reduce, takeWhile, tap, throwError, timeout, timer } from 'rxjs';
+import { EMPTY, MonoTypeOperatorFunction, Observable, catchError, concatMap, defer, endWith, finalize, ignoreElements, map, mergeMap, of, range, reduce, retry, takeWhile, tap, throwError, timeout, timer } from 'rxjs';
 import { decodeLbsEntry } from '../codecs/lbs-message';
 import type { ClientDeps } from '../deps';
 import { AlreadyClaimedError, AtCapacityError, NotOwnerError, StreamNotFoundError, asRedisError } from '../errors';
+import { isSlotMoveError, slotMoveDelay } from '../rules/slot-move';
 import type { Claimed, LbsInfo } from '../types';
 import { ownedInfo } from './ledger';
 
@@ -12,8 +13,31 @@ const STOP_CONCURRENCY = 1000;
 /** Reads of a handed-back lock until Redis deletes it, each `EXPIRE_READ_MS` after the previous one. */
 const EXPIRE_READS = 5;
 const EXPIRE_READ_MS = 2;
+/** How long `doneStream` goes on sending a call a Cluster refuses while it moves the stream's slot (the heartbeat keeps the lock meanwhile). */
+const SLOT_MOVE_BUDGET_MS = 30_000;
 
 type Deps = Pick<ClientDeps, 'port' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf' | 'expiries'>;
+
+/**
+ * Sends the call again while a Cluster refuses it because it is moving the slot of its keys key by
+ * key (TRYAGAIN, which ioredis retries only for about 1.6 s), with a backoff, for at most
+ * `budgetMs` and while `worthIt()`; any other error, or one past the budget, goes through.
+ */
+const whileSlotMoves = <T>({ scheduler, log }: Pick<Deps, 'scheduler' | 'log'>, stream: string, budgetMs: number, worthIt: () => boolean): MonoTypeOperatorFunction<T> =>
+  (call$) =>
+    defer(() => {
+      const startedAt = scheduler.now();
+      return call$.pipe(
+        retry({
+          delay: (err: unknown, attempt: number) => {
+            const delay = isSlotMoveError(err) && worthIt() ? slotMoveDelay(attempt, startedAt, scheduler.now(), budgetMs) : undefined;
+            if (delay === undefined) return throwError(() => err);
+            if (attempt === 1) log.info({ stream }, 'the Cluster is moving this stream\'s slot: trying again');
+            return timer(delay, scheduler);
+          },
+        }),
+      );
+    });
 
 /**
  * `client.claim(info)`: takes over a stream that lost its owner; one value, or `AlreadyClaimedError`
@@ -52,13 +76,14 @@ export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
   });
 };
 
-/** `client.doneStream(name)`: release the lock, XACK and XDEL, atomically (see lua/finish-n.lua). */
+/** `client.doneStream(name)`: release the lock, XACK and XDEL, atomically (see lua/finish-n.lua); sent again while a Cluster moves the stream's slot. */
 export const doneStream = (deps: Deps, name: string): Observable<void> => {
   const { port, ledger, log, metrics } = deps;
   return defer(() => {
     const lease = ledger.get(name);
     if (lease === undefined) return throwError(() => new StreamNotFoundError(name));
     return port.finish(lease.lockKey, lease.payload.idInLbs, name).pipe(
+      whileSlotMoves(deps, name, SLOT_MOVE_BUDGET_MS, () => ledger.isCurrent(lease)),
       catchError((err: unknown) => throwError(() => asRedisError(`Finishing stream "${name}"`)(err))),
       map((result) => {
         ledger.drop(lease);
@@ -93,6 +118,8 @@ export const release = (deps: Deps, name: string): Observable<void> => {
       ignoreElements(),
     );
     return port.expireLock(lease.lockKey, untilClaimable).pipe(
+      // Past one TTL the lock has lapsed anyway (the heartbeat stopped extending it at handBack).
+      whileSlotMoves(deps, name, options.hbInterval, () => true),
       concatMap((ours) => (ours ? timer(untilClaimable, scheduler).pipe(concatMap(() => deleted$), endWith(ours)) : of(ours))),
       catchError((err: unknown) => {
         ledger.forgetHandBack(lease.lockKey);

@@ -1,11 +1,12 @@
 import type { Cluster, Redis } from 'ioredis';
-import { Observable, catchError, defer, forkJoin, from, lastValueFrom, map, of, timeout } from 'rxjs';
+import { NEVER, Observable, catchError, concatMap, defer, forkJoin, from, lastValueFrom, map, of, race, timeout, timer } from 'rxjs';
 import type { BadEntry } from '../codecs/lbs-message';
 import type { Layout } from '../layout';
 import { CommitResult, Extension as ExtendResult, LbsPort, LbsSession, LockStatus, MemberInput, NewEntry, TakeResult } from '../port';
 import { mergeKeyspaceFlags } from '../rules/keyspace-flags';
 import { isCluster } from './connections';
 import { ensurePartitionCount } from './partition-count';
+import { isSlotMoving } from './slot-moves';
 import { RedisPort } from './store';
 import { RedisEntryPort } from './entry-store';
 import { TaggedSession } from './tagged-session';
@@ -126,7 +127,7 @@ export class PartitionedPort implements LbsPort {
       // (undefined) and the others go on: one primary's failover must not stop the heartbeat of
       // the locks on the other primaries.
       const calls = [...groups].map(([p, { items, at }]) =>
-        this.ports[p]!.extendLocks(items, seen[p]!, at.map((i) => fences[i] ?? 0), p === 0 ? member : undefined).pipe(
+        this.extendPartition(p, items, seen[p]!, at.map((i) => fences[i] ?? 0), p === 0 ? member : undefined).pipe(
           map(({ statuses: found, fences: taken, epoch, members, now }) => {
             found.forEach((status, i) => (statuses[at[i]!] = status));
             taken?.forEach((fence, i) => (newFences[at[i]!] = fence));
@@ -147,6 +148,28 @@ export class PartitionedPort implements LbsPort {
         }),
       );
     });
+  }
+
+  /**
+   * One partition's extension. On a Cluster, a call not answered within a quarter of the TTL may
+   * be one the partition's primary refuses with TRYAGAIN while it moves the slot key by key
+   * (ioredis retries it, 16 times 100 ms apart by default, past the partition's time): if that
+   * primary says the slot is moving, each lock is extended alone meanwhile (a call on one key is
+   * redirected to wherever the key is) and the first answer wins. That fallback neither re-takes
+   * vanished locks nor writes the member record; the batch call does once the slot has moved.
+   */
+  private extendPartition(p: number, lockKeys: readonly string[], seenEpoch: string, fences: readonly number[], member?: MemberInput): Observable<ExtendResult> {
+    const port = this.ports[p]!;
+    const batch$ = port.extendLocks(lockKeys, seenEpoch, fences, member);
+    const redis = this.redis;
+    if (!isCluster(redis) || lockKeys.length === 0) return batch$;
+    const oneByOne$ = timer(this.partitionTimeoutMs / 3).pipe(
+      concatMap(() => isSlotMoving(redis, this.layout.keysOf(p).lbs)),
+      concatMap((moving) => (moving ? port.extendEach(lockKeys) : NEVER)),
+      map((statuses): ExtendResult => ({ statuses, epoch: seenEpoch === '' ? undefined : seenEpoch })),
+      catchError(() => NEVER),
+    );
+    return race(batch$, oneByOne$);
   }
 
   finish(lockKey: string, idInLbs: string, dataStreamName: string) {

@@ -62,7 +62,7 @@ export const scriptArgs = <E>(
   return args;
 };
 
-type ScriptName = 'extendLocks' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks' | 'leave' | 'commit';
+type ScriptName = 'extendLocks' | 'extendLock' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks' | 'leave' | 'commit';
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 /** What every `-n` script returns: one code per entry and, beside it, its detail (false when none). */
 type PerEntry = [readonly number[], readonly unknown[], ...unknown[]];
@@ -70,6 +70,7 @@ type PerEntry = [readonly number[], readonly unknown[], ...unknown[]];
 const PREFIX = 'rscrx_';
 const FILES: Record<ScriptName, string> = {
   extendLocks: 'extendLocks-n.lua',
+  extendLock: 'extendLock-1.lua',
   takeLocks: 'takeLocks-n.lua',
   claim: 'claim-n.lua',
   finish: 'finish-n.lua',
@@ -169,6 +170,17 @@ export class Scripts {
     );
     const extended = results.slice(0, lockKeys.length);
     return { statuses: extended.map((r) => r.status), fences: extended.map((r) => r.fence), epoch, members, now };
+  }
+
+  /**
+   * Extends each lock alone, one call per lock, all at once (see lua/extendLock-1.lua): the
+   * heartbeat's fallback while a Cluster moves the locks' slot. Extended, lost (held by another
+   * consumer), or undefined for a lock gone (the batch call decides whether to re-take it).
+   */
+  async extendEach(lockKeys: readonly string[]): Promise<(LockStatus | undefined)[]> {
+    const { owner, ttl } = this.ctx;
+    const codes = (await Promise.all(lockKeys.map((key) => this.call.extendLock(key, owner, ttl)))) as number[];
+    return codes.map((code) => (code === Code.Ok ? LockStatus.Extended : code === Code.Held ? LockStatus.Lost : undefined));
   }
 
   /** SET NX PX of each new entry's lock, one script call per `KEYS_PER_CALL` entries (see lua/takeLocks-n.lua). */

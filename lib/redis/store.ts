@@ -75,6 +75,11 @@ export class RedisPort implements LbsPort {
     return defer(() => this.scripts.extendLocks(lockKeys, seenEpoch, fences, member));
   }
 
+  /** Each lock extended alone (the heartbeat's fallback while a Cluster moves this partition's slot); undefined for a lock gone. */
+  extendEach(lockKeys: readonly string[]) {
+    return defer(() => this.scripts.extendEach(lockKeys));
+  }
+
   finish(lockKey: string, id: string, name: string) {
     return defer(() => this.finishing.push({ lockKey, id, name }));
   }

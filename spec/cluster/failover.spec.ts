@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { lastValueFrom } from 'rxjs';
-import { addStream } from '../../lib';
-import type { ClientOptions } from '../../lib';
+import { RedisStreamClient, addStream } from '../../lib';
+import type { ClientOptions, Notification } from '../../lib';
 import { partitionOf } from '../../lib/keys';
 import { resolveLayout } from '../../lib/layout';
 import { ClusterFleet as Fleet } from '../../support/cluster-fleet';
@@ -100,5 +100,56 @@ describe('a Redis Cluster that fails over or moves slots under load', function (
     expect(await local.cluster.primaryOf(lbs)).to.equal(to);
     await sleep(1000);
     await expectNothingLost('slot migrated', f, 30_000);
+  });
+});
+
+describe('a consumer whose partition moves to another primary key by key', function () {
+  this.timeout(90_000);
+  const local = useLocalCluster();
+
+  it('keeps every stream it owns (its heartbeat gets TRYAGAIN while the locks are split between two nodes), and finishes streams meanwhile', async () => {
+    const service = uniqueService('migrating');
+    const hbInterval = 1000;
+    const partition = 1;
+    const names = [...Array(400).keys()].map((i) => `${service}:s${i}`).filter((n) => partitionOf(n, 3) === partition).slice(0, 40);
+    const redis = local.cluster.connect();
+    const producer = local.cluster.connect();
+    const client = new RedisStreamClient(redis, service, { consumerId: 'mover', hbInterval, lbsIdleTime: 60_000, rebalance: false, reconcileInterval: 60_000 });
+    const seen: Notification[] = [];
+    const errors: unknown[] = [];
+    const sub = client.init().subscribe({ next: (n) => seen.push(n), error: (err: unknown) => errors.push(err) });
+    try {
+      for (const dataStreamName of names) await lastValueFrom(addStream(producer, service, { dataStreamName }));
+      await waitUntil(() => seen.filter((n) => n.type === 'StreamAdded').length === names.length, 10_000, 'every stream handed out');
+      const lbs = resolveLayout(service, true, {}).keysOf(partition).lbs;
+      const from = await local.cluster.primaryOf(lbs);
+      const to = (await local.cluster.primaries()).find((n) => n !== from)!;
+      const startedAt = Date.now();
+      // About 50 keys (locks, fences, the LBS, the lock set, ...), one every 50 ms: more than two TTLs with the locks on two nodes.
+      const moved = local.cluster.migrateSlot(await local.cluster.slotOf(lbs), to, { keysPerStep: 1, pauseMs: 50 });
+      // doneStream's script declares six keys of the slot: refused (TRYAGAIN) until the move ends, more than ioredis' own 1.6 s of retries.
+      await sleep(300);
+      const finished = names.slice(0, 5);
+      const dones = Promise.all(finished.map((name) => lastValueFrom(client.doneStream(name), { defaultValue: undefined })));
+      await moved;
+      const movedInMs = Date.now() - startedAt;
+      await dones;
+      expect(await local.cluster.primaryOf(lbs)).to.equal(to);
+      expect(movedInMs, 'the migration outlasts the TTL').to.be.above(2 * hbInterval);
+      await sleep(2 * hbInterval);
+      expect(errors).to.deep.equal([]);
+      const others = seen.filter((n) => n.type !== 'StreamAdded');
+      expect(others.map((n) => `${n.type} ${JSON.stringify(n.payload).slice(0, 80)}`), `notifications other than StreamAdded during a ${movedInMs} ms migration`).to.deep.equal([]);
+      const layout = resolveLayout(service, true, {});
+      const added = seen.flatMap((n) => (n.type === 'StreamAdded' && !finished.includes(n.payload.dataStreamName) ? [n.payload] : []));
+      expect(added).to.have.length(names.length - finished.length);
+      expect(await redis.xlen(lbs), 'the finished streams\' entries deleted').to.equal(names.length - finished.length);
+      const holders = await Promise.all(added.map((info) => redis.get(layout.lockKeyOf(info.dataStreamName, info.idInLbs))));
+      expect(new Set(holders)).to.deep.equal(new Set([client.id]));
+    } finally {
+      sub.unsubscribe();
+      redis.disconnect();
+      producer.disconnect();
+    }
   });
 });
