@@ -55,21 +55,43 @@ export const subscribeOuter = <T, R>(source: Observable<T>, subscriber: Subscrib
 };
 
 /**
+ * The observer of one inner: its values and error go to the outer subscriber, and its subscription
+ * leaves `inners` when it completes. One object per inner, with no closures of its own: a mass
+ * failover runs hundreds of thousands of inners.
+ */
+class InnerObserver<R> {
+  done = false;
+  subscription: Subscription | undefined = undefined;
+
+  constructor(
+    private readonly subscriber: Subscriber<R>,
+    private readonly inners: Set<Subscription>,
+    private readonly ended: () => void,
+  ) {}
+
+  next(r: R): void {
+    this.subscriber.next(r);
+  }
+
+  error(err: unknown): void {
+    this.subscriber.error(err);
+  }
+
+  complete(): void {
+    this.done = true;
+    if (this.subscription !== undefined) this.inners.delete(this.subscription);
+    this.ended();
+  }
+}
+
+/**
  * @internal Subscribes one inner of a merging operator: its values and error go to `subscriber`,
  * its subscription is kept in `inners` while it runs (not at all when it ends synchronously), and
  * `ended` is told when it completes.
  */
 export const subscribeInner = <R>(inner: ObservableInput<R>, subscriber: Subscriber<R>, inners: Set<Subscription>, ended: () => void): void => {
-  let done = false;
-  let subscription: Subscription | undefined;
-  subscription = from(inner).subscribe({
-    next: (r) => subscriber.next(r),
-    error: (err: unknown) => subscriber.error(err),
-    complete: () => {
-      done = true;
-      if (subscription !== undefined) inners.delete(subscription);
-      ended();
-    },
-  });
-  if (!done && !subscription.closed) inners.add(subscription);
+  const observer = new InnerObserver(subscriber, inners, ended);
+  const subscription = from(inner).subscribe(observer);
+  observer.subscription = subscription;
+  if (!observer.done && !subscription.closed) inners.add(subscription);
 };

@@ -1,4 +1,4 @@
-import { Observable, ObservableInput, OperatorFunction, SchedulerLike, Subscription, asyncScheduler } from 'rxjs';
+import { EMPTY, Observable, ObservableInput, OperatorFunction, SchedulerLike, Subscription, asyncScheduler } from 'rxjs';
 import { subscribeInner, subscribeOuter } from './merge-many';
 
 /** Puts `value` aside for `ms`; then the step runs again with it. */
@@ -94,6 +94,10 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
         draining = false;
         completeIfDone();
       };
+      const releasedEnded = (): void => {
+        releasedRunning--;
+        drain();
+      };
       const run = (value: T, released: boolean): void => {
         let inner: ObservableInput<R>;
         try {
@@ -102,13 +106,10 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
           subscriber.error(err);
           return;
         }
+        // A value put aside (or dropped) is most steps of a mass failover: no subscription for it.
+        if (inner === EMPTY) return released ? undefined : completeIfDone();
         if (released) releasedRunning++;
-        subscribeInner(inner, subscriber, inners, () => {
-          if (released) {
-            releasedRunning--;
-            drain();
-          } else completeIfDone();
-        });
+        subscribeInner(inner, subscriber, inners, released ? releasedEnded : completeIfDone);
       };
 
       const teardown = subscribeOuter(source, subscriber, inners, (value: T) => run(value, false), () => {
