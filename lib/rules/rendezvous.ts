@@ -1,13 +1,25 @@
 /** Weighted rendezvous hashing, for the fleet's designated claimers. Pure. */
 
-/** FNV-1a of a string's UTF-16 code units, 32 bits. */
-export const fnv1a = (text: string): number => {
-  let h = 0x811c9dc5;
+/** FNV-1a of a string's UTF-16 code units, 32 bits; `from`: the hash of a prefix, to go on after it. */
+export const fnv1a = (text: string, from = 0x811c9dc5): number => {
+  let h = from;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+};
+
+/** FNV-1a of `<candidate>\0`, by candidate: a candidate's part of the hash is the same for every key. */
+const prefixes = new Map<string, number>();
+const prefixHash = (name: string): number => {
+  let h = prefixes.get(name);
+  if (h === undefined) {
+    if (prefixes.size >= 10_000) prefixes.clear();
+    h = fnv1a(`${name}\u0000`);
+    prefixes.set(name, h);
+  }
+  return h;
 };
 
 /** MurmurHash3's finaliser: spreads FNV-1a's weak low bits over all 32. */
@@ -35,7 +47,7 @@ export const rendezvous = (key: string, candidates: readonly { readonly name: st
   let bestScore = -Infinity;
   for (const { name, weight } of candidates) {
     if (!(weight > 0)) continue;
-    const u = (fmix32(fnv1a(`${name}\u0000${key}`)) + 0.5) / 4294967296;
+    const u = (fmix32(fnv1a(key, prefixHash(name))) + 0.5) / 4294967296;
     const score = -weight / Math.log(u);
     if (score > bestScore || (score === bestScore && best !== undefined && name < best)) {
       best = name;
