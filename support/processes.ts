@@ -18,6 +18,9 @@ export const track = (child: ChildProcess): ChildProcess => {
   return child;
 };
 
+/** The tracked processes that have not exited, as `pid command args` (what keeps a run up, when one is left). */
+export const stillRunning = (): string[] => [...running].map((c) => `${c.pid} ${c.spawnargs.join(' ').slice(0, 160)}${c.killed ? ' (signalled)' : ''}`);
+
 /** Also run `fn` (synchronously) at cleanup, e.g. closing a proxy; returns the function that untracks it. */
 export const onCleanup = (fn: () => void): (() => void) => {
   cleanups.add(fn);

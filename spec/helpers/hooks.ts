@@ -1,5 +1,6 @@
 import { setSharedRedisUrl } from '../../support/service';
 import { hasRedisServer } from '../../support/redis-server';
+import { stillRunning } from '../../support/processes';
 import { PRIVATE_SERVER_SKIPS, ProvisionedRedis, provisionCluster, provisionRedis } from './provision';
 
 const ioredisVersion = (): string => (require('ioredis/package.json') as { version: string }).version;
@@ -24,6 +25,7 @@ export const mochaHooks = {
     // and end it 30 s later as a failure (a leak must show, and must not hang the run).
     setTimeout(() => {
       console.error(`  Still running 5 s after the last spec (a leak): ${process.getActiveResourcesInfo().join(', ')}`);
+      for (const child of stillRunning()) console.error(`    child process still running: ${child}`);
       setTimeout(() => {
         console.error('  Ending the run: it was still kept up 35 s after the last spec (counted as a failure).');
         process.exit(1);
