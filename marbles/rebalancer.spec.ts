@@ -38,16 +38,29 @@ describe('rebalancer$ (hbInterval 10: hold 50)', () => {
     });
   });
 
-  it('leaves streams held less than the hold time, and waits for every member to write its record after a hand-back', () => {
+  it('leaves streams that moved here less than the hold time ago, and waits for every member to write its record after a hand-back', () => {
     testScheduler.run(({ cold, hot, expectObservable }) => {
       const deps = specDeps(testScheduler, fakePort({ expireLock: () => cold('(t|)', { t: true }), touchLock: () => cold('(g|)', { g: -2 }) }), { rebalance: true });
-      deps.ledger.take(info('s1', '1-0'), {});
+      deps.ledger.take(info('s1', '1-0'), {}, 0, true);
       const views = hot('30ms a 29ms b 9ms c 9ms d', { a: view(30), b: view(60, [{ name: 'other', seenAt: 50 }]), c: view(70, [{ name: 'other', seenAt: 55 }]), d: view(80, [{ name: 'other', seenAt: 75 }]) });
-      testScheduler.schedule(() => deps.ledger.take(info('s2', '2-0'), {}), 5);
+      testScheduler.schedule(() => deps.ledger.take(info('s2', '2-0'), {}, 0, true), 5);
       const fleet = { views$: views, excess: () => 1, view: undefined };
       // 30: nothing held 50 yet; 60: s1 goes; 70: the other member's record predates the hand-back at 60; 80: fresh, s2 (held since 5) goes.
       expectObservable(rebalancer$({ ...deps, fleet }), '^ 99ms !').toBe('60ms a 19ms b', {
         a: { type: 'StreamReleased', payload: info('s1', '1-0'), reason: 'rebalance', additionalInfo: {} },
+        b: { type: 'StreamReleased', payload: info('s2', '2-0'), reason: 'rebalance', additionalInfo: {} },
+      });
+    });
+  });
+
+  it('hands back a stream fresh from the LBS at the first snapshot: it has not moved yet', () => {
+    testScheduler.run(({ cold, hot, expectObservable }) => {
+      const deps = specDeps(testScheduler, fakePort({ expireLock: () => cold('(t|)', { t: true }), touchLock: () => cold('(g|)', { g: -2 }) }), { rebalance: true });
+      deps.ledger.take(info('s1', '1-0'), {}, 0, true);
+      deps.ledger.take(info('s2', '2-0'), {});
+      const fleet = { views$: hot('30ms a', { a: view(30) }), excess: () => 2, view: undefined };
+      // 30: s1 moved here less than 50 ago and stays; s2 came from the LBS and goes.
+      expectObservable(rebalancer$({ ...deps, fleet }), '^ 99ms !').toBe('30ms b', {
         b: { type: 'StreamReleased', payload: info('s2', '2-0'), reason: 'rebalance', additionalInfo: {} },
       });
     });

@@ -187,11 +187,16 @@ describe('the fleet view and the balance decisions', () => {
     expect(atCeiling(undefined, 'a', 400, policy)).to.equal(false);
   });
 
-  it('picks the streams held longest, none held less than the hold time, only eligible ones', () => {
-    const held = [{ name: 'x', since: 500 }, { name: 'old', since: 0 }, { name: 'new', since: 9000 }, { name: 'skip', since: 100 }];
+  it('picks the streams held longest, none that moved here less than the hold time ago, only eligible ones', () => {
+    const held = [{ name: 'x', since: 500 }, { name: 'old', since: 0 }, { name: 'new', since: 9000 }, { name: 'skip', since: 100 }].map((h) => ({ ...h, movedIn: true }));
     expect(pickHandBacks(held, 5, 10_000, 5000, (n) => n !== 'skip')).to.deep.equal(['old', 'x']);
     expect(pickHandBacks(held, 1, 10_000, 5000, () => true)).to.deep.equal(['old']);
     expect(pickHandBacks(held, 0, 10_000, 5000, () => true)).to.deep.equal([]);
+  });
+
+  it('hands back a stream fresh from the LBS at once: it has not moved yet', () => {
+    const held = [{ name: 'claimed', since: 9000, movedIn: true }, { name: 'fresh', since: 9500, movedIn: false }, { name: 'older', since: 9200, movedIn: false }];
+    expect(pickHandBacks(held, 5, 10_000, 5000, () => true)).to.deep.equal(['older', 'fresh']);
   });
 
   it('reads member records from the registry, unlimited as -1, skipping malformed ones', () => {

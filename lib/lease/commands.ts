@@ -68,7 +68,7 @@ export const claim = (deps: Deps, info: LbsInfo): Observable<Claimed> => {
             (entry) => entry.additionalInfo,
           ),
         );
-        const lease = ledger.take(info, additionalInfo, result.fence);
+        const lease = ledger.take(info, additionalInfo, result.fence, true);
         log.info({ stream: name, id: info.idInLbs, fence: result.fence }, 'claimed stream');
         return { payload: ownedInfo(lease), additionalInfo };
       }),

@@ -8,7 +8,7 @@ import type { LeaseLedger } from './ledger';
 export const BALANCE_TOLERANCE = 0.1;
 /** A member takes part in the balance once it has been in the registry this many heartbeat intervals. */
 export const SETTLE_HEARTBEATS = 2;
-/** A stream this consumer took less than this many heartbeat intervals ago is not handed back: no stream moves twice in one rebalance. */
+/** A stream that moved to this consumer (a claim, a sweep) less than this many heartbeat intervals ago is not handed back: no stream moves twice in one rebalance. */
 export const HOLD_HEARTBEATS = 5;
 /**
  * The total the shares divide is the largest of the snapshots of the last this many heartbeat

@@ -11,6 +11,8 @@ export interface Lease {
   readonly confirmedAt: number;
   /** The stream's fencing token from the script that took its lock (a heartbeat re-take raises it). Only the ledger changes it. */
   readonly fence: number;
+  /** Taken from another owner (a claim, or a sweep of an entry whose owner lost it), not fresh from the LBS: such a stream just moved, and is not handed back for balance at once. */
+  readonly movedIn: boolean;
 }
 
 /** The payload of `StreamAdded` / `StreamClaimed` for a lease: its LBS info and its fence. */
@@ -114,8 +116,8 @@ export class LeaseLedger {
     return defer(() => (this.room() > 0 ? of(undefined) : this.freed.pipe(filter(() => this.room() > 0), take(1), map(() => undefined))));
   }
 
-  /** Records that this consumer now holds the stream (its lock is already taken). */
-  take(payload: LbsInfo, additionalInfo: AdditionalInfo, fence = 0): Lease {
+  /** Records that this consumer now holds the stream (its lock is already taken); `movedIn`: taken from another owner (see `Lease.movedIn`). */
+  take(payload: LbsInfo, additionalInfo: AdditionalInfo, fence = 0, movedIn = false): Lease {
     const at = this.now();
     const lease: MutableLease = {
       payload: { dataStreamName: payload.dataStreamName, idInLbs: payload.idInLbs },
@@ -124,6 +126,7 @@ export class LeaseLedger {
       since: new Date(at),
       confirmedAt: at,
       fence,
+      movedIn,
     };
     const previous = this.byName.get(payload.dataStreamName);
     if (previous !== undefined) {

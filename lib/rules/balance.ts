@@ -233,15 +233,17 @@ export const excessToHandBack = (view: FleetView | undefined, me: string, owned:
 };
 
 /**
- * Which streams to hand back: up to `count` of those held at least `holdMs` (a stream that just
- * moved here does not move again in the same rebalance) that `eligible` accepts, longest held
- * first.
+ * Which streams to hand back: up to `count` that `eligible` accepts, longest held first; of the
+ * streams that moved here (`movedIn`: claimed, or swept from an owner that lost them) only those
+ * held at least `holdMs`, so that a stream moves at most once in one rebalance. A stream fresh
+ * from the LBS has not moved yet: a consumer handed a burst of new streams just before others
+ * joined gives them away at once.
  *
  * @example
- * pickHandBacks([{ name: 'old', since: 0 }, { name: 'new', since: 9000 }], 5, 10_000, 5000, () => true) // ['old']
+ * pickHandBacks([{ name: 'old', since: 0, movedIn: true }, { name: 'new', since: 9000, movedIn: true }, { name: 'fresh', since: 9500, movedIn: false }], 5, 10_000, 5000, () => true) // ['old', 'fresh']
  */
 export const pickHandBacks = (
-  held: readonly { readonly name: string; readonly since: number }[],
+  held: readonly { readonly name: string; readonly since: number; readonly movedIn: boolean }[],
   count: number,
   now: number,
   holdMs: number,
@@ -249,7 +251,7 @@ export const pickHandBacks = (
 ): string[] => {
   if (count <= 0) return [];
   return held
-    .filter((h) => now - h.since >= holdMs && eligible(h.name))
+    .filter((h) => (!h.movedIn || now - h.since >= holdMs) && eligible(h.name))
     .sort((a, b) => a.since - b.since)
     .slice(0, count)
     .map((h) => h.name);

@@ -14,8 +14,8 @@ export interface RebalancerDeps extends Pick<ClientDeps, 'port' | 'ledger' | 'op
 /**
  * The rebalancer: at every snapshot of the fleet the heartbeat reads, a consumer holding more
  * than its fair share (plus the tolerance) hands back the excess, at most `rebalanceBatch` per
- * heartbeat, streams held longest first and none it took less than `HOLD_HEARTBEATS` heartbeats
- * ago; after a hand-back it waits for a snapshot in which every member has written its record
+ * heartbeat, streams held longest first and none that moved here (a claim, a sweep) less than
+ * `HOLD_HEARTBEATS` heartbeats ago; after a hand-back it waits for a snapshot in which every member has written its record
  * since (the streams on their way are then counted where they arrived). A stream being consumed is handed over at its consumer's next commit (`processStreams`
  * reports `Rebalanced`); with `rebalance: true` the others are released at once, each announced
  * first by `StreamReleased` (reason 'rebalance') so the application stops working on it before
@@ -60,7 +60,7 @@ export const rebalancer$ = (deps: RebalancerDeps): Observable<StreamReleased> =>
       if (!fresh(view)) return EMPTY;
       const count = fleet.excess(pending.size);
       if (count === 0) return EMPTY;
-      const held = ledger.all().map((l) => ({ name: l.payload.dataStreamName, since: l.since.getTime() }));
+      const held = ledger.all().map((l) => ({ name: l.payload.dataStreamName, since: l.since.getTime(), movedIn: l.movedIn }));
       const picked = pickHandBacks(held, count, scheduler.now(), holdMs, eligible);
       if (picked.length === 0) return EMPTY;
       handedBackAt = view.at;

@@ -122,7 +122,7 @@ export const sweepOnce$ = (deps: RecoveryDeps, minIdleMs: number): Observable<Sw
 /** Announces recovered entries: this consumer holds them now. */
 export const announce = (deps: Pick<ClientDeps, 'ledger'>, entries: readonly (LbsEntry & { readonly fence: number })[]): StreamAdded[] =>
   entries.map((entry) => {
-    const lease = deps.ledger.take(entry.payload, entry.additionalInfo, entry.fence);
+    const lease = deps.ledger.take(entry.payload, entry.additionalInfo, entry.fence, true);
     return { type: 'StreamAdded', payload: ownedInfo(lease), additionalInfo: lease.additionalInfo };
   });
 
