@@ -46,11 +46,27 @@ const describeErr = (err: unknown): { code?: string; message: string } => {
   return { code: typeof e?.code === 'string' ? e.code : undefined, message: typeof e?.message === 'string' ? e.message.slice(0, 300) : String(err).slice(0, 300) };
 };
 
+/** TICKS=1: the heartbeat's and the claims' figures for the `tick` lines (see TickDiag). */
+const diag = { hbMaxMs: 0, hbs: 0, hbFailed: 0, claimMaxMs: 0, judged: 0, statusLost: 0, retaken: 0, strays: 0, firstExtMaxMs: 0, firstExtOverTtl: 0 };
+/** When each stream's claim was answered, until its first extension is. */
+const claimedAt = new Map<string, number>();
+
+/** Counts the library's log lines that say why streams were dropped (also with REPORT=counts). */
+const countCauses = (obj: object, msg?: string): void => {
+  const streams = typeof (obj as { streams?: unknown }).streams === 'number' ? (obj as { streams: number }).streams : 1;
+  if (msg?.startsWith('Redis has not confirmed these locks')) diag.judged += streams;
+  else if (msg?.startsWith('stream disowned: another consumer holds its lock')) diag.statusLost++;
+  else if (msg === 're-took a lock that had vanished') diag.retaken++;
+  else if (msg?.startsWith('heartbeat failed')) diag.hbFailed++;
+  else if (msg?.startsWith('locks kept alive for streams dropped meanwhile')) diag.strays += streams;
+};
+
 /** The library's logger: `ready` when the client started; info and above as `lib` lines (the evidence when a check fails). */
 const line =
   (level: string) =>
   (obj: object, msg?: string): void => {
     if (msg === 'client started') emit({ event: 'ready' });
+    if (config.ticks) countCauses(obj, msg);
     if (!events) return;
     const o = obj as Record<string, unknown>;
     const stream = typeof o.stream === 'string' ? shortName(o.stream) : undefined;
@@ -61,12 +77,40 @@ const line =
       .join(' ');
     emit({ event: 'lib', level, message: [msg, extra, detail].filter(Boolean).join(' | '), stream, id: typeof o.id === 'string' ? o.id : undefined });
   };
-const logger: Logger = { debug: () => undefined, info: line('info'), warn: line('warn'), error: line('error') };
+const logger: Logger = { debug: (obj, msg) => void (config.ticks && countCauses(obj, msg)), info: line('info'), warn: line('warn'), error: line('error') };
 
-/** TICKS=1: the lock extensions the library reports, printed every hbInterval/2. */
+/** TICKS=1: the lock extensions the library reports, and the `diag` figures, printed every hbInterval/2. */
 const ticks = { beats: 0, extended: 0, extendFailed: 0 };
-const metrics: MetricsRecorder = { recordLockExtensionAttempt: (_stream, ok) => void (ok ? ticks.extended++ : ticks.extendFailed++) };
-const ticker = config.ticks ? setInterval(() => emit({ event: 'tick', ...ticks, beats: ++ticks.beats }), (config.hbInterval ?? 2000) / 2) : undefined;
+const ttl = config.hbInterval ?? 2000;
+const metrics: MetricsRecorder = {
+  recordLockExtensionAttempt: (stream, ok) => {
+    if (ok) ticks.extended++;
+    else ticks.extendFailed++;
+    const at = claimedAt.get(stream);
+    if (at === undefined) return;
+    claimedAt.delete(stream);
+    const ms = Date.now() - at;
+    diag.firstExtMaxMs = Math.max(diag.firstExtMaxMs, ms);
+    if (ms > ttl) diag.firstExtOverTtl++;
+  },
+  recordHeartbeat: (_locks, ok, ms) => {
+    if (ok) diag.hbs++;
+    diag.hbMaxMs = Math.max(diag.hbMaxMs, Math.round(ms));
+  },
+  recordClaimAttempt: (stream, won, ms) => {
+    diag.claimMaxMs = Math.max(diag.claimMaxMs, Math.round(ms));
+    if (won) claimedAt.set(stream, Date.now());
+  },
+};
+const ticker = config.ticks
+  ? setInterval(() => {
+      emit({ event: 'tick', ...ticks, beats: ++ticks.beats, diag: { ...diag } });
+      diag.hbMaxMs = 0;
+      diag.hbs = 0;
+      diag.claimMaxMs = 0;
+      diag.firstExtMaxMs = 0;
+    }, ttl / 2)
+  : undefined;
 
 const redis = connectUrl(config.redisUrl, { connectionName: `consumer-${config.pod}` });
 

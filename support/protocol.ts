@@ -148,6 +148,31 @@ export interface Counts {
 }
 
 /** The fields of each event (before the stamp every line carries). */
+/**
+ * TICKS=1: what the heartbeat and the claims looked like since the previous tick (`*Max`) or since
+ * the start (the counts): the evidence when a fleet spirals.
+ */
+export interface TickDiag {
+  /** the slowest extension answered since the previous tick (ms from sending to its answer), and the number answered */
+  readonly hbMaxMs: number;
+  readonly hbs: number;
+  /** extensions abandoned after one TTL, or failed (the library's `heartbeat failed`) */
+  readonly hbFailed: number;
+  /** the slowest claim answered since the previous tick (ms from `claim()` to its answer) */
+  readonly claimMaxMs: number;
+  /** streams dropped by `judge()` (not confirmed for longer than the TTL) */
+  readonly judged: number;
+  /** streams an extension found Lost (another consumer holds the lock, or took the entry) */
+  readonly statusLost: number;
+  /** locks an extension found vanished and re-took */
+  readonly retaken: number;
+  /** locks kept alive for streams dropped meanwhile, made to expire (strays) */
+  readonly strays: number;
+  /** from a claim's answer to the first extension answered for that stream: the slowest since the previous tick, and how many took longer than the TTL in all */
+  readonly firstExtMaxMs: number;
+  readonly firstExtOverTtl: number;
+}
+
 export type EventBody =
   /** startOnSignal: loaded, waiting for SIGUSR1 to start the client */
   | { event: 'loaded' }
@@ -198,7 +223,7 @@ export type EventBody =
   | { event: 'owned'; count: number }
   | { event: 'progress'; count: number }
   /** ticks: every hbInterval/2 */
-  | { event: 'tick'; beats: number; extended: number; extendFailed: number }
+  | { event: 'tick'; beats: number; extended: number; extendFailed: number; diag?: TickDiag }
   /** replies to the commands */
   | ({ event: 'heap'; gc: boolean; heapUsed: number; heapTotal: number; rss: number; external: number; owned: number } & Counts)
   | ({ event: 'cpu'; cpuMs: number; userMs: number; systemMs: number; wallMs: number; maxLoopDelayMs: number; p99LoopDelayMs: number; heartbeatTicksMs: number[] } & Counts);

@@ -51,6 +51,33 @@ const waitRegistry = async (redis: Redis, service: string, done: (owned: Map<str
   return Infinity;
 };
 
+/**
+ * The heartbeat's and the claims' figures of the consumers' `tick` lines since `since` (TICKS=1,
+ * see TickDiag): the slowest extension and claim answered, the cause of every stream dropped, how
+ * many claimed streams waited longer than the TTL for their first extension; and the first
+ * consumer's slowest extension per tick (the timeline).
+ */
+const diagnose = (consumers: readonly ChildConsumer[], since: number): string => {
+  const sum = { judged: 0, statusLost: 0, retaken: 0, strays: 0, hbFailed: 0, firstExtOverTtl: 0 };
+  let hbMaxMs = 0;
+  let claimMaxMs = 0;
+  let firstExtMaxMs = 0;
+  for (const c of consumers) {
+    const ticks = c.of('tick').filter((e) => e.diag !== undefined);
+    const last = ticks[ticks.length - 1]?.diag;
+    const start = ticks.filter((e) => e.at < since).pop()?.diag;
+    if (last === undefined) continue;
+    for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += last[k] - (start?.[k] ?? 0);
+    for (const t of ticks.filter((e) => e.at >= since)) {
+      hbMaxMs = Math.max(hbMaxMs, t.diag!.hbMaxMs);
+      claimMaxMs = Math.max(claimMaxMs, t.diag!.claimMaxMs);
+      firstExtMaxMs = Math.max(firstExtMaxMs, t.diag!.firstExtMaxMs);
+    }
+  }
+  const timeline = (consumers[0]?.of('tick') ?? []).filter((e) => e.at >= since).slice(0, 40).map((e) => e.diag?.hbMaxMs ?? '-');
+  return `heartbeat answered in <= ${hbMaxMs} ms (${sum.hbFailed} abandoned or failed), claims in <= ${claimMaxMs} ms; dropped: ${sum.judged} by judge(), ${sum.statusLost} Lost; ${sum.strays} strays expired, ${sum.retaken} re-taken; first extension <= ${firstExtMaxMs} ms after the claim (${sum.firstExtOverTtl} later than the TTL); ${consumers[0]?.name} slowest extension per tick: ${timeline.join(' ')}`;
+};
+
 const spawn = (server: RedisServer, service: string, pod: string, extra: Partial<ConsumerConfig>): ChildConsumer =>
   new ChildConsumer({ redisUrl: server.url, service, pod, hbInterval: HB, lbsIdleTime: 60_000, readCount: 1000, report: 'counts', claim: true, ...extra }, { nodeFlags: ['--max-old-space-size=2048'] });
 
@@ -60,20 +87,22 @@ const convergence = async (server: RedisServer, n: number, batch: number): Promi
   const fleet: ChildConsumer[] = [];
   try {
     await createGroup(redis, service);
-    const first = spawn(server, service, 'a', { rebalance: 'true', rebalanceBatch: batch, target: n });
+    const first = spawn(server, service, 'a', { rebalance: 'true', rebalanceBatch: batch, target: n, ticks: true });
     fleet.push(first);
     await first.waitFor('ready', { timeoutMs: 30_000 });
     await fillLbs(redis, service, n);
     await first.waitFor('owned', { timeoutMs: 240_000 });
-    const joining = ['b', 'c', 'd'].map((pod) => spawn(server, service, pod, { rebalance: 'true', rebalanceBatch: batch }));
+    const joining = ['b', 'c', 'd'].map((pod) => spawn(server, service, pod, { rebalance: 'true', rebalanceBatch: batch, ticks: true }));
     fleet.push(...joining);
     await Promise.all(joining.map((c) => c.waitFor('ready', { timeoutMs: 30_000 })));
+    const joinedAt = Date.now();
     const ms = await waitRegistry(
       redis,
       service,
       (owned) => owned.size === 4 && [...owned.values()].reduce((a, b) => a + b, 0) === n && [...owned.values()].every((k) => Math.abs(k - n / 4) <= n / 40),
       120_000,
     );
+    progress('fleet', `1->4 at ${n}: ${diagnose(fleet, joinedAt)}`);
     await sleep(2 * HB);
     const heaps = await Promise.all(fleet.map((c) => c.ask({ cmd: 'heap' })));
     const claimed = heaps.reduce((s, h) => s + h.claimed, 0);
@@ -140,6 +169,7 @@ const massFailover = async (server: RedisServer, n: number): Promise<Row> => {
       }
     }
     const shares = heaps.map((h) => h.claimed + h.added);
+    progress('fleet', `failover of ${n}: ${diagnose(survivors, killedAt)}`);
     progress('fleet', `failover of ${n}: all owned ${fmt(ms, 0)} ms after the kill; shares ${shares.join('/')}; ${claimed} claimed, ${recovered} recovered, ${disowned} disowned; ${expired} expiries heard, ${lost} claims lost; ${late} ticks late (worst gap ${worstGap} ms); CPU ms survivors ${cpu.slice(0, 3).join('/')}, redis ${cpu[3]}`);
     return {
       id: 'fleet-mass-failover',

@@ -106,6 +106,7 @@ export class LockManager {
       }
     });
     ledger.confirm(confirmed, sentAt);
+    if (strays.length > 0) log.debug({ streams: strays.length }, 'locks kept alive for streams dropped meanwhile: expiring them');
     if (unanswered === 0) this.failingSince = undefined;
     else log.warn({ streams: unanswered, owned: ledger.size }, 'heartbeat: Redis did not answer for some locks (a node failed); retrying at the next tick');
     return lost.length === 0 && strays.length === 0 ? NOTHING : { lost, strays };
