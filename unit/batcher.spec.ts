@@ -61,6 +61,53 @@ describe('Batcher (one call for the items pushed in one turn)', () => {
     expect(await Promise.all(results)).to.deep.equal(['Batch returned 1 results for 2 items', 'Batch returned 1 results for 2 items']);
   });
 
+  it('runs at most `inFlight` calls at once; items pushed meanwhile wait in order and go in full calls as calls end', async () => {
+    const calls: number[][] = [];
+    const ends: (() => void)[] = [];
+    const scheduled: (() => void)[] = [];
+    const batcher = new Batcher<number, string>(
+      (items) => {
+        calls.push([...items]);
+        return new Promise((resolve) => ends.push(() => resolve(items.map(String))));
+      },
+      2,
+      (flush) => void scheduled.push(flush),
+      1,
+    );
+    const first = [1, 2, 3].map((i) => batcher.push(i));
+    scheduled.splice(0).forEach((f) => f());
+    expect(calls).to.deep.equal([[1, 2]]);
+    const later = [4, 5].map((i) => batcher.push(i));
+    expect(scheduled).to.have.length(0);
+    ends.shift()!();
+    await first[1];
+    expect(calls).to.deep.equal([[1, 2], [3, 4]]);
+    ends.shift()!();
+    await later[0];
+    expect(calls).to.deep.equal([[1, 2], [3, 4], [5]]);
+    ends.shift()!();
+    expect(await Promise.all([...first, ...later])).to.deep.equal(['1', '2', '3', '4', '5']);
+  });
+
+  it('starts the next call after a failed one', async () => {
+    const calls: number[][] = [];
+    const scheduled: (() => void)[] = [];
+    const batcher = new Batcher<number, string>(
+      async (items) => {
+        calls.push([...items]);
+        if (items.includes(1)) throw new Error('down');
+        return items.map(String);
+      },
+      1,
+      (flush) => void scheduled.push(flush),
+      1,
+    );
+    const results = [1, 2].map((i) => batcher.push(i).catch((e: Error) => e.message));
+    scheduled.splice(0).forEach((f) => f());
+    expect(await Promise.all(results)).to.deep.equal(['down', '2']);
+    expect(calls).to.deep.equal([[1], [2]]);
+  });
+
   it('flushes on its own in the next turn of the event loop by default', async () => {
     const calls: number[][] = [];
     const batcher = new Batcher<number, number>(async (items) => (calls.push([...items]), items.map((i) => i * 2)), 10);

@@ -10,6 +10,9 @@ import { configValue, ensureGroup, toEntries, XEntries } from './replies';
 import { KEYS_PER_CALL, Scripts } from './scripts';
 import { RedisEntryPort } from './entry-store';
 
+/** Calls of one batched command (claims, entry reads, lock reads) a port has in flight at most: one running in Redis while the client reads the previous answer. */
+const CALLS_IN_FLIGHT = 2;
+
 /**
  * `LbsPort` on ioredis: every Redis command the client sends, for one service and one consumer.
  * The rest of the library talks to Redis only through this class.
@@ -42,9 +45,11 @@ export class RedisPort implements LbsPort {
       ttl,
     });
     this.finishing = new Batcher((entries) => this.scripts.finish(entries), KEYS_PER_CALL);
-    this.lookups = new Batcher((ids) => this.readEntries(ids), KEYS_PER_CALL);
-    this.claims = new Batcher((entries) => this.scripts.claim(entries), KEYS_PER_CALL);
-    this.touches = new Batcher((lockKeys) => this.readTtls(lockKeys), KEYS_PER_CALL);
+    // The floods of a mass failover (an entry read and a claim per expiry heard, reads of locks
+    // held back) go CALLS_IN_FLIGHT calls at a time, so the heartbeat never queues behind them.
+    this.lookups = new Batcher((ids) => this.readEntries(ids), KEYS_PER_CALL, setImmediate, CALLS_IN_FLIGHT);
+    this.claims = new Batcher((entries) => this.scripts.claim(entries), KEYS_PER_CALL, setImmediate, CALLS_IN_FLIGHT);
+    this.touches = new Batcher((lockKeys) => this.readTtls(lockKeys), KEYS_PER_CALL, setImmediate, CALLS_IN_FLIGHT);
   }
 
   getConfig(name: string): Observable<string> {
