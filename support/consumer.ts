@@ -47,7 +47,7 @@ const describeErr = (err: unknown): { code?: string; message: string } => {
 };
 
 /** TICKS=1: the heartbeat's and the claims' figures for the `tick` lines (see TickDiag). */
-const diag = { hbMaxMs: 0, hbs: 0, hbFailed: 0, claimMaxMs: 0, judged: 0, statusLost: 0, retaken: 0, strays: 0, firstExtMaxMs: 0, firstExtOverTtl: 0 };
+const diag = { hbMaxMs: 0, hbFailed: 0, claimMaxMs: 0, judged: 0, statusLost: 0, retaken: 0, strays: 0, firstExtMaxMs: 0, firstExtOverTtl: 0 };
 /** When each stream's claim was answered, until its first extension is. */
 const claimedAt = new Map<string, number>();
 
@@ -93,8 +93,7 @@ const metrics: MetricsRecorder = {
     diag.firstExtMaxMs = Math.max(diag.firstExtMaxMs, ms);
     if (ms > ttl) diag.firstExtOverTtl++;
   },
-  recordHeartbeat: (_locks, ok, ms) => {
-    if (ok) diag.hbs++;
+  recordHeartbeat: (_locks, _ok, ms) => {
     diag.hbMaxMs = Math.max(diag.hbMaxMs, Math.round(ms));
   },
   recordClaimAttempt: (stream, won, ms) => {
@@ -106,7 +105,6 @@ const ticker = config.ticks
   ? setInterval(() => {
       emit({ event: 'tick', ...ticks, beats: ++ticks.beats, diag: { ...diag } });
       diag.hbMaxMs = 0;
-      diag.hbs = 0;
       diag.claimMaxMs = 0;
       diag.firstExtMaxMs = 0;
     }, ttl / 2)

@@ -153,9 +153,8 @@ export interface Counts {
  * the start (the counts): the evidence when a fleet spirals.
  */
 export interface TickDiag {
-  /** the slowest extension answered since the previous tick (ms from sending to its answer), and the number answered */
+  /** the slowest extension answered since the previous tick (ms from sending to its answer) */
   readonly hbMaxMs: number;
-  readonly hbs: number;
   /** extensions abandoned after one TTL, or failed (the library's `heartbeat failed`) */
   readonly hbFailed: number;
   /** the slowest claim answered since the previous tick (ms from `claim()` to its answer) */

@@ -121,7 +121,8 @@ describe('a consumer whose partition moves to another primary key by key', funct
     try {
       for (const dataStreamName of names) await lastValueFrom(addStream(producer, service, { dataStreamName }));
       await waitUntil(() => seen.filter((n) => n.type === 'StreamAdded').length === names.length, 10_000, 'every stream handed out');
-      const lbs = resolveLayout(service, true, {}).keysOf(partition).lbs;
+      const layout = resolveLayout(service, true, {});
+      const lbs = layout.keysOf(partition).lbs;
       const from = await local.cluster.primaryOf(lbs);
       const to = (await local.cluster.primaries()).find((n) => n !== from)!;
       const startedAt = Date.now();
@@ -140,7 +141,6 @@ describe('a consumer whose partition moves to another primary key by key', funct
       expect(errors).to.deep.equal([]);
       const others = seen.filter((n) => n.type !== 'StreamAdded');
       expect(others.map((n) => `${n.type} ${JSON.stringify(n.payload).slice(0, 80)}`), `notifications other than StreamAdded during a ${movedInMs} ms migration`).to.deep.equal([]);
-      const layout = resolveLayout(service, true, {});
       const added = seen.flatMap((n) => (n.type === 'StreamAdded' && !finished.includes(n.payload.dataStreamName) ? [n.payload] : []));
       expect(added).to.have.length(names.length - finished.length);
       expect(await redis.xlen(lbs), 'the finished streams\' entries deleted').to.equal(names.length - finished.length);
