@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { EMPTY, Observable, of } from 'rxjs';
+import { EMPTY, Observable, Subject, VirtualTimeScheduler, of } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { Hold, mergeWithWaitingRoom } from '../lib/operators/merge-with-waiting-room';
 import { newTestScheduler } from './support/scheduler';
@@ -50,6 +50,32 @@ describe('mergeWithWaitingRoom (a step may put its value aside for a while)', ()
       expectObservable(source.pipe(mergeWithWaitingRoom(step, { scheduler: testScheduler, releasedConcurrency: 1 }))).toBe('------a--(b|)');
       testScheduler.flush();
       expect(started).to.equal(2);
+    });
+  });
+
+  it('runs at most stepsPerTurn steps per turn; the rest wait, in order, for the next turn', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const source = new Subject<string>();
+    const ran: string[] = [];
+    const out: string[] = [];
+    let completed = false;
+    source.pipe(mergeWithWaitingRoom((v: string) => (ran.push(v), of(v)), { scheduler, stepsPerTurn: 2 })).subscribe({ next: (v) => out.push(v), complete: () => (completed = true) });
+    for (const v of ['a', 'b', 'c', 'd', 'e']) source.next(v);
+    source.complete();
+    // A burst of five: two steps now, the other three wait as values (the event loop reads its sockets meanwhile).
+    expect(ran).to.deep.equal(['a', 'b']);
+    expect(completed).to.equal(false);
+    scheduler.flush();
+    expect(ran).to.deep.equal(['a', 'b', 'c', 'd', 'e']);
+    expect(out).to.deep.equal(['a', 'b', 'c', 'd', 'e']);
+    expect(completed).to.equal(true);
+  });
+
+  it('counts the steps of released values against the same budget', () => {
+    testScheduler.run(({ hot, expectObservable }) => {
+      const source = hot('-(abc|)', { a: { id: 'a', left: 1 }, b: { id: 'b', left: 1 }, c: { id: 'c', left: 1 } });
+      // Held at frame 1 (a and b in the first turn, c in the next) and due at 3: the same two turns again, all at frame 3.
+      expectObservable(source.pipe(mergeWithWaitingRoom(countdown(2), { scheduler: testScheduler, stepsPerTurn: 2 }))).toBe('---(abc|)');
     });
   });
 

@@ -10,6 +10,12 @@ export interface WaitingRoomConfig {
   readonly scheduler?: SchedulerLike;
   /** Most steps of values back from the waiting room running at once; the others wait their turn as plain values. Default 1000. */
   readonly releasedConcurrency?: number;
+  /**
+   * Most steps run in one turn (one scheduled action, or one burst of source values); the rest
+   * wait, in order, for the next turn (`scheduler`, 0 ms), which the event loop reaches after
+   * reading its sockets. Default 1000.
+   */
+  readonly stepsPerTurn?: number;
 }
 
 /**
@@ -19,8 +25,12 @@ export interface WaitingRoomConfig {
  * mass failover in a balanced fleet) keeps 100,000 small records, not 100,000 operator chains.
  * One scheduled action serves every value due at the same time; values back from the room start
  * at most `releasedConcurrency` steps at once (the rest wait as plain values). Values of the
- * source run their step at once, unbounded, as with `mergeMany`. Completes when the source has
- * completed, no step runs and nothing is held; unsubscribing drops what is held.
+ * source run their step at once, unbounded, as with `mergeMany`, but at most `stepsPerTurn` steps
+ * (of either kind) run before the operator yields: a flood of values (a mass failover brings
+ * 100,000 expiries within a second) waits as plain values while the event loop reads its sockets,
+ * so the answers that come meanwhile (the heartbeat's) are read on time and do not wait behind
+ * seconds of steps. Completes when the source has completed, no step runs or waits and nothing is
+ * held; unsubscribing drops what is held.
  *
  * ## Example
  * ```ts
@@ -31,7 +41,7 @@ export interface WaitingRoomConfig {
  * @see mergeMany
  */
 export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => ObservableInput<R>, config: WaitingRoomConfig = {}): OperatorFunction<T, R> {
-  const { scheduler = asyncScheduler, releasedConcurrency = 1000 } = config;
+  const { scheduler = asyncScheduler, releasedConcurrency = 1000, stepsPerTurn = 1000 } = config;
   return (source) =>
     new Observable<R>((subscriber) => {
       const inners = new Set<Subscription>();
@@ -42,13 +52,32 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
       let due: (T | undefined)[] = [];
       let head = 0;
       let releasedRunning = 0;
+      /** Source values waiting for the next turn (a queue read from `waitingHead`). */
+      let waiting: (T | undefined)[] = [];
+      let waitingHead = 0;
+      /** Steps this turn may still run, and the action of the next turn once one is needed. */
+      let budget = stepsPerTurn;
+      let nextTurn: Subscription | undefined;
       let draining = false;
       let alarm: Subscription | undefined;
       let alarmAt = Infinity;
       let sourceDone = false;
 
       const completeIfDone = (): void => {
-        if (sourceDone && inners.size === 0 && held === 0 && head === due.length && releasedRunning === 0) subscriber.complete();
+        if (sourceDone && inners.size === 0 && held === 0 && head === due.length && releasedRunning === 0 && waitingHead === waiting.length) subscriber.complete();
+      };
+      /** One step of the budget, or false (and the next turn scheduled) when this turn has spent it. */
+      const spend = (): boolean => {
+        if (budget > 0) {
+          budget--;
+          return true;
+        }
+        nextTurn ??= scheduler.schedule(() => {
+          nextTurn = undefined;
+          budget = stepsPerTurn;
+          drain();
+        });
+        return false;
       };
       const arm = (at: number): void => {
         alarm?.unsubscribe();
@@ -81,7 +110,17 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
       const drain = (): void => {
         if (draining) return;
         draining = true;
-        while (releasedRunning < releasedConcurrency && head < due.length) {
+        while (waitingHead < waiting.length && spend()) {
+          const value = waiting[waitingHead] as T;
+          waiting[waitingHead++] = undefined;
+          run(value, false);
+          if (subscriber.closed) return;
+        }
+        if (waitingHead === waiting.length) {
+          waiting = [];
+          waitingHead = 0;
+        }
+        while (releasedRunning < releasedConcurrency && head < due.length && spend()) {
           const value = due[head] as T;
           due[head++] = undefined;
           run(value, true);
@@ -112,15 +151,21 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
         subscribeInner(inner, subscriber, inners, released ? releasedEnded : completeIfDone);
       };
 
-      const teardown = subscribeOuter(source, subscriber, inners, (value: T) => run(value, false), () => {
+      const fromSource = (value: T): void => {
+        if (waitingHead === waiting.length && spend()) return run(value, false);
+        waiting.push(value);
+      };
+      const teardown = subscribeOuter(source, subscriber, inners, fromSource, () => {
         sourceDone = true;
         completeIfDone();
       });
       return () => {
         teardown();
         alarm?.unsubscribe();
+        nextTurn?.unsubscribe();
         room.clear();
         due = [];
+        waiting = [];
       };
     });
 }
