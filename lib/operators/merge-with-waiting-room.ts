@@ -48,13 +48,11 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
       /** Held values by the time they are due (scheduler clock). */
       const room = new Map<number, T[]>();
       let held = 0;
-      /** Values due, waiting for a free place (a queue read from `head`). */
-      let due: (T | undefined)[] = [];
-      let head = 0;
+      /** Values due, waiting for a free place. */
+      const due = new Queue<T>();
       let releasedRunning = 0;
-      /** Source values waiting for the next turn (a queue read from `waitingHead`). */
-      let waiting: (T | undefined)[] = [];
-      let waitingHead = 0;
+      /** Source values waiting for the next turn. */
+      const waiting = new Queue<T>();
       /** Steps this turn may still run, and the action of the next turn once one is needed. */
       let budget = stepsPerTurn;
       let nextTurn: Subscription | undefined;
@@ -64,7 +62,7 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
       let sourceDone = false;
 
       const completeIfDone = (): void => {
-        if (sourceDone && inners.size === 0 && held === 0 && head === due.length && releasedRunning === 0 && waitingHead === waiting.length) subscriber.complete();
+        if (sourceDone && inners.size === 0 && held === 0 && due.empty && releasedRunning === 0 && waiting.empty) subscriber.complete();
       };
       /** One step of the budget, or false (and the next turn scheduled) when this turn has spent it. */
       const spend = (): boolean => {
@@ -110,25 +108,13 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
       const drain = (): void => {
         if (draining) return;
         draining = true;
-        while (waitingHead < waiting.length && spend()) {
-          const value = waiting[waitingHead] as T;
-          waiting[waitingHead++] = undefined;
-          run(value, false);
+        while (!waiting.empty && spend()) {
+          run(waiting.shift(), false);
           if (subscriber.closed) return;
         }
-        if (waitingHead === waiting.length) {
-          waiting = [];
-          waitingHead = 0;
-        }
-        while (releasedRunning < releasedConcurrency && head < due.length && spend()) {
-          const value = due[head] as T;
-          due[head++] = undefined;
-          run(value, true);
+        while (releasedRunning < releasedConcurrency && !due.empty && spend()) {
+          run(due.shift(), true);
           if (subscriber.closed) return;
-        }
-        if (head === due.length) {
-          due = [];
-          head = 0;
         }
         draining = false;
         completeIfDone();
@@ -152,7 +138,7 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
       };
 
       const fromSource = (value: T): void => {
-        if (waitingHead === waiting.length && spend()) return run(value, false);
+        if (waiting.empty && spend()) return run(value, false);
         waiting.push(value);
       };
       const teardown = subscribeOuter(source, subscriber, inners, fromSource, () => {
@@ -164,8 +150,35 @@ export function mergeWithWaitingRoom<T, R>(step: (value: T, hold: Hold<T>) => Ob
         alarm?.unsubscribe();
         nextTurn?.unsubscribe();
         room.clear();
-        due = [];
-        waiting = [];
+        due.clear();
+        waiting.clear();
       };
     });
+}
+
+/** A first-in first-out queue read from a head index (`Array.shift` moves every element); its array is let go once read to the end. */
+class Queue<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get empty(): boolean {
+    return this.head === this.items.length;
+  }
+
+  push(value: T): void {
+    this.items.push(value);
+  }
+
+  /** The oldest value; call only when not `empty`. */
+  shift(): T {
+    const value = this.items[this.head] as T;
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) this.clear();
+    return value;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
 }
