@@ -220,10 +220,14 @@ describe('behind Sentinel', function () {
     const f = fleet(3, 150);
     await sleep(hb);
     const production = produce(producerConnection());
-    await sleep(1000);
-    const failover = await failOver();
-    await sleep(1000);
-    await production.stop();
+    let failover: { from: number; to: number };
+    try {
+      await sleep(1000);
+      failover = await failOver();
+      await sleep(1000);
+    } finally {
+      await production.stop();
+    }
     expect(failover.to).to.not.equal(failover.from);
     expect(production.ids.length).to.be.greaterThan(20);
     await settledOnNewPrimary(f, production.ids, 3);

@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis, { RedisOptions } from 'ioredis';
@@ -71,10 +71,11 @@ export const replicationInfo = async (port: number): Promise<Map<string, string>
   return new Map(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
 };
 
-const waitUntil = async (what: string, timeoutMs: number, condition: () => Promise<boolean>, pollMs = 50): Promise<void> => {
+/** Polls `condition` until it holds; the timeout's error names `what` and, when given, what was seen last. */
+const waitUntil = async (what: string, timeoutMs: number, condition: () => Promise<boolean>, pollMs = 50, seen?: () => string): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`sentinel: timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`sentinel: timed out after ${timeoutMs} ms waiting for ${what}${seen === undefined ? '' : ` (last seen: ${seen()})`}`);
     await sleep(pollMs);
   }
 };
@@ -91,12 +92,32 @@ class SentinelProcess {
     trackDir(this.dir);
   }
 
+  get logFile(): string {
+    return join(this.dir, 'sentinel.log');
+  }
+
+  /** The last `count` events this sentinel logged (`+sdown`, `+switch-master`, `+tilt`...), oldest first. */
+  events(count = 12): string[] {
+    let text = '';
+    try {
+      text = readFileSync(this.logFile, 'utf8');
+    } catch {
+      return [];
+    }
+    return text
+      .split('\n')
+      .filter((l) => /\s[+-][a-z-]+\s/.test(l))
+      .slice(-count)
+      .map((l) => l.replace(/^\d+:X \d+ \w+ \d+ /, ''));
+  }
+
   async boot(): Promise<void> {
     const conf = join(this.dir, 'sentinel.conf');
     writeFileSync(
       conf,
       [
         `port ${this.port}`,
+        `logfile ${this.logFile}`,
         'bind 127.0.0.1',
         `dir ${this.dir}`,
         `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${this.primaryPort} 2`,
@@ -242,13 +263,18 @@ export class SentinelDeployment {
    */
   async settled(primaryPort: number, timeoutMs = 20_000): Promise<void> {
     const replicaPort = this.servers.find((s) => s.port !== primaryPort)!.port;
-    await waitUntil(`the sentinels to agree on primary ${primaryPort} with its replica ${replicaPort} in sync`, timeoutMs, async () => {
+    let seen = '';
+    const fields = (info: Map<string, string>, names: readonly string[]): string => names.map((n) => `${n}=${info.get(n) ?? '?'}`).join(' ');
+    const condition = async (): Promise<boolean> => {
       const views = await Promise.all(this.sentinels.map((s) => s.master()));
-      const agree = views.every((v) => v !== undefined && v.port === primaryPort && v.flags === 'master' && v.numSentinels === this.sentinels.length && v.numReplicas >= 1);
-      if (!agree) return false;
       const [p, r] = await Promise.all([replicationInfo(primaryPort), replicationInfo(replicaPort)]);
-      return p.get('role') === 'master' && p.get('connected_slaves') === '1' && r.get('role') === 'slave' && r.get('master_port') === String(primaryPort) && r.get('master_link_status') === 'up' && r.get('master_sync_in_progress') === '0';
-    });
+      const sentinelViews = views.map((v, i) => `sentinel ${this.sentinels[i]!.port}: ${v === undefined ? 'no answer' : `port=${v.port} flags=${v.flags} sentinels=${v.numSentinels} replicas=${v.numReplicas}`}`);
+      seen = [...sentinelViews, `${primaryPort}: ${fields(p, ['role', 'connected_slaves'])}`, `${replicaPort}: ${fields(r, ['role', 'master_port', 'master_link_status', 'master_sync_in_progress'])}`].join('; ');
+      const agree = views.every((v) => v !== undefined && v.port === primaryPort && v.flags === 'master' && v.numSentinels === this.sentinels.length && v.numReplicas >= 1);
+      return agree && p.get('role') === 'master' && p.get('connected_slaves') === '1' && r.get('role') === 'slave' && r.get('master_port') === String(primaryPort) && r.get('master_link_status') === 'up' && r.get('master_sync_in_progress') === '0';
+    };
+    const events = (): string => this.sentinels.map((s) => `sentinel ${s.port} events: ${s.events().join(' | ')}`).join('; ');
+    await waitUntil(`the sentinels to agree on primary ${primaryPort} with its replica ${replicaPort} in sync`, timeoutMs, condition, 50, () => `${seen}; ${events()}`);
   }
 
   /** Waits until the sentinels name a primary other than `from`, and that server has taken the role. */
@@ -291,8 +317,8 @@ export class SentinelDeployment {
   /**
    * SIGKILL of the primary: the sentinels see it down after `down-after-milliseconds`, agree, and
    * promote the replica. Resolves once they name the new primary; with `restart` (default), the
-   * killed server then starts again, empty, and Sentinel turns it into the new primary's replica
-   * (with `settle`, once its link is up).
+   * killed server then starts again, empty, as the new primary's replica (with `settle`, once the
+   * sentinels see it and its link is up).
    */
   async killPrimary({ restart = true, settle = true, timeoutMs = 30_000 } = {}): Promise<FailoverRecord> {
     const victim = await this.primary();
@@ -302,6 +328,11 @@ export class SentinelDeployment {
     const promotedAt = Date.now();
     if (restart) {
       await victim.boot();
+      // Sentinel converts a restarted old primary only after it has reported its role for 8 s, at
+      // an INFO that comes every 10 s: up to 20 s before the sync even starts. It follows at once
+      // here, the way Sentinel does it (already a replica of \`to\` when it booted with that
+      // \`--replicaof\`, which REPLICAOF then leaves alone).
+      await ask(victim.port, (r) => r.call('REPLICAOF', '127.0.0.1', String(to)));
       if (settle) await this.settled(to, timeoutMs);
     }
     return { at, promotedAt, from: victim.port, to };
