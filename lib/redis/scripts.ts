@@ -62,7 +62,7 @@ export const scriptArgs = <E>(
   return args;
 };
 
-type ScriptName = 'extendLocks' | 'extendLock' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks' | 'leave' | 'commit';
+type ScriptName = 'extendLocks' | 'extendLock' | 'takeLocks' | 'claim' | 'finish' | 'expireLock' | 'overdueConsumers' | 'touchLocks' | 'leave' | 'commit' | 'ttls';
 type Raw = (...args: (string | number)[]) => Promise<unknown>;
 /** What every `-n` script returns: one code per entry and, beside it, its detail (false when none). */
 type PerEntry = [readonly number[], readonly unknown[], ...unknown[]];
@@ -79,6 +79,7 @@ const FILES: Record<ScriptName, string> = {
   touchLocks: 'touchLocks-2.lua',
   leave: 'leave-2.lua',
   commit: 'commit-n.lua',
+  ttls: 'ttls-n.lua',
 };
 
 /** The keys and names every script of one consumer works on (see `keys.ts`). */
@@ -252,6 +253,16 @@ export class Scripts {
   /** Makes a lock this consumer holds expire in `inMs` + 2 ms, always with an `expired` event, and takes it out of the lock set (see lua/expireLock-2.lua); false if it was not ours. */
   async expireLock(lock: string, inMs = 0): Promise<boolean> {
     return (await this.call.expireLock(lock, this.ctx.ownLocks, this.ctx.owner, Math.max(0, Math.ceil(inMs)))) === Code.Ok;
+  }
+
+  /** The PTTL of each lock (see lua/ttls-n.lua): one script call per `KEYS_PER_CALL` keys, all at once, in order. */
+  async ttls(lockKeys: readonly string[]): Promise<number[]> {
+    const calls: Promise<number[]>[] = [];
+    for (let i = 0; i < lockKeys.length; i += KEYS_PER_CALL) {
+      const keys = lockKeys.slice(i, i + KEYS_PER_CALL);
+      calls.push(this.call.ttls(keys.length, ...keys) as Promise<number[]>);
+    }
+    return (await Promise.all(calls)).flat();
   }
 
   /** Removes this consumer's deadline and lock set unless it still holds locks (see lua/leave-2.lua); false if it holds some. */
