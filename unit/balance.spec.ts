@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { MemberRecord, atCeiling, claimDelay, excessToHandBack, fairShares, fleetView, fmix32, fnv1a, pickHandBacks, rendezvous, sweepAllowance } from '../lib/rules/balance';
-import { parseMembers } from '../lib/redis/scripts';
+import { parseMembers } from '../lib/redis/script-args';
 
 const member = (name: string, owned: number, overrides: Partial<MemberRecord> = {}): MemberRecord => ({
   name,

@@ -3,7 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { include, withIncludes } from '../lib/redis/lua-source';
 import { entryKeysOf, lockKey } from '../lib/keys';
-import { Code, scriptArgs } from '../lib/redis/scripts';
+import { Code } from '../lib/redis/scripts';
+import { scriptArgs } from '../lib/redis/script-args';
 
 const LUA = join(__dirname, '..', 'lib', 'redis', 'lua');
 

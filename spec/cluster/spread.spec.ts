@@ -5,7 +5,7 @@ import { MUTEX_KEY_SEP, RedisStreamClient, addStream, claimExpired } from '../..
 import type { Notification, OwnershipNotification } from '../../lib';
 import { globEscape } from '../../lib/keys';
 import { resolveLayout } from '../../lib/layout';
-import { parseMembers } from '../../lib/redis/scripts';
+import { parseMembers } from '../../lib/redis/script-args';
 import type { MemberRecord } from '../../lib/rules/balance';
 import type { RedisServer } from '../../support/redis-server';
 import { useLocalCluster } from '../helpers/local-cluster';
