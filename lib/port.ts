@@ -25,8 +25,13 @@ export interface LbsPort {
    * `name` in charge, then XCLAIM with `minIdleMs`, then lock), atomically.
    */
   claim(lockKey: string, idInLbs: string, minIdleMs: number, name: string): Observable<ClaimResult>;
-  /** Extends (or re-takes) every given lock; one status per lock, and the epoch Redis has now. With `member`, also writes this consumer's member record and reads the registry back. */
-  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput): Observable<Extension>;
+  /**
+   * Extends (or re-takes) every given lock; one status per lock, and the epoch Redis has now. With
+   * `member`, also writes this consumer's member record and reads the registry back. `partial`:
+   * the call holds only the locks taken while another is in flight, so the consumer's deadline
+   * (its earliest lock's expiry) is not pushed later by it.
+   */
+  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput, partial?: boolean): Observable<Extension>;
   /** Releases the lock, XACK and XDEL of one entry, atomically (see lua/finish-n.lua). */
   finish(lockKey: string, idInLbs: string, dataStreamName: string): Observable<FinishResult>;
   /** Makes a lock this consumer holds expire in `inMs` (default: at once) and takes it out of this consumer's lock set; emits false if it was not ours. */

@@ -58,6 +58,27 @@ describe('heartbeat$ (hbInterval 10: a tick every 5, lock TTL 10)', () => {
     });
   });
 
+  it('extends a lock taken while a slow extension runs at the next tick, in a call of its own, so a fresh claim never lapses behind it', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const sent: [number, string[]][] = [];
+      const port = fakePort({
+        extendLocks: (keys) => {
+          sent.push([testScheduler.now(), keys.map((k) => k.split('<')[0]!)]);
+          return cold('------(a|)', { a: answer(...keys.map(() => LockStatus.Extended)) });
+        },
+      });
+      const deps = specDeps(testScheduler, port);
+      deps.ledger.take(info('s1'), {});
+      testScheduler.schedule(() => void deps.ledger.take(info('s2', '2-0'), {}), 6);
+      // a tick every 5, each extension takes 6: s1 at 5 (answered at 11); s2, taken at 6, at 10
+      // while s1's call runs (answered at 16); at 15 s1 again, alone: s2's call still runs.
+      expectObservable(heartbeat$({ ...deps, periodMs: 5 }), '^-----------------!').toBe('-------------------');
+      testScheduler.flush();
+      expect(sent).to.deep.equal([[5, ['s1']], [10, ['s2']], [15, ['s1']]]);
+      expect(deps.ledger.all().map((l) => [l.payload.dataStreamName, l.confirmedAt])).to.deep.equal([['s1', 5], ['s2', 10]]);
+    });
+  });
+
   it('assumes a stream lost without Redis once its lock has gone unconfirmed for longer than the TTL while extensions hang', () => {
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const hanging = cold<Extension>('-');

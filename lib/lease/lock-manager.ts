@@ -1,4 +1,4 @@
-import { Observable, SchedulerLike, catchError, defer, map, of, tap, timeout } from 'rxjs';
+import { EMPTY, Observable, SchedulerLike, catchError, defer, finalize, map, of, tap, timeout } from 'rxjs';
 import type { LbsPort } from '../port';
 import { LockStatus } from '../port';
 import { assumeLost } from '../rules/assume-lost';
@@ -28,50 +28,86 @@ export interface Extended {
 const NOTHING: Extended = { lost: [], strays: [] };
 
 /**
- * Keeps this consumer's locks alive: `extend()` extends every owned lock in one round trip per
- * chunk and reads the answer; `judge()` decides without Redis which leases must be assumed lost.
- * It owns the heartbeat's clock (when the last tick ran, since when extensions have been failing).
+ * Keeps this consumer's locks alive: `extend()` extends every owned lock that no call in flight
+ * covers, in one round trip per chunk, and reads the answer; `judge()` decides without Redis which
+ * leases must be assumed lost. It owns the heartbeat's clock (when the last tick ran, since when
+ * extensions have been failing).
  */
 export class LockManager {
   private lastTickAt: number;
-  private failingSince: number | undefined;
+  /** The leases some extension in flight covers: each lease is in one call at most. */
+  private readonly inFlight = new Set<Lease>();
+  /** When each extension in flight that carries locks was sent. */
+  private readonly sending = new Set<{ readonly at: number }>();
+  /** The oldest failed extension (error, timeout, some locks unanswered) no later complete answer has made good: when it was sent, and when it failed. */
+  private failed: { readonly sentAt: number; readonly at: number } | undefined;
+  /** The end of the last pause longer than the TTL: calls sent before it say nothing about Redis now. */
+  private resumedAt = -Infinity;
 
   constructor(private readonly deps: LockManagerDeps) {
     this.lastTickAt = deps.scheduler.now();
   }
 
   /**
-   * Extends every owned lock. An extension Redis has not answered within one TTL is abandoned,
-   * and its late answer ignored (`judge` decides meanwhile); a failed one is logged. Never errors.
+   * Extends every owned lock that no extension in flight covers: all of them when none is in
+   * flight; while one is (Redis is slow), only the leases taken since, so that a freshly claimed
+   * lock is extended within a period and never lapses behind a slow call; nothing when there are
+   * none (slow Redis never piles up calls). An extension Redis has not answered within one TTL is
+   * abandoned, and its late answer ignored (`judge` decides meanwhile); a failed one is logged.
+   * Never errors.
    */
   extend(): Observable<Extended> {
     const { ledger, port, ttl, scheduler, log, metrics, fleet } = this.deps;
-    let tick = { locks: 0, at: 0 };
     return defer(() => {
-      const sent = ledger.all();
+      const busy = this.inFlight.size > 0;
+      const sent = busy ? ledger.all().filter((l) => !this.inFlight.has(l)) : ledger.all();
+      if (busy && sent.length === 0) return EMPTY;
       const sentAt = scheduler.now();
-      tick = { locks: sent.length, at: sentAt };
-      if (sent.length === 0 && fleet === undefined) return of({ sent, sentAt, statuses: [] as readonly LockStatus[], fences: undefined as readonly (number | undefined)[] | undefined, epoch: ledger.epoch, members: undefined, now: undefined });
-      if (sent.length > 0) this.failingSince ??= sentAt;
-      return port.extendLocks(sent.map((l) => l.lockKey), ledger.epoch, sent.map((l) => l.fence), fleet?.member()).pipe(
-        map(({ statuses, fences, epoch, members, now }) => ({ sent, sentAt, statuses, fences, epoch, members, now })),
-      );
-    }).pipe(
-      timeout({ first: ttl, scheduler }),
-      tap(() => {
-        if (tick.locks > 0) metrics.recordHeartbeat?.(tick.locks, true, scheduler.now() - tick.at);
-      }),
-      map(({ sent, sentAt, statuses, fences, epoch, members, now }) => {
-        const extended = this.apply(sent, statuses, sentAt, epoch, fences);
-        if (fleet !== undefined && members !== undefined && now !== undefined) fleet.observe(members, now);
-        return extended;
-      }),
-      catchError((err: unknown) => {
-        if (tick.locks > 0) metrics.recordHeartbeat?.(tick.locks, false, scheduler.now() - tick.at);
-        log.warn({ err, owned: ledger.size }, 'heartbeat failed; retrying at the next tick');
+      if (sent.length === 0 && fleet === undefined) {
+        this.failed = undefined; // nothing owned, nothing failing
         return of(NOTHING);
-      }),
-    );
+      }
+      const call = { at: sentAt };
+      for (const lease of sent) this.inFlight.add(lease);
+      if (sent.length > 0) this.sending.add(call);
+      const recordTick = (ok: boolean) => {
+        if (sent.length > 0) metrics.recordHeartbeat?.(sent.length, ok, scheduler.now() - sentAt);
+      };
+      return port.extendLocks(sent.map((l) => l.lockKey), ledger.epoch, sent.map((l) => l.fence), fleet?.member(), busy).pipe(
+        timeout({ first: ttl, scheduler }),
+        tap(() => recordTick(true)),
+        map(({ statuses, fences, epoch, members, now }) => {
+          this.sending.delete(call);
+          const extended = this.apply(sent, statuses, sentAt, epoch, fences);
+          if (fleet !== undefined && members !== undefined && now !== undefined) fleet.observe(members, now);
+          return extended;
+        }),
+        catchError((err: unknown) => {
+          recordTick(false);
+          this.sending.delete(call);
+          this.fail(sentAt);
+          log.warn({ err, owned: ledger.size }, 'heartbeat failed; retrying at the next tick');
+          return of(NOTHING);
+        }),
+        finalize(() => {
+          this.sending.delete(call);
+          for (const lease of sent) this.inFlight.delete(lease);
+        }),
+      );
+    });
+  }
+
+  /** An extension sent at `sentAt` failed, or left some locks unanswered. */
+  private fail(sentAt: number): void {
+    if (sentAt < this.resumedAt) return;
+    if (this.failed === undefined || sentAt < this.failed.sentAt) this.failed = { sentAt, at: this.deps.scheduler.now() };
+  }
+
+  /** Since when extension attempts have been failing or hanging: the oldest failure not made good, or the oldest call in flight. */
+  private get failingSince(): number | undefined {
+    let since = this.failed?.sentAt;
+    for (const { at } of this.sending) if (at >= this.resumedAt && (since === undefined || at < since)) since = at;
+    return since;
   }
 
   /** What a heartbeat's answer means for each lock: confirmed, re-taken, or lost (StreamDisowned). */
@@ -107,8 +143,13 @@ export class LockManager {
     });
     ledger.confirm(confirmed, sentAt);
     if (strays.length > 0) log.debug({ streams: strays.length }, 'locks kept alive for streams dropped meanwhile: expiring them');
-    if (unanswered === 0) this.failingSince = undefined;
-    else log.warn({ streams: unanswered, owned: ledger.size }, 'heartbeat: Redis did not answer for some locks (a node failed); retrying at the next tick');
+    // A complete answer to a call sent after the failure covered every lock no other call did.
+    if (unanswered === 0) {
+      if (this.failed !== undefined && sentAt >= this.failed.at) this.failed = undefined;
+    } else {
+      this.fail(sentAt);
+      log.warn({ streams: unanswered, owned: ledger.size }, 'heartbeat: Redis did not answer for some locks (a node failed); retrying at the next tick');
+    }
     return lost.length === 0 && strays.length === 0 ? NOTHING : { lost, strays };
   }
 
@@ -117,7 +158,11 @@ export class LockManager {
     const { ledger, ttl, scheduler, log } = this.deps;
     const now = scheduler.now();
     const lost = assumeLost(ledger.all(), now, ttl, ttl / 2, { lastTickAt: this.lastTickAt, failingSince: this.failingSince });
-    if (now - this.lastTickAt > ttl) this.failingSince = undefined;
+    // A pause longer than the TTL: what failed before it says nothing about Redis now.
+    if (now - this.lastTickAt > ttl) {
+      this.failed = undefined;
+      this.resumedAt = now;
+    }
     this.lastTickAt = now;
     if (lost.length === 0) return lost;
     for (const lease of lost) ledger.drop(lease);

@@ -113,7 +113,7 @@ export class PartitionedPort implements LbsPort {
    * registry, `keysOf(0).members`), called even when it holds none of the locks, and the registry
    * and the Redis clock come back from there.
    */
-  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences: readonly number[] = [], member?: MemberInput): Observable<ExtendResult> {
+  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences: readonly number[] = [], member?: MemberInput, partial = false): Observable<ExtendResult> {
     return defer(() => {
       const seen = splitEpochs(seenEpoch, this.ports.length);
       const epochs = [...seen];
@@ -127,7 +127,7 @@ export class PartitionedPort implements LbsPort {
       // (undefined) and the others go on: one primary's failover must not stop the heartbeat of
       // the locks on the other primaries.
       const calls = [...groups].map(([p, { items, at }]) =>
-        this.extendPartition(p, items, seen[p]!, at.map((i) => fences[i] ?? 0), p === 0 ? member : undefined).pipe(
+        this.extendPartition(p, items, seen[p]!, at.map((i) => fences[i] ?? 0), p === 0 ? member : undefined, partial).pipe(
           map(({ statuses: found, fences: taken, epoch, members, now }) => {
             found.forEach((status, i) => (statuses[at[i]!] = status));
             taken?.forEach((fence, i) => (newFences[at[i]!] = fence));
@@ -158,9 +158,9 @@ export class PartitionedPort implements LbsPort {
    * redirected to wherever the key is) and the first answer wins. That fallback neither re-takes
    * vanished locks nor writes the member record; the batch call does once the slot has moved.
    */
-  private extendPartition(p: number, lockKeys: readonly string[], seenEpoch: string, fences: readonly number[], member?: MemberInput): Observable<ExtendResult> {
+  private extendPartition(p: number, lockKeys: readonly string[], seenEpoch: string, fences: readonly number[], member: MemberInput | undefined, partial: boolean): Observable<ExtendResult> {
     const port = this.ports[p]!;
-    const batch$ = port.extendLocks(lockKeys, seenEpoch, fences, member);
+    const batch$ = port.extendLocks(lockKeys, seenEpoch, fences, member, partial);
     const redis = this.redis;
     if (!isCluster(redis) || lockKeys.length === 0) return batch$;
     const oneByOne$ = timer(this.partitionTimeoutMs / 3).pipe(

@@ -91,7 +91,7 @@ export class Scripts {
    * (Redis lost its data). With `member`, the first call also writes this consumer's member record
    * and reads the registry back (one call even when there is no lock).
    */
-  async extendLocks(lockKeys: readonly string[], seenEpoch: string, fences: readonly number[] = [], member?: MemberInput): Promise<Extension> {
+  async extendLocks(lockKeys: readonly string[], seenEpoch: string, fences: readonly number[] = [], member?: MemberInput, partial = false): Promise<Extension> {
     const { deadlines, lbs, epoch: epochKey, ownLocks, owner, ttl, group, members: membersKey } = this.ctx;
     let epoch: string | undefined;
     let members: MemberRecord[] | undefined;
@@ -102,7 +102,7 @@ export class Scripts {
       Math.max(lockKeys.length, record === '' ? 0 : 1),
       async (from, to) => {
         const first = from === 0;
-        const fixed = [owner, ttl, group, seenEpoch, first ? 1 : 0, MUTEX_KEY_SEP, first ? record : '', member?.ttlMs ?? 0];
+        const fixed = [owner, ttl, group, seenEpoch, first && !partial ? 1 : 0, MUTEX_KEY_SEP, first ? record : '', member?.ttlMs ?? 0];
         const args = scriptArgs([deadlines, lbs, epochKey, ownLocks, membersKey], indexes, from, Math.min(to, lockKeys.length), (i) => lockKeys[i]!, fixed, [(i) => fences[i] ?? 0], ['fence']);
         const reply = (await this.call.extendLocks(...args)) as PerEntry;
         if (first) {

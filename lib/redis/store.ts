@@ -77,8 +77,8 @@ export class RedisPort implements LbsPort {
     return defer(() => this.claims.push({ lockKey, id, minIdle, name }));
   }
 
-  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput) {
-    return defer(() => this.scripts.extendLocks(lockKeys, seenEpoch, fences, member));
+  extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput, partial?: boolean) {
+    return defer(() => this.scripts.extendLocks(lockKeys, seenEpoch, fences, member, partial));
   }
 
   /** Each lock extended alone (the heartbeat's fallback while a Cluster moves this partition's slot); undefined for a lock gone. */

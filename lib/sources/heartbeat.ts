@@ -1,4 +1,4 @@
-import { EMPTY, Observable, SchedulerLike, asyncScheduler, catchError, exhaustMap, from, ignoreElements, interval, merge, mergeMap, of, share } from 'rxjs';
+import { EMPTY, Observable, SchedulerLike, asyncScheduler, catchError, from, ignoreElements, interval, merge, mergeMap, of, share } from 'rxjs';
 import type { Lease } from '../lease/ledger';
 import type { LockManager } from '../lease/lock-manager';
 import { toDisowned } from '../operators/to-disowned';
@@ -16,8 +16,9 @@ export interface HeartbeatDeps {
 /**
  * The heartbeat: ticks every `periodMs` (half the lock TTL). At every tick the lock manager's
  * `judge` decides locally which streams must be assumed lost (it needs no Redis, so it runs even
- * while an extension hangs), and `extend` extends every owned lock; a tick whose extension is
- * still running when the next one is due makes that one skip, so slow Redis never piles up calls.
+ * while an extension hangs), and `extend` extends every owned lock no extension in flight covers:
+ * while a slow one runs, the next tick sends only the leases taken since (none: it sends nothing),
+ * so slow Redis never piles up calls and a fresh claim is extended on time.
  * Emits `StreamDisowned` for every stream lost either way. Locks an extension kept alive for
  * streams dropped meanwhile are made to expire at once, so that the others hear of them.
  */
@@ -27,7 +28,7 @@ export const heartbeat$ = ({ locks, port, periodMs, scheduler = asyncScheduler }
   const lost$ = merge(
     ticks$.pipe(mergeMap(() => of(locks.judge()))),
     ticks$.pipe(
-      exhaustMap(() => locks.extend()),
+      mergeMap(() => locks.extend()),
       mergeMap(({ lost, strays }) => merge(of(lost), from(strays).pipe(mergeMap(expire)))),
     ),
   );

@@ -17,6 +17,8 @@
   ARGV[4]     the epoch this consumer saw at its last successful heartbeat
   ARGV[5]     1 for the first call of a tick (its deadline replaces the old one), 0 for the
               others (they run later, so their locks' deadlines are later: kept only if earlier)
+              and for a tick that extends only the locks taken while an older call is in flight
+              (the older locks' expiry stays the deadline)
   ARGV[6]     the lock-key separator
   ARGV[7]     this consumer's member record '<capacity> <owned> <incarnation>' (capacity -1:
               unlimited), or '' (the tick's other calls): the first call writes it, keeps its
