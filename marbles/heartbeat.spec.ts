@@ -160,6 +160,22 @@ describe('heartbeat$ (hbInterval 10: a tick every 5, lock TTL 10)', () => {
     });
   });
 
+  it('is strained while an extension is unanswered, or the latest was answered, later than three quarters of a period', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      // tick 5: answered after 2 (on time); tick 10: after 4 (late: strained from 13.75 while in flight, and after it until the next answer); tick 15: after 1.
+      const answers = [cold('--(a|)', { a: answer(LockStatus.Extended) }), cold('----(a|)', { a: answer(LockStatus.Extended) }), cold('-(a|)', { a: answer(LockStatus.Extended) })];
+      const port = fakePort({ extendLocks: () => answers.shift()! });
+      const deps = specDeps(testScheduler, port);
+      const locks = new LockManager({ ledger: deps.ledger, port, ttl: 10, scheduler: testScheduler, log: deps.log, metrics: {} });
+      deps.ledger.take(info('s1'), {});
+      const seen: [number, boolean][] = [];
+      for (const at of [6, 13, 14, 15, 16, 17]) testScheduler.schedule(() => void seen.push([at, locks.strained()]), at);
+      expectObservable(heartbeat$({ ...deps, locks, periodMs: 5 }), '^-----------------!').toBe('-------------------');
+      testScheduler.flush();
+      expect(seen).to.deep.equal([[6, false], [13, false], [14, true], [15, true], [16, true], [17, false]]);
+    });
+  });
+
   it('sends nothing to Redis while it owns nothing', () => {
     testScheduler.run(({ expectObservable }) => {
       const deps = specDeps(testScheduler, fakePort({}));

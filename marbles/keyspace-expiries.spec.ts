@@ -90,6 +90,24 @@ describe('keyspaceExpiries$ (StreamExpired from keyspace notifications)', () => 
     });
   });
 
+  it('holds every expiry back while the heartbeat falls behind, a quarter of a heartbeat at a time, and reports it once it is on time again', () => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const keys$ = hot('-a-------------|', { a: lockKey('waits', '6-0') });
+      const lookup = cold('-(r|)', { r: raw('6-0', 'waits') });
+      const deps = specDeps(testScheduler, fakePort({ entry: () => lookup }), { hbInterval: 20 });
+      // strained until 8: the expiry heard at 1 waits 5 (a quarter of 20), again at 6, and goes on at 11.
+      const locks = { strained: () => testScheduler.now() < 8 };
+      const expired$ = keyspaceExpiries$({ ...deps, locks, scheduler: testScheduler, session: { expiredLockKeys$: keys$ } });
+      expectObservable(expired$).toBe('------------x--|', { x: expired('waits', '6-0') });
+      expectSubscriptions(lookup.subscriptions).toBe('-----------^!');
+      testScheduler.flush();
+      expect(messages(deps.logs, 'info')).to.deep.equal([
+        'heartbeat falling behind: expiries wait before they are claimed',
+        'heartbeat on time again: expiries go on',
+      ]);
+    });
+  });
+
   it('leaves a stream it waited for to the others while it is full (share + tolerance), and checks again every period', () => {
     testScheduler.run(({ hot, cold, expectObservable }) => {
       const keys$ = hot('-a-----------------|', { a: lockKey('full', '5-0') });

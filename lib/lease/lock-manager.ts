@@ -28,6 +28,13 @@ export interface Extended {
 const NOTHING: Extended = { lost: [], strays: [] };
 
 /**
+ * Past this share of a heartbeat period (the oldest extension in flight unanswered for that long,
+ * or the latest one answered that late) the heartbeat is strained: one more period and a lock's
+ * confirmation is older than its TTL, and `judge` gives the stream up. Claims wait meanwhile.
+ */
+const STRAIN_OF_PERIOD = 0.75;
+
+/**
  * Keeps this consumer's locks alive: `extend()` extends every owned lock that no call in flight
  * covers, in one round trip per chunk, and reads the answer; `judge()` decides without Redis which
  * leases must be assumed lost. It owns the heartbeat's clock (when the last tick ran, since when
@@ -43,6 +50,8 @@ export class LockManager {
   private failed: { readonly sentAt: number; readonly at: number } | undefined;
   /** The end of the last pause longer than the TTL: calls sent before it say nothing about Redis now. */
   private resumedAt = -Infinity;
+  /** How long the latest answered extension of some locks took (ms). */
+  private lastAnswerMs = 0;
 
   constructor(private readonly deps: LockManagerDeps) {
     this.lastTickAt = deps.scheduler.now();
@@ -63,6 +72,7 @@ export class LockManager {
       const sent = busy ? ledger.all().filter((l) => !this.inFlight.has(l)) : ledger.all();
       if (busy && sent.length === 0) return EMPTY;
       const sentAt = scheduler.now();
+      if (sent.length === 0) this.lastAnswerMs = 0; // no locks to keep: nothing strained
       if (sent.length === 0 && fleet === undefined) {
         this.failed = undefined; // nothing owned, nothing failing
         return of(NOTHING);
@@ -71,7 +81,10 @@ export class LockManager {
       for (const lease of sent) this.inFlight.add(lease);
       if (sent.length > 0) this.sending.add(call);
       const recordTick = (ok: boolean) => {
-        if (sent.length > 0) metrics.recordHeartbeat?.(sent.length, ok, scheduler.now() - sentAt);
+        if (sent.length === 0) return;
+        const took = scheduler.now() - sentAt;
+        if (ok) this.lastAnswerMs = took;
+        metrics.recordHeartbeat?.(sent.length, ok, took);
       };
       return port.extendLocks(sent.map((l) => l.lockKey), ledger.epoch, sent.map((l) => l.fence), fleet?.member(), busy).pipe(
         timeout({ first: ttl, scheduler }),
@@ -151,6 +164,21 @@ export class LockManager {
       log.warn({ streams: unanswered, owned: ledger.size }, 'heartbeat: Redis did not answer for some locks (a node failed); retrying at the next tick');
     }
     return lost.length === 0 && strays.length === 0 ? NOTHING : { lost, strays };
+  }
+
+  /**
+   * True while the heartbeat falls behind: the oldest extension in flight was sent, or the latest
+   * answered one took, more than three quarters of a period. New claims wait meanwhile (see
+   * `keyspaceExpiries$`): a consumer that keeps claiming while Redis or its own event loop is too
+   * busy to answer its extensions in time gives up the streams it holds, and each of them is then
+   * claimed again.
+   */
+  strained(): boolean {
+    const limit = STRAIN_OF_PERIOD * (this.deps.ttl / 2);
+    if (this.lastAnswerMs > limit) return true;
+    const now = this.deps.scheduler.now();
+    for (const { at } of this.sending) if (now - at > limit) return true;
+    return false;
   }
 
   /** At every tick, without Redis: the leases whose locks could not be extended for longer than their TTL are lost. */

@@ -8,6 +8,7 @@ import { Hold, mergeWithWaitingRoom } from '../operators/merge-with-waiting-room
 import { lockKey as goLockKeyOf, parseLockKey as goLockKey } from '../keys';
 import type { LbsSession } from '../port';
 import type { Fleet } from '../lease/fleet';
+import type { LockManager } from '../lease/lock-manager';
 import type { LbsInfo, StreamExpired } from '../types';
 import type { SchedulerLike } from 'rxjs';
 
@@ -15,6 +16,8 @@ export interface KeyspaceExpiriesDeps extends Pick<ClientDeps, 'port' | 'ledger'
   readonly session: Pick<LbsSession, 'expiredLockKeys$'>;
   /** The balance: how long to hold an expiry back (absent: never). */
   readonly fleet?: Pick<Fleet, 'claimDelay' | 'full'>;
+  /** The heartbeat: while it is strained, expiries wait before they are reported (absent: never). */
+  readonly locks?: Pick<LockManager, 'strained'>;
   readonly scheduler?: SchedulerLike;
 }
 
@@ -45,10 +48,11 @@ type Expiry =
  * is reported only if the lock is still gone, so streams go to the under-loaded consumers and the
  * others do not send claims that would lose. The entry is read only for an expiry about to be
  * reported: when a consumer holding many streams dies, each survivor reads the entries of its own
- * part of them, not of all. Errors with `RedisCommandError` when the subscription
- * is refused.
+ * part of them, not of all. While the heartbeat falls behind (`LockManager.strained`) every
+ * expiry waits, a quarter of a heartbeat at a time: the locks this consumer holds come before the
+ * ones it could take. Errors with `RedisCommandError` when the subscription is refused.
  */
-export const keyspaceExpiries$ = ({ session, port, ledger, options, log, metrics, expiries, parseLockKey = goLockKey, lockKeyOf: lockKeyOfEntry = goLockKeyOf, fleet, scheduler }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
+export const keyspaceExpiries$ = ({ session, port, ledger, options, log, metrics, expiries, parseLockKey = goLockKey, lockKeyOf: lockKeyOfEntry = goLockKeyOf, fleet, locks, scheduler }: KeyspaceExpiriesDeps): Observable<StreamExpired> => {
   const lockKeyOf = (info: LbsInfo): string => lockKeyOfEntry(info.dataStreamName, info.idInLbs);
   /** Expiries reported at once whose entries are being read: claims on their way, counted as held by the balance. */
   let underWay = 0;
@@ -77,7 +81,18 @@ export const keyspaceExpiries$ = ({ session, port, ledger, options, log, metrics
    * the view, and they go on at once then). An expiry held back is a record in the waiting room,
    * not a timer of its own.
    */
-  const giveWay = ({ key, waited, touch }: Held, hold: Hold<Held>): Observable<StreamExpired> => {
+  /** Whether expiries were waiting for the heartbeat at the last look (logged when that changes). */
+  let strained = false;
+  const giveWay = (held: Held, hold: Hold<Held>): Observable<StreamExpired> => {
+    const { key, waited, touch } = held;
+    if (locks?.strained() === true) {
+      if (!strained) log.info({ owned: ledger.size }, 'heartbeat falling behind: expiries wait before they are claimed');
+      strained = true;
+      hold(held, options.hbInterval / 4);
+      return EMPTY;
+    }
+    if (strained) log.info({ owned: ledger.size }, 'heartbeat on time again: expiries go on');
+    strained = false;
     if (touch) return report(key, waited, hold);
     const delay = fleet?.claimDelay(key.dataStreamName, underWay) ?? 0;
     if (delay <= waited) return report(key, waited, hold);
