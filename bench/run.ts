@@ -6,6 +6,7 @@
  *   npm run bench -- --soak [--soak-seconds=600]   also the memory soak (streams coming and going)
  *   npm run bench -- --only=heartbeat,handout      some scenarios only
  *      (heartbeat, cpu-memory, handout, failover, handoff, entries-design, entries, fleet, soak, cluster)
+ *   --only=fleet-failover the fleet scenario's mass-failover row alone (about 30 s at 100k streams)
  *   --only=cluster        3-primary Cluster against one node (hand-out, heartbeat CPU per primary,
  *                         consumer failover with other locks held, a primary SIGKILLed under a working
  *                         fleet; see docs/scaling.md)
@@ -30,14 +31,14 @@ import { cpuMemoryScenario } from './scenarios/cpu-memory';
 import { entriesDesignScenario } from './scenarios/entries-design';
 import { entriesScenario } from './scenarios/entries';
 import { failoverScenario } from './scenarios/failover';
-import { fleetScenario } from './scenarios/fleet';
+import { fleetFailoverScenario, fleetScenario } from './scenarios/fleet';
 import { handoffScenario } from './scenarios/handoff';
 import { BULLMQ_CONCURRENCY, handoutScenario } from './scenarios/handout';
 import { heartbeatScenario } from './scenarios/heartbeat';
 import { soakScenario } from './scenarios/soak';
 import { clusterScenario } from './scenarios/cluster';
 
-const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'entries-design', 'entries', 'fleet', 'soak', 'cluster'] as const;
+const SCENARIOS = ['heartbeat', 'cpu-memory', 'handout', 'failover', 'handoff', 'entries-design', 'entries', 'fleet', 'fleet-failover', 'soak', 'cluster'] as const;
 
 class UsageError extends Error {}
 
@@ -95,7 +96,8 @@ const codeVersion = (): Record<string, string> => {
 
 const main = async (): Promise<void> => {
   const config = parseArgs(process.argv.slice(2));
-  const wanted = (s: (typeof SCENARIOS)[number]): boolean => (config.only === undefined ? s !== 'soak' || config.soak : config.only.includes(s));
+  // fleet-failover is a row of fleet: run alone only when asked for.
+  const wanted = (s: (typeof SCENARIOS)[number]): boolean => (config.only === undefined ? (s !== 'soak' || config.soak) && s !== 'fleet-failover' : config.only.includes(s));
   installCleanupHandlers('bench', 'redis-server and child processes');
   const code = codeVersion();
   const started = Date.now();
@@ -136,6 +138,7 @@ const main = async (): Promise<void> => {
     await run('entries-design', () => entriesDesignScenario(server, config));
     await run('entries', () => entriesScenario(server, config));
     await run('fleet', () => fleetScenario(server, config));
+    await run('fleet-failover', () => fleetFailoverScenario(server, config));
     await run('soak', () => soakScenario(server, config));
     await run('cluster', () => clusterScenario(server, config));
   } finally {
