@@ -108,6 +108,22 @@ describe('keyspaceExpiries$ (StreamExpired from keyspace notifications)', () => 
     });
   });
 
+  it('keeps the shortest delay a view gave: a later view may shorten it, not lengthen it', () => {
+    testScheduler.run(({ hot, cold, expectObservable }) => {
+      const keys$ = hot('-a------------|', { a: lockKey('kept', '7-0') });
+      const asked: number[] = [];
+      const deps = specDeps(testScheduler, fakePort({ entry: () => cold('-(r|)', { r: raw('7-0', 'kept') }), touchLock: () => cold('-(t|)', { t: -2 }) }), { hbInterval: 10 });
+      // 6 ms at first (runner-up), 20 at the next look (another view): it still goes on after 6.
+      const fleet = { claimDelay: () => (asked.push(testScheduler.now()), asked.length === 1 ? 6 : 20), full: () => false };
+      const expired$ = keyspaceExpiries$({ ...deps, fleet, scheduler: testScheduler, session: { expiredLockKeys$: keys$ } });
+      // heard at 1, asked again at 6 (a step is at most half a heartbeat) and at 7, when its 6 ms are up:
+      // the lock reads gone at 8, the entry is read by 9.
+      expectObservable(expired$).toBe('---------x----|', { x: expired('kept', '7-0') });
+      testScheduler.flush();
+      expect(asked).to.deep.equal([1, 6, 7]);
+    });
+  });
+
   it('leaves a stream it waited for to the others while it is full (share + tolerance), and checks again every period', () => {
     testScheduler.run(({ hot, cold, expectObservable }) => {
       const keys$ = hot('-a-----------------|', { a: lockKey('full', '5-0') });

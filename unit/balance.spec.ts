@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MemberRecord, atCeiling, claimDelay, excessToHandBack, fairShares, fleetView, fmix32, fnv1a, pickHandBacks, rendezvous, sweepAllowance } from '../lib/rules/balance';
+import { MemberRecord, atCeiling, claimDelay, excessToHandBack, fairShares, fleetView, fmix32, fnv1a, pickHandBacks, rendezvous, rendezvousPair, sweepAllowance } from '../lib/rules/balance';
 import { parseMembers } from '../lib/redis/script-args';
 
 const member = (name: string, owned: number, overrides: Partial<MemberRecord> = {}): MemberRecord => ({
@@ -77,6 +77,16 @@ describe('rendezvous (weighted, FNV-1a + fmix32)', () => {
     }
   });
 
+  it('names as runner-up the candidate that wins once the winner leaves', () => {
+    const four = ['a', 'b', 'c', 'd'].map((name, i) => ({ name, weight: i + 1 }));
+    for (let i = 0; i < 1000; i++) {
+      const [winner, runnerUp] = rendezvousPair(`s${i}`, four);
+      expect(winner).to.equal(rendezvous(`s${i}`, four));
+      expect(runnerUp).to.equal(rendezvous(`s${i}`, four.filter((c) => c.name !== winner)));
+    }
+    expect(rendezvousPair('s', [{ name: 'a', weight: 1 }])).to.deep.equal(['a', undefined]);
+  });
+
   it('ignores candidates without a positive weight', () => {
     expect(rendezvous('s', [{ name: 'a', weight: 0 }, { name: 'b', weight: -3 }])).to.equal(undefined);
     expect(rendezvous('s', [{ name: 'a', weight: 0 }, { name: 'b', weight: 1 }])).to.equal('b');
@@ -138,23 +148,39 @@ describe('the fleet view and the balance decisions', () => {
     expect(excessToHandBack(view, 'a', 1000, 0, policy)).to.equal(0);
   });
 
-  it('makes the others wait for a designated claimer seen lately: a heartbeat below the share, half as long again at or above it or not settled', () => {
+  it('makes the others wait for a designated claimer seen lately: a heartbeat below the share (half for the runner-up), half as long again at or above it or not settled', () => {
     const view = fleetView([member('a', 10), member('b', 10), member('c', 100), member('new', 0, { joinedAt: 9000 })], 10_000, rules);
     const stream = [...Array(100).keys()].map((i) => `s${i}`).find((s) => claimDelay(view, 'a', 10, s, policy) === 0)!;
-    expect(claimDelay(view, 'b', 10, stream, policy)).to.equal(2000);
+    // a and b are the only ones below their share: b is the runner-up of every stream a is designated for.
+    expect(claimDelay(view, 'b', 10, stream, policy)).to.equal(1000);
     expect(claimDelay(view, 'c', 100, stream, policy)).to.equal(3000);
     expect(claimDelay(view, 'new', 0, stream, policy)).to.equal(3000);
     expect(claimDelay(view, 'a', 40, stream, policy)).to.equal(3000);
     expect(claimDelay(undefined, 'a', 10, stream, policy)).to.equal(0);
   });
 
+  it('lets the runner-up of the rendezvous step in after half a heartbeat, and the others after a whole one', () => {
+    const view = fleetView([member('a', 10), member('b', 10), member('c', 10), member('d', 100)], 10_000, rules);
+    const delays = new Map<string, number>();
+    for (let i = 0; i < 300; i++) {
+      const got = ['a', 'b', 'c'].map((m) => claimDelay(view, m, 10, `s${i}`, policy)).sort((x, y) => x - y);
+      expect(got).to.deep.equal([0, 1000, 2000]);
+      const [first, second] = rendezvousPair(`s${i}`, ['a', 'b', 'c'].map((name) => ({ name, weight: 1 })));
+      expect(claimDelay(view, first!, 10, `s${i}`, policy)).to.equal(0);
+      expect(claimDelay(view, second!, 10, `s${i}`, policy)).to.equal(1000);
+      delays.set(second!, (delays.get(second!) ?? 0) + 1);
+    }
+    // each member is runner-up for about a third of the streams
+    for (const m of ['a', 'b', 'c']) expect(delays.get(m)).to.be.within(70, 130);
+  });
+
   it('replaces a designated claimer not seen for a heartbeat interval soon: a quarter heartbeat below the share, 3/8 at or above it', () => {
     const view = fleetView([member('a', 10, { seenAt: 9000 }), member('b', 10), member('c', 100)], 10_000, rules);
     const stream = [...Array(100).keys()].map((i) => `s${i}`).find((s) => claimDelay(view, 'a', 10, s, policy) === 0)!;
-    // a was last seen 1000 ms before the view was read; 1100 ms later it is past the registry's TTL.
-    expect(claimDelay(view, 'b', 10, stream, policy, 0)).to.equal(2000);
-    expect(claimDelay(view, 'b', 10, stream, policy, 600)).to.equal(2000);
-    expect(claimDelay(view, 'b', 10, stream, policy, 1100)).to.equal(500);
+    // a was last seen 1000 ms before the view was read; 1100 ms later it is past the registry's TTL. b is the runner-up.
+    expect(claimDelay(view, 'b', 10, stream, policy, 0)).to.equal(1000);
+    expect(claimDelay(view, 'b', 10, stream, policy, 600)).to.equal(1000);
+    expect(claimDelay(view, 'b', 10, stream, policy, 1100)).to.equal(250);
     expect(claimDelay(view, 'c', 100, stream, policy, 1100)).to.equal(750);
   });
 

@@ -42,17 +42,36 @@ export const fmix32 = (input: number): number => {
  * @example
  * rendezvous('stream-7', [{ name: 'a', weight: 1 }, { name: 'b', weight: 3 }]) // 'b' for about 3 keys in 4
  */
-export const rendezvous = (key: string, candidates: readonly { readonly name: string; readonly weight: number }[]): string | undefined => {
+export const rendezvous = (key: string, candidates: readonly { readonly name: string; readonly weight: number }[]): string | undefined => rendezvousPair(key, candidates)[0];
+
+/** Whether score `a` of candidate `an` ranks above score `b` of `bn` (ties: the smaller name). */
+const above = (a: number, an: string, b: number, bn: string | undefined): boolean => a > b || (a === b && bn !== undefined && an < bn);
+
+/**
+ * `rendezvous`'s winner and runner-up (the winner once the winner is left out): consumers whose
+ * views differ a little may disagree on the winner, and the runner-up is the first to step in.
+ *
+ * @example
+ * rendezvousPair('stream-7', [{ name: 'a', weight: 1 }, { name: 'b', weight: 3 }]) // ['b', 'a'] for about 3 keys in 4
+ */
+export const rendezvousPair = (key: string, candidates: readonly { readonly name: string; readonly weight: number }[]): readonly [string | undefined, string | undefined] => {
   let best: string | undefined;
   let bestScore = -Infinity;
+  let second: string | undefined;
+  let secondScore = -Infinity;
   for (const { name, weight } of candidates) {
     if (!(weight > 0)) continue;
     const u = (fmix32(fnv1a(key, prefixHash(name))) + 0.5) / 4294967296;
     const score = -weight / Math.log(u);
-    if (score > bestScore || (score === bestScore && best !== undefined && name < best)) {
+    if (above(score, name, bestScore, best)) {
+      second = best;
+      secondScore = bestScore;
       best = name;
       bestScore = score;
+    } else if (above(score, name, secondScore, second)) {
+      second = name;
+      secondScore = score;
     }
   }
-  return best;
+  return [best, second];
 };

@@ -29,6 +29,8 @@ interface Held {
   readonly key: LbsInfo;
   readonly waited: number;
   readonly touch: boolean;
+  /** The shortest delay the fleet gave it so far (absent: not asked yet). */
+  readonly delay?: number;
 }
 
 /** Whose an expired lock was, from this consumer's point of view. */
@@ -94,10 +96,12 @@ export const keyspaceExpiries$ = ({ session, port, ledger, options, log, metrics
     if (strained) log.info({ owned: ledger.size }, 'heartbeat on time again: expiries go on');
     strained = false;
     if (touch) return report(key, waited, hold);
-    const delay = fleet?.claimDelay(key.dataStreamName, underWay) ?? 0;
+    // Each view may shorten the delay, never lengthen it: views read at different moments differ, and
+    // a stream whose delay grew at every member's next look waited for the longest of them.
+    const delay = Math.min(held.delay ?? Infinity, fleet?.claimDelay(key.dataStreamName, underWay) ?? 0);
     if (delay <= waited) return report(key, waited, hold);
     const step = Math.min(delay - waited, options.hbInterval / 2);
-    hold({ key, waited: waited + step, touch: false }, step);
+    hold({ key, waited: waited + step, touch: false, delay }, step);
     return EMPTY;
   };
   const classify = (lockKey: string): Expiry => {
