@@ -42,10 +42,8 @@ const STRAIN_OF_PERIOD = 0.75;
  */
 export class LockManager {
   private lastTickAt: number;
-  /** The leases some extension in flight covers: each lease is in one call at most. */
-  private readonly inFlight = new Set<Lease>();
-  /** When each extension in flight that carries locks was sent. */
-  private readonly sending = new Set<{ readonly at: number }>();
+  /** The extensions in flight that carry locks: when each was sent, and its leases (each lease is in one call at most). */
+  private readonly sending = new Set<{ readonly at: number; readonly leases: readonly Lease[] }>();
   /** The oldest failed extension (error, timeout, some locks unanswered) no later complete answer has made good: when it was sent, and when it failed. */
   private failed: { readonly sentAt: number; readonly at: number } | undefined;
   /** The end of the last pause longer than the TTL: calls sent before it say nothing about Redis now. */
@@ -68,8 +66,10 @@ export class LockManager {
   extend(): Observable<Extended> {
     const { ledger, port, ttl, scheduler, log, metrics, fleet } = this.deps;
     return defer(() => {
-      const busy = this.inFlight.size > 0;
-      const sent = busy ? ledger.all().filter((l) => !this.inFlight.has(l)) : ledger.all();
+      // Usually no call is in flight at a tick, and every owned lease goes: no per-lease bookkeeping then.
+      const busy = this.sending.size > 0;
+      const inFlight = busy ? new Set([...this.sending].flatMap((c) => c.leases)) : undefined;
+      const sent = inFlight === undefined ? ledger.all() : ledger.all().filter((l) => !inFlight.has(l));
       if (busy && sent.length === 0) return EMPTY;
       const sentAt = scheduler.now();
       if (sent.length === 0) this.lastAnswerMs = 0; // no locks to keep: nothing strained
@@ -77,8 +77,7 @@ export class LockManager {
         this.failed = undefined; // nothing owned, nothing failing
         return of(NOTHING);
       }
-      const call = { at: sentAt };
-      for (const lease of sent) this.inFlight.add(lease);
+      const call = { at: sentAt, leases: sent };
       if (sent.length > 0) this.sending.add(call);
       const recordTick = (ok: boolean) => {
         if (sent.length === 0) return;
@@ -102,10 +101,7 @@ export class LockManager {
           log.warn({ err, owned: ledger.size }, 'heartbeat failed; retrying at the next tick');
           return of(NOTHING);
         }),
-        finalize(() => {
-          this.sending.delete(call);
-          for (const lease of sent) this.inFlight.delete(lease);
-        }),
+        finalize(() => this.sending.delete(call)),
       );
     });
   }
