@@ -12,11 +12,14 @@ interface Pair {
  * A TCP proxy between consumers and Redis that can go silent: while silent, nothing is forwarded
  * in either direction (bytes are held back, connections stay open: a connection that stops
  * answering, as behind a dead NAT or a frozen VM). It then either resumes (everything held back
- * is delivered, late) or drops every connection (the clients reconnect through it).
+ * is delivered, late) or drops every connection (the clients reconnect through it). It can also
+ * be slow: with `delay(ms)` every chunk goes through `ms` late, either way, in order (a congested
+ * link, or a Redis too busy to answer in time).
  */
 export class SilentProxy {
   private readonly pairs = new Set<Pair>();
   private silent = false;
+  private delayMs = 0;
   private readonly untrack: () => void;
 
   private constructor(private readonly server: Server, private readonly target: { host: string; port: number }) {
@@ -52,6 +55,11 @@ export class SilentProxy {
     this.pairs.add(pair);
     const forward = (to: Socket) => (chunk: Buffer) => {
       if (this.silent) pair.held.push({ to, chunk });
+      else if (this.delayMs > 0) {
+        setTimeout(() => {
+          if (!to.destroyed) to.write(chunk);
+        }, this.delayMs);
+      }
       else to.write(chunk);
     };
     client.on('data', forward(upstream));
@@ -65,6 +73,11 @@ export class SilentProxy {
       s.on('error', close);
       s.on('close', close);
     }
+  }
+
+  /** From now on every chunk is forwarded `ms` late (0: at once again). */
+  delay(ms: number): void {
+    this.delayMs = ms;
   }
 
   /** From now on nothing gets through, either way. */

@@ -56,6 +56,17 @@ describe('reconciler$ (reconcileInterval 5, hbInterval 10, pages of 2)', () => {
       expect(deps.ledger.size).to.equal(3);
     });
   });
+
+  it('skips its turns while the heartbeat falls behind (the locks it holds come first), and takes the page at the next turn after', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const turns = [cold('-(t|)', { t: true })];
+      const { pending, deps } = setup(turns, cold<never>('|'), { '-': [row('1-0')] });
+      const locks = { strained: () => testScheduler.now() < 8 };
+      expectObservable(reconciler$({ ...deps, locks, flags: cold<never>('|') }), '^-----------!').toBe('-----------a-', { a: added('s1-0', '1-0') });
+      testScheduler.flush();
+      expect(pending).to.deep.equal(['-@10']);
+    });
+  });
 });
 
 describe('reconciler$ in a balanced fleet (this consumer not the designated claimer)', () => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
+import { SilentProxy } from '../chaos/proxy';
 import { fleetFixture } from '../support/fleet-fixture';
-import { sleep, useService, waitUntil } from '../support/service';
+import { sharedRedisUrl, sleep, useService, waitUntil } from '../support/service';
 
 const HB = 1000;
 
@@ -69,5 +70,48 @@ describe('a mass failover in a balanced fleet (child processes)', function () {
     for (const n of fromIdle) expect(n, "an idle survivor's part").to.be.within(500, 1250);
     expect(fromLoaded!, "the loaded survivor's part").to.be.below(Math.min(...fromIdle));
     console.log(`      all owned ${ms} ms after the kill; parts ${took.join('/')}; claims lost ${survivors.map((c) => c.of('claim-lost').length).join('/')}`);
+  });
+
+  // A survivor whose Redis answers its heartbeat late (here: a link that delays every chunk 230 ms
+  // each way, so each extension comes back after more than 3/4 of a period) keeps the streams it
+  // holds and takes no more, by claims or by the reconciler: the healthy survivor takes the dead
+  // consumer's streams. (Without the rule it took 4 and 22 of them through the reconciler in two
+  // of three runs.)
+  it('leaves the claims to the others while its heartbeat falls behind: nothing taken by it, nothing lost, none disowned', async () => {
+    const holder = child('holder', { maxStreams: 100, report: 'counts', target: 100 });
+    await holder.waitFor('ready');
+    await addStreams(100);
+    await holder.waitFor('owned', { timeoutMs: 30_000 });
+    const proxy = await SilentProxy.start(Number(new URL(sharedRedisUrl()).port));
+    t.onTeardown(() => proxy.close());
+    proxy.delay(230);
+    const slow = child('slow', { redisUrl: proxy.url });
+    await slow.waitFor('ready', { timeoutMs: 30_000 });
+    await addStreams(20, 100);
+    await waitUntil(() => slow.owned().size === 20, 15_000, 'the slow survivor to own 20 streams');
+    const healthy = child('healthy');
+    await healthy.waitFor('ready');
+    await sleep(4 * HB);
+
+    const killedAt = Date.now();
+    await holder.kill();
+    let seen = new Map<string, number>();
+    await waitUntil(
+      async () => {
+        seen = await holders();
+        return !seen.has(holder.name) && (seen.get(healthy.name) ?? 0) + (seen.get(slow.name) ?? 0) === 120;
+      },
+      30_000,
+      () => `the survivors to hold all 120 streams (have ${[...seen].join(' ')})`,
+      100,
+    );
+    await sleep(HB);
+    console.log(`      slow survivor: claimed ${slow.of('claimed').filter((e) => e.at >= killedAt).length} added ${slow.of('added').filter((e) => e.at >= killedAt).length} lost ${slow.of('claim-lost').length}; healthy claimed ${healthy.of('claimed').filter((e) => e.at >= killedAt).length} added ${healthy.of('added').filter((e) => e.at >= killedAt).length}`);
+    const takes = (c: typeof slow): string[] => [...c.of('claimed'), ...c.of('added')].filter((e) => e.at >= killedAt).map((e) => e.stream);
+    expect(takes(slow), 'taken by the slow survivor').to.deep.equal([]);
+    expect(new Set(takes(healthy)).size, 'taken by the healthy one').to.equal(100);
+    expect(takes(healthy).length, 'takes, none twice').to.equal(100);
+    for (const c of [slow, healthy]) expect(c.of('disowned'), `${c.name} disowned`).to.deep.equal([]);
+    expect(slow.owned().size, 'the slow survivor keeps its own').to.equal(20);
   });
 });

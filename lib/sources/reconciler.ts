@@ -15,7 +15,7 @@ export interface ReconcilerDeps extends RecoveryDeps {
  * locking them, or the lock vanished without an event: evicted, expired while Redis was down, an
  * event lost in a reconnection). The page starts where the previous turn's ended (after a short
  * page, from the start again). A consumer with no room left (`maxStreams`, or its fair share in
- * a balanced fleet) skips its turns, so one with room wins them. A failed turn is logged and produces nothing.
+ * a balanced fleet) or whose heartbeat falls behind skips its turns, so another one wins them. A failed turn is logged and produces nothing.
  */
 export const reconciler$ = (deps: ReconcilerDeps): Observable<StreamAdded> => {
   const { port, options, scheduler, log } = deps;

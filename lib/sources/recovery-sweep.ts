@@ -6,10 +6,15 @@ import type { PendingEntry } from '../port';
 import { ownedInfo } from '../lease/ledger';
 import type { StreamAdded } from '../types';
 
-export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf' | 'belongsHere'> & Partial<Pick<ClientDeps, 'fleet'>>;
+export type RecoveryDeps = Pick<ClientDeps, 'port' | 'keys' | 'ledger' | 'options' | 'scheduler' | 'log' | 'metrics' | 'lockKeyOf' | 'belongsHere'> & Partial<Pick<ClientDeps, 'fleet'>> & { readonly locks?: Pick<ClientDeps['locks'], 'strained'> };
 
-/** How many entries a sweep may take now: the room left (`maxStreams`), and in a balanced fleet up to the share. */
-export const sweepRoom = ({ ledger, fleet }: Pick<RecoveryDeps, 'ledger' | 'fleet'>): number => Math.min(ledger.room(), fleet?.sweepAllowance() ?? Infinity);
+/**
+ * How many entries a sweep may take now: the room left (`maxStreams`), and in a balanced fleet up
+ * to the share; none while the heartbeat falls behind (`LockManager.strained`: the locks this
+ * consumer holds come first).
+ */
+export const sweepRoom = ({ ledger, fleet, locks }: Pick<RecoveryDeps, 'ledger' | 'fleet' | 'locks'>): number =>
+  locks?.strained() === true ? 0 : Math.min(ledger.room(), fleet?.sweepAllowance() ?? Infinity);
 
 /** What one page of the pending list gave. */
 export interface SweepPage {
