@@ -176,6 +176,24 @@ describe('heartbeat$ (hbInterval 10: a tick every 5, lock TTL 10)', () => {
     });
   });
 
+  it('is strained no more once the heartbeat has been behind for 5 TTLs in a row: a slow link, not a burst, and claims go on', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      // every extension answered after 4 (more than 3/4 of a period, less than a period): behind from the first answer, at 9
+      const port = fakePort({ extendLocks: () => cold('----(a|)', { a: answer(LockStatus.Extended) }) });
+      const deps = specDeps(testScheduler, port);
+      const locks = new LockManager({ ledger: deps.ledger, port, ttl: 10, scheduler: testScheduler, log: deps.log, metrics: {} });
+      deps.ledger.take(info('s1'), {});
+      const seen: [number, boolean][] = [];
+      for (const at of [8, 10, 30, 58, 59, 70]) testScheduler.schedule(() => void seen.push([at, locks.strained()]), at);
+      expectObservable(heartbeat$({ ...deps, locks, periodMs: 5 }), '^' + '-'.repeat(70) + '!').toBe('-'.repeat(72));
+      testScheduler.flush();
+      // behind from 9 on, first seen so at 10: strained until 60
+      expect(seen).to.deep.equal([[8, false], [10, true], [30, true], [58, true], [59, true], [70, false]]);
+      expect(messages(deps.logs, 'warn')).to.deep.equal(['heartbeat behind for 5 TTLs in a row: a slow link, not a burst; claiming again']);
+      expect(deps.ledger.size, 'the stream kept').to.equal(1);
+    });
+  });
+
   it('sends nothing to Redis while it owns nothing', () => {
     testScheduler.run(({ expectObservable }) => {
       const deps = specDeps(testScheduler, fakePort({}));

@@ -33,6 +33,8 @@ const NOTHING: Extended = { lost: [], strays: [] };
  * confirmation is older than its TTL, and `judge` gives the stream up. Claims wait meanwhile.
  */
 const STRAIN_OF_PERIOD = 0.75;
+/** Strain that lasts longer than this many TTLs without a break is the link's steady state (a far Redis), not a burst: claims go on. */
+const STRAIN_MAX_TTLS = 5;
 
 /**
  * Keeps this consumer's locks alive: `extend()` extends every owned lock that no call in flight
@@ -50,6 +52,10 @@ export class LockManager {
   private resumedAt = -Infinity;
   /** How long the latest answered extension of some locks took (ms). */
   private lastAnswerMs = 0;
+  /** Since when the heartbeat has been behind without a break (undefined: it is on time). */
+  private strainedSince: number | undefined;
+  /** The steady strain was logged (once per episode). */
+  private toldSteady = false;
 
   constructor(private readonly deps: LockManagerDeps) {
     this.lastTickAt = deps.scheduler.now();
@@ -167,13 +173,27 @@ export class LockManager {
    * answered one took, more than three quarters of a period. New claims wait meanwhile (see
    * `keyspaceExpiries$`): a consumer that keeps claiming while Redis or its own event loop is too
    * busy to answer its extensions in time gives up the streams it holds, and each of them is then
-   * claimed again.
+   * claimed again. Strain that lasts `STRAIN_MAX_TTLS` TTLs without a break is how this consumer's
+   * link is (a far Redis), not a burst, and claims go on: a fleet behind one slow link must still
+   * take the streams of a dead member.
    */
   strained(): boolean {
-    const limit = STRAIN_OF_PERIOD * (this.deps.ttl / 2);
-    if (this.lastAnswerMs > limit) return true;
-    const now = this.deps.scheduler.now();
-    for (const { at } of this.sending) if (now - at > limit) return true;
+    const { ttl, scheduler, log } = this.deps;
+    const limit = STRAIN_OF_PERIOD * (ttl / 2);
+    const now = scheduler.now();
+    let behind = this.lastAnswerMs > limit;
+    for (const { at } of this.sending) if (now - at > limit) behind = true;
+    if (!behind) {
+      this.strainedSince = undefined;
+      this.toldSteady = false;
+      return false;
+    }
+    this.strainedSince ??= now;
+    if (now - this.strainedSince < STRAIN_MAX_TTLS * ttl) return true;
+    if (!this.toldSteady) {
+      this.toldSteady = true;
+      log.warn({ latestAnswerMs: this.lastAnswerMs }, `heartbeat behind for ${STRAIN_MAX_TTLS} TTLs in a row: a slow link, not a burst; claiming again`);
+    }
     return false;
   }
 
