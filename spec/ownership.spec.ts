@@ -158,7 +158,9 @@ describe('claim, heartbeat and done', () => {
     });
 
     it('finishes streams asked for in the same tick in one script call, each with its own outcome', async () => {
-      const c = t.consumer('a', { readCount: 100 }).start();
+      // A slow heartbeat: a tick every 150 ms would find the moved lock before doneStream does
+      // (reading the script counts of three Cluster primaries can take longer), and drop the stream.
+      const c = t.consumer('a', { readCount: 100, hbInterval: 5000 }).start();
       await sleep(100);
       for (let i = 0; i < 60; i++) await lastValueFrom(addStream(t.admin, t.service, { dataStreamName: streamName(t.service, i) }));
       await c.waitFor('StreamAdded', 60);
