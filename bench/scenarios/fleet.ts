@@ -42,26 +42,29 @@ const registry = async (redis: Redis, service: string): Promise<Map<string, numb
   return owned;
 };
 
-const waitRegistry = async (redis: Redis, service: string, done: (owned: Map<string, number>) => boolean, capMs: number): Promise<number> => {
+/** Asks `done` every `everyMs` until it says yes: the ms it took, or Infinity after `capMs`. */
+const pollMs = async (done: () => Promise<boolean>, capMs: number, everyMs: number): Promise<number> => {
   const t0 = Date.now();
   while (Date.now() - t0 < capMs) {
-    const owned = await registry(redis, service);
-    if (done(owned)) return Date.now() - t0;
-    await sleep(100);
+    if (await done()) return Date.now() - t0;
+    await sleep(everyMs);
   }
   return Infinity;
 };
 
+const waitRegistry = (redis: Redis, service: string, done: (owned: Map<string, number>) => boolean, capMs: number): Promise<number> =>
+  pollMs(async () => done(await registry(redis, service)), capMs, 100);
+
 /** Polls the group's pending summary until `consumer` has no entry pending; ms, or Infinity after `capMs`. */
-const waitPending = async (redis: Redis, service: string, consumer: string, capMs: number): Promise<number> => {
-  const t0 = Date.now();
-  while (Date.now() - t0 < capMs) {
-    const [, , , consumers] = (await redis.xpending(lbsKey(service), groupName(service))) as [number, string | null, string | null, [string, string][] | null];
-    if (!(consumers ?? []).some(([c]) => c === consumer)) return Date.now() - t0;
-    await sleep(50);
-  }
-  return Infinity;
-};
+const waitPending = (redis: Redis, service: string, consumer: string, capMs: number): Promise<number> =>
+  pollMs(
+    async () => {
+      const [, , , consumers] = (await redis.xpending(lbsKey(service), groupName(service))) as [number, string | null, string | null, [string, string][] | null];
+      return !(consumers ?? []).some(([c]) => c === consumer);
+    },
+    capMs,
+    50,
+  );
 
 /**
  * The heartbeat's and the claims' figures of the consumers' `tick` lines since `since` (TICKS=1,
