@@ -102,7 +102,6 @@ export class LockManager {
         }),
         catchError((err: unknown) => {
           recordTick(false);
-          this.sending.delete(call);
           this.fail(sentAt);
           log.warn({ err, owned: ledger.size }, 'heartbeat failed; retrying at the next tick');
           return of(NOTHING);

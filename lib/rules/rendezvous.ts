@@ -42,7 +42,13 @@ export const fmix32 = (input: number): number => {
  * @example
  * rendezvous('stream-7', [{ name: 'a', weight: 1 }, { name: 'b', weight: 3 }]) // 'b' for about 3 keys in 4
  */
-export const rendezvous = (key: string, candidates: readonly { readonly name: string; readonly weight: number }[]): string | undefined => rendezvousPair(key, candidates)[0];
+export const rendezvous = (key: string, candidates: readonly Weighted[]): string | undefined => rendezvousPair(key, candidates)[0];
+
+/** A rendezvous candidate: its name, and its weight (keys won in proportion; none when not positive). */
+export interface Weighted {
+  readonly name: string;
+  readonly weight: number;
+}
 
 /** Whether score `a` of candidate `an` ranks above score `b` of `bn` (ties: the smaller name). */
 const above = (a: number, an: string, b: number, bn: string | undefined): boolean => a > b || (a === b && bn !== undefined && an < bn);
@@ -54,7 +60,7 @@ const above = (a: number, an: string, b: number, bn: string | undefined): boolea
  * @example
  * rendezvousPair('stream-7', [{ name: 'a', weight: 1 }, { name: 'b', weight: 3 }]) // ['b', 'a'] for about 3 keys in 4
  */
-export const rendezvousPair = (key: string, candidates: readonly { readonly name: string; readonly weight: number }[]): readonly [string | undefined, string | undefined] => {
+export const rendezvousPair = (key: string, candidates: readonly Weighted[]): readonly [string | undefined, string | undefined] => {
   let best: string | undefined;
   let bestScore = -Infinity;
   let second: string | undefined;
