@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { SilentProxy } from '../chaos/proxy';
+import type { ChildConsumer } from '../support/child';
 import { fleetFixture } from '../support/fleet-fixture';
 import { sharedRedisUrl, sleep, useService, waitUntil } from '../support/service';
 
@@ -10,6 +11,20 @@ describe('a mass failover in a balanced fleet (child processes)', function () {
   const t = useService('fleet-failover');
 
   const { child, addStreams, holders } = fleetFixture(t, { hbInterval: HB, readCount: 500 });
+
+  /** Waits until the survivors hold `total` streams in Redis and the dead holder none. */
+  const untilSurvivorsHold = async (dead: ChildConsumer, survivors: readonly ChildConsumer[], total: number): Promise<void> => {
+    let seen = new Map<string, number>();
+    await waitUntil(
+      async () => {
+        seen = await holders();
+        return !seen.has(dead.name) && survivors.reduce((sum, c) => sum + (seen.get(c.name) ?? 0), 0) === total;
+      },
+      30_000,
+      () => `the survivors to hold all ${total} streams (have ${[...seen].join(' ')})`,
+      100,
+    );
+  };
 
   it("shares a dead consumer's 2,000 streams among 3 survivors by their load: each taken once, none lost, none disowned", async function (this: Mocha.Context) {
     // The shares, not the safety, are timing-dependent: a designee's claims overshoot (the
@@ -34,16 +49,7 @@ describe('a mass failover in a balanced fleet (child processes)', function () {
 
     const killedAt = Date.now();
     await holder.kill();
-    let seen = new Map<string, number>();
-    await waitUntil(
-      async () => {
-        seen = await holders();
-        return !seen.has(holder.name) && survivors.reduce((sum, c) => sum + (seen.get(c.name) ?? 0), 0) === 2600;
-      },
-      30_000,
-      () => `the survivors to hold all 2600 streams (have ${[...seen].join(' ')})`,
-      100,
-    );
+    await untilSurvivorsHold(holder, survivors, 2600);
     const ms = Date.now() - killedAt;
     await sleep(2 * HB);
 
@@ -98,19 +104,10 @@ describe('a mass failover in a balanced fleet (child processes)', function () {
 
     const killedAt = Date.now();
     await holder.kill();
-    let seen = new Map<string, number>();
-    await waitUntil(
-      async () => {
-        seen = await holders();
-        return !seen.has(holder.name) && (seen.get(healthy.name) ?? 0) + (seen.get(slow.name) ?? 0) === 120;
-      },
-      30_000,
-      () => `the survivors to hold all 120 streams (have ${[...seen].join(' ')})`,
-      100,
-    );
+    await untilSurvivorsHold(holder, [healthy, slow], 120);
     await sleep(HB);
     console.log(`      slow survivor: claimed ${slow.of('claimed').filter((e) => e.at >= killedAt).length} added ${slow.of('added').filter((e) => e.at >= killedAt).length} lost ${slow.of('claim-lost').length}; healthy claimed ${healthy.of('claimed').filter((e) => e.at >= killedAt).length} added ${healthy.of('added').filter((e) => e.at >= killedAt).length}`);
-    const takes = (c: typeof slow): string[] => [...c.of('claimed'), ...c.of('added')].filter((e) => e.at >= killedAt).map((e) => e.stream);
+    const takes = (c: ChildConsumer): string[] => [...c.of('claimed'), ...c.of('added')].filter((e) => e.at >= killedAt).map((e) => e.stream);
     expect(takes(slow), 'taken by the slow survivor').to.deep.equal([]);
     expect(new Set(takes(healthy)).size, 'taken by the healthy one').to.equal(100);
     expect(takes(healthy).length, 'takes, none twice').to.equal(100);
