@@ -64,9 +64,10 @@ const waitRegistry = (redis: Redis, service: string, done: (owned: Map<string, n
 
 /**
  * Polls the group's pending summary until `consumer` has no entry pending (of `n`): ms, or
- * Infinity after `capMs`, and when the first 1%, half, 90% and 99% of them had left its list.
+ * Infinity after `capMs`, and when the first 1%, half, 90% and 99% of them had left its list
+ * (`onMark` is called as each is passed).
  */
-const waitPending = async (redis: Redis, service: string, consumer: string, n: number, capMs: number): Promise<{ ms: number; marks: readonly number[]; curve: string }> => {
+const waitPending = async (redis: Redis, service: string, consumer: string, n: number, capMs: number, onMark: (mark: number) => void = () => undefined): Promise<{ ms: number; marks: readonly number[]; curve: string }> => {
   const marks = [0.01, 0.5, 0.9, 0.99];
   const at: number[] = [];
   const t0 = Date.now();
@@ -74,7 +75,10 @@ const waitPending = async (redis: Redis, service: string, consumer: string, n: n
     async () => {
       const [, , , consumers] = (await redis.xpending(lbsKey(service), groupName(service))) as [number, string | null, string | null, [string, string][] | null];
       const left = Number((consumers ?? []).find(([c]) => c === consumer)?.[1] ?? 0);
-      while (at.length < marks.length && n - left >= marks[at.length]! * n) at.push(Date.now() - t0);
+      while (at.length < marks.length && n - left >= marks[at.length]! * n) {
+        at.push(Date.now() - t0);
+        onMark(marks[at.length - 1]!);
+      }
       return left === 0;
     },
     capMs,
@@ -201,8 +205,9 @@ const massFailover = async (server: RedisServer, n: number, floor: Floor): Promi
     // Two clocks: the killed holder's pending list empty (every entry XCLAIMed with its lock, by Redis's
     // own record, polled every 50 ms), and the registry (each survivor's owned count, written at its
     // heartbeat ticks: up to one period late).
+    let cpu90: number[] = [];
     const [{ ms, curve }, registryMs] = await Promise.all([
-      waitPending(redis, service, holder.name, n, 60_000),
+      waitPending(redis, service, holder.name, n, 60_000, (mark) => mark === 0.9 && (cpu90 = cpuAt().map((c, i) => Math.round(c - cpu0[i]!)))),
       waitRegistry(redis, service, (owned) => [...owned.values()].reduce((a, b) => a + b, 0) === n && !owned.has(holder.name), 60_000),
     ]);
     // CPU used from the kill until all were owned: survivors (each), then redis-server. Load-independent, unlike the times.
@@ -229,7 +234,7 @@ const massFailover = async (server: RedisServer, n: number, floor: Floor): Promi
     const shares = heaps.map((h) => h.claimed + h.added);
     progress('fleet', `failover of ${n}: ${diagnose(survivors, killedAt)}`);
     progress('fleet', `failover of ${n}: Redis time by command, kill to all owned (INFO commandstats; a script's commands count in it too): ${Object.entries(commands).map(([c, { calls, ms }]) => `${c} ${calls} calls ${fmt(ms, 0)} ms`).join(', ')}`);
-    progress('fleet', `failover of ${n}: all owned ${fmt(ms, 0)} ms after the kill (its pending list empty; ${fmt(registryMs, 0)} ms by the registry; moved out of its list after: ${curve}); shares ${shares.join('/')}; ${claimed} claimed, ${recovered} recovered, ${disowned} disowned; ${expired} expiries heard, ${lost} claims lost; ${late} ticks late (worst gap ${worstGap} ms); CPU ms survivors ${cpu.slice(0, 3).join('/')}, redis ${cpu[3]}`);
+    progress('fleet', `failover of ${n}: all owned ${fmt(ms, 0)} ms after the kill (its pending list empty; ${fmt(registryMs, 0)} ms by the registry; moved out of its list after: ${curve}); shares ${shares.join('/')}; ${claimed} claimed, ${recovered} recovered, ${disowned} disowned; ${expired} expiries heard, ${lost} claims lost; ${late} ticks late (worst gap ${worstGap} ms); CPU ms survivors ${cpu.slice(0, 3).join('/')}, redis ${cpu[3]} (until 90% had moved: ${cpu90.slice(0, 3).join('/')}, redis ${cpu90[3]})`);
     return {
       id: 'fleet-mass-failover',
       scenario: `6 mass failover: ${n.toLocaleString('en')} streams of a killed consumer to 3 survivors (ms after the kill; claims per stream; ticks late)`,
@@ -238,7 +243,7 @@ const massFailover = async (server: RedisServer, n: number, floor: Floor): Promi
       ratio: '-',
       target: `<= ${HB + 2000} ms, 1 take/stream, 0 late`,
       pass: ms <= HB + 2000 && claimed + recovered === n && disowned === 0 && late === 0,
-      values: { ms, registryMs, curve, floor, n, claimed, recovered, disowned, expired, claimsLost: lost, late, worstGapMs: worstGap, shares, cpuMs: { survivors: cpu.slice(0, 3), redis: cpu[3] }, redisCommands: commands },
+      values: { ms, registryMs, curve, floor, n, claimed, recovered, disowned, expired, claimsLost: lost, late, worstGapMs: worstGap, shares, cpuMs: { survivors: cpu.slice(0, 3), redis: cpu[3] }, cpuMsTo90: { survivors: cpu90.slice(0, 3), redis: cpu90[3] }, redisCommands: commands },
     };
   } finally {
     await Promise.all(fleet.map((c) => c.kill()));
@@ -252,6 +257,7 @@ interface Floor {
   readonly ms90: number;
   readonly curve: string;
   readonly cpu: readonly number[];
+  readonly cpu90: readonly number[];
 }
 
 /**
@@ -276,10 +282,11 @@ const bareFailover = async (server: RedisServer, n: number): Promise<Floor> => {
     await holder.kill();
     // The last locks wait for Redis's active expiry, which slows down once live locks outnumber the
     // expired ones ten to one (nothing sweeps here): 20 s at most.
-    const { ms, marks, curve } = await waitPending(redis, service, holder.name, n, 20_000);
+    let cpu90: number[] = [];
+    const { ms, marks, curve } = await waitPending(redis, service, holder.name, n, 20_000, (mark) => mark === 0.9 && (cpu90 = cpuAt().map((c, i) => Math.round(c - cpu0[i]!))));
     const cpu = cpuAt().map((c, i) => Math.round(c - cpu0[i]!));
-    progress('fleet', `failover of ${n} to hand-written survivors: all owned ${fmt(ms, 0)} ms after the kill (moved out of its list after: ${curve}); CPU ms survivors ${cpu.slice(0, 3).join('/')}, redis ${cpu[3]}`);
-    return { ms, ms90: marks[2] ?? Infinity, curve, cpu };
+    progress('fleet', `failover of ${n} to hand-written survivors: all owned ${fmt(ms, 0)} ms after the kill (moved out of its list after: ${curve}); CPU ms survivors ${cpu.slice(0, 3).join('/')}, redis ${cpu[3]} (until 90% had moved: ${cpu90.slice(0, 3).join('/')}, redis ${cpu90[3]})`);
+    return { ms, ms90: marks[2] ?? Infinity, curve, cpu, cpu90 };
   } finally {
     for (const c of bare) c.kill('SIGKILL');
     await Promise.all(holders.map((c) => c.kill()));
