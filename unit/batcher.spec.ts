@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { Batcher } from '../lib/redis/batcher';
 
 describe('Batcher (one call for the items pushed in one turn)', () => {
@@ -113,5 +114,39 @@ describe('Batcher (one call for the items pushed in one turn)', () => {
     const batcher = new Batcher<number, number>(async (items) => (calls.push([...items]), items.map((i) => i * 2)), 10);
     expect(await Promise.all([batcher.push(1), batcher.push(2), batcher.push(3)])).to.deep.equal([2, 4, 6]);
     expect(calls).to.deep.equal([[1, 2, 3]]);
+  });
+  describe('observe (push as an Observable, no promise per item)', () => {
+    it('sends observed and pushed items in one call, and gives each subscriber its own result, then completes', async () => {
+      const { batcher, calls, flush } = setup(async (items) => items.map((i) => `r${i}`), 10);
+      const a = lastValueFrom(batcher.observe(1).pipe(toArray()));
+      const b = batcher.push(2);
+      const c = lastValueFrom(batcher.observe(3).pipe(toArray()));
+      flush();
+      expect(await Promise.all([a, b, c])).to.deep.equal([['r1'], 'r2', ['r3']]);
+      expect(calls).to.deep.equal([[1, 2, 3]]);
+    });
+
+    it("errors every subscriber of a failed call with the call's error", async () => {
+      const { batcher, flush } = setup(async () => {
+        throw new Error('down');
+      });
+      const results = [1, 2].map((i) => firstValueFrom(batcher.observe(i)).catch((e: Error) => e.message));
+      flush();
+      expect(await Promise.all(results)).to.deep.equal(['down', 'down']);
+    });
+
+    it('drops the result of a subscriber that left, and still settles the others of its call', async () => {
+      let answer!: () => void;
+      const { batcher, calls, flush } = setup((items) => new Promise((resolve) => (answer = () => resolve(items.map((i) => `r${i}`)))), 10);
+      const seen: string[] = [];
+      const left = batcher.observe(1).subscribe((r) => seen.push(r));
+      const stayed = firstValueFrom(batcher.observe(2));
+      flush();
+      left.unsubscribe();
+      answer();
+      expect(await stayed).to.equal('r2');
+      expect(seen).to.deep.equal([]);
+      expect(calls).to.deep.equal([[1, 2]]);
+    });
   });
 });

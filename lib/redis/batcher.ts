@@ -1,3 +1,5 @@
+import { Observable } from 'rxjs';
+
 /**
  * Gathers the items pushed during one turn of the event loop and hands them to `run` together
  * (at most `max` per call), then settles each push with its own result: many `doneStream` calls
@@ -16,7 +18,9 @@
  * await Promise.all([finish.push('a'), finish.push('b')]); // one call of run(['a', 'b'])
  */
 export class Batcher<I, O> {
+  /** Items waiting for a call, read from `head` on (a splice from the front of tens of thousands would move them all at every call). */
   private queue: { readonly item: I; readonly resolve: (o: O) => void; readonly reject: (err: unknown) => void }[] = [];
+  private head = 0;
   private running = 0;
   private scheduled = false;
 
@@ -28,21 +32,49 @@ export class Batcher<I, O> {
   ) {}
 
   push(item: I): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (this.scheduled || this.running >= this.inFlight) return;
-      this.scheduled = true;
-      this.schedule(() => {
-        this.scheduled = false;
-        this.flush();
-      });
+    return new Promise<O>((resolve, reject) => this.enqueue(item, resolve, reject));
+  }
+
+  /**
+   * `push` as an Observable, without a promise per item: each subscription pushes the item, and
+   * its result (one value, then complete) or its call's error comes in the turn the call is
+   * answered, with the other items of that call. A result that comes after the subscriber
+   * unsubscribed is dropped. For the floods of a mass failover (an entry read, a lock read and a
+   * claim per stream), where a promise, its microtask and an Observable over it cost more per
+   * item than the item's share of the call.
+   */
+  observe(item: I): Observable<O> {
+    return new Observable<O>((subscriber) => {
+      this.enqueue(
+        item,
+        (result) => {
+          subscriber.next(result);
+          subscriber.complete();
+        },
+        (err) => subscriber.error(err),
+      );
+    });
+  }
+
+  private enqueue(item: I, resolve: (o: O) => void, reject: (err: unknown) => void): void {
+    this.queue.push({ item, resolve, reject });
+    if (this.scheduled || this.running >= this.inFlight) return;
+    this.scheduled = true;
+    this.schedule(() => {
+      this.scheduled = false;
+      this.flush();
     });
   }
 
   /** Starts calls while fewer than `inFlight` run; each call that ends starts the next. */
   private flush(): void {
-    while (this.queue.length > 0 && this.running < this.inFlight) {
-      const chunk = this.queue.splice(0, this.max);
+    while (this.head < this.queue.length && this.running < this.inFlight) {
+      const chunk = this.queue.slice(this.head, this.head + this.max);
+      this.head += chunk.length;
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      }
       this.running++;
       const next = (): void => {
         this.running--;
@@ -50,13 +82,16 @@ export class Batcher<I, O> {
       };
       this.run(chunk.map((q) => q.item)).then(
         (results) => {
-          if (results.length !== chunk.length) {
-            const err = new Error(`Batch returned ${results.length} results for ${chunk.length} items`);
-            for (const q of chunk) q.reject(err);
-          } else {
-            chunk.forEach((q, i) => q.resolve(results[i]!));
+          try {
+            if (results.length !== chunk.length) {
+              const err = new Error(`Batch returned ${results.length} results for ${chunk.length} items`);
+              for (const q of chunk) q.reject(err);
+            } else {
+              chunk.forEach((q, i) => q.resolve(results[i]!));
+            }
+          } finally {
+            next();
           }
-          next();
         },
         (err: unknown) => {
           for (const q of chunk) q.reject(err);

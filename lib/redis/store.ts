@@ -74,7 +74,7 @@ export class RedisPort implements LbsPort {
   }
 
   claim(lockKey: string, id: string, minIdle: number, name: string) {
-    return defer(() => this.claims.push({ lockKey, id, minIdle, name }));
+    return this.claims.observe({ lockKey, id, minIdle, name });
   }
 
   extendLocks(lockKeys: readonly string[], seenEpoch: string, fences?: readonly number[], member?: MemberInput, partial?: boolean) {
@@ -87,7 +87,7 @@ export class RedisPort implements LbsPort {
   }
 
   finish(lockKey: string, id: string, name: string) {
-    return defer(() => this.finishing.push({ lockKey, id, name }));
+    return this.finishing.observe({ lockKey, id, name });
   }
 
   expireLock(lockKey: string, inMs = 0) {
@@ -95,7 +95,7 @@ export class RedisPort implements LbsPort {
   }
 
   touchLock(lockKey: string) {
-    return defer(() => this.touches.push(lockKey));
+    return this.touches.observe(lockKey);
   }
 
   deadLetter(bad: readonly BadEntry[]): Observable<void> {
@@ -112,7 +112,7 @@ export class RedisPort implements LbsPort {
   }
 
   entry(id: string) {
-    return defer(() => this.lookups.push(id));
+    return this.lookups.observe(id);
   }
 
   entries(ids: readonly string[]) {
