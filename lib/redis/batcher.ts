@@ -18,7 +18,7 @@ import { Observable } from 'rxjs';
  * await Promise.all([finish.push('a'), finish.push('b')]); // one call of run(['a', 'b'])
  */
 export class Batcher<I, O> {
-  /** Items waiting for a call, read from `head` on (a splice from the front of tens of thousands would move them all at every call). */
+  /** Items waiting for a call, read from `head` on (a splice from the front of tens of thousands would move them all at every call); the array is cut once most of it was read. */
   private queue: { readonly item: I; readonly resolve: (o: O) => void; readonly reject: (err: unknown) => void }[] = [];
   private head = 0;
   private running = 0;
@@ -71,8 +71,9 @@ export class Batcher<I, O> {
     while (this.head < this.queue.length && this.running < this.inFlight) {
       const chunk = this.queue.slice(this.head, this.head + this.max);
       this.head += chunk.length;
-      if (this.head === this.queue.length) {
-        this.queue = [];
+      // Let the items already sent go: at once when all were, else once they are most of the array.
+      if (this.head === this.queue.length || this.head > this.queue.length / 2) {
+        this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
       this.running++;
