@@ -1,6 +1,6 @@
 /**
  * The mass-failover row's baseline: the least a hand-written survivor does, in a child process
- * (forked by `bareClaimers`). It hears the expired locks (the same PSUBSCRIBE as the library), takes
+ * (forked by `bareFailover` in `bench/scenarios/fleet.ts`). It hears the expired locks (the same PSUBSCRIBE as the library), takes
  * the ones a static rendezvous over its peers gives it (no registry, no shares, no runner-up: a
  * stream whose claimer died as well stays lost), and claims each with one SET NX and one XCLAIM, a
  * script call per event-loop turn; its heartbeat PEXPIREs every lock it took, one call per 5,000.

@@ -14,8 +14,9 @@
  * and 99% of the entries had left it. The baseline is the same failover to three hand-written
  * survivors (`bench/lib/bare-claimer.ts`: SET NX and XCLAIM per expiry, nothing else), run first on
  * the same server: when 90% had moved (their last ones wait for Redis's active expiry, which slows
- * down once live locks far outnumber the expired ones). Claims per stream = claims won / streams; ticks late = the survivors' `tick` lines
- * (a timer every hbInterval/2) that came more than 1.5 periods after the previous one. Also
+ * down once live locks far outnumber the expired ones). Claims per stream = claims won / streams;
+ * ticks late = the survivors' `tick` lines (a timer every hbInterval/2) that came more than 1.5
+ * periods after the previous one. Also
  * printed: the expiries the survivors heard and the claims they lost (a stream claimed by more
  * than its designated survivor), and the CPU time each survivor and redis-server used from the
  * kill until all were owned (from /proc: a figure the machine's load does not inflate as much as
@@ -176,6 +177,16 @@ const commandTimes = async (redis: ReturnType<RedisServer['connect']>): Promise<
   return Object.fromEntries(rows.slice(0, 10).map(({ command, calls, ms }) => [command, { calls, ms: Math.round(ms) }]));
 };
 
+/** CPU ms each process used since this call (`read`: their totals now, in one order). */
+const cpuSince = (read: () => number[]): (() => number[]) => {
+  const at0 = read();
+  return () => read().map((c, i) => Math.round(c - at0[i]!));
+};
+
+/** `cpu` and `cpu90` (survivors, then redis-server) as the progress lines print them. */
+const cpuText = (cpu: readonly number[], cpu90: readonly number[]): string =>
+  `CPU ms survivors ${cpu.slice(0, 3).join('/')}, redis ${cpu[3]} (until 90% had moved: ${cpu90.slice(0, 3).join('/')}, redis ${cpu90[3]})`;
+
 /** A consumer that owns `n` new streams of `service` (its group created first); pushed to `into` at once, for the caller to kill. */
 const loadedHolder = async (server: RedisServer, redis: Redis, service: string, n: number, into: ChildConsumer[]): Promise<ChildConsumer> => {
   await createGroup(redis, service);
@@ -198,8 +209,7 @@ const massFailover = async (server: RedisServer, n: number, floor: Floor): Promi
     await Promise.all(survivors.map((c) => c.waitFor('ready', { timeoutMs: 30_000 })));
     await sleep(3 * HB);
     const killedAt = Date.now();
-    const cpuAt = (): number[] => [...survivors.map((c) => processCpuMs(c.pid) ?? NaN), server.cpuMs() ?? NaN];
-    const cpu0 = cpuAt();
+    const cpuUsed = cpuSince(() => [...survivors.map((c) => processCpuMs(c.pid) ?? NaN), server.cpuMs() ?? NaN]);
     await redis.config('RESETSTAT');
     await holder.kill();
     // Two clocks: the killed holder's pending list empty (every entry XCLAIMed with its lock, by Redis's
@@ -207,11 +217,11 @@ const massFailover = async (server: RedisServer, n: number, floor: Floor): Promi
     // heartbeat ticks: up to one period late).
     let cpu90: number[] = [];
     const [{ ms, curve }, registryMs] = await Promise.all([
-      waitPending(redis, service, holder.name, n, 60_000, (mark) => mark === 0.9 && (cpu90 = cpuAt().map((c, i) => Math.round(c - cpu0[i]!)))),
+      waitPending(redis, service, holder.name, n, 60_000, (mark) => mark === 0.9 && (cpu90 = cpuUsed())),
       waitRegistry(redis, service, (owned) => [...owned.values()].reduce((a, b) => a + b, 0) === n && !owned.has(holder.name), 60_000),
     ]);
     // CPU used from the kill until all were owned: survivors (each), then redis-server. Load-independent, unlike the times.
-    const cpu = cpuAt().map((c, i) => Math.round(c - cpu0[i]!));
+    const cpu = cpuUsed();
     const commands = await commandTimes(redis);
     await sleep(HB);
     const heaps = await Promise.all(survivors.map((c) => c.ask({ cmd: 'heap' })));
@@ -234,7 +244,7 @@ const massFailover = async (server: RedisServer, n: number, floor: Floor): Promi
     const shares = heaps.map((h) => h.claimed + h.added);
     progress('fleet', `failover of ${n}: ${diagnose(survivors, killedAt)}`);
     progress('fleet', `failover of ${n}: Redis time by command, kill to all owned (INFO commandstats; a script's commands count in it too): ${Object.entries(commands).map(([c, { calls, ms }]) => `${c} ${calls} calls ${fmt(ms, 0)} ms`).join(', ')}`);
-    progress('fleet', `failover of ${n}: all owned ${fmt(ms, 0)} ms after the kill (its pending list empty; ${fmt(registryMs, 0)} ms by the registry; moved out of its list after: ${curve}); shares ${shares.join('/')}; ${claimed} claimed, ${recovered} recovered, ${disowned} disowned; ${expired} expiries heard, ${lost} claims lost; ${late} ticks late (worst gap ${worstGap} ms); CPU ms survivors ${cpu.slice(0, 3).join('/')}, redis ${cpu[3]} (until 90% had moved: ${cpu90.slice(0, 3).join('/')}, redis ${cpu90[3]})`);
+    progress('fleet', `failover of ${n}: all owned ${fmt(ms, 0)} ms after the kill (its pending list empty; ${fmt(registryMs, 0)} ms by the registry; moved out of its list after: ${curve}); shares ${shares.join('/')}; ${claimed} claimed, ${recovered} recovered, ${disowned} disowned; ${expired} expiries heard, ${lost} claims lost; ${late} ticks late (worst gap ${worstGap} ms); ${cpuText(cpu, cpu90)}`);
     return {
       id: 'fleet-mass-failover',
       scenario: `6 mass failover: ${n.toLocaleString('en')} streams of a killed consumer to 3 survivors (ms after the kill; claims per stream; ticks late)`,
@@ -277,15 +287,14 @@ const bareFailover = async (server: RedisServer, n: number): Promise<Floor> => {
     for (const me of names) bare.push(track(fork(join(__dirname, '../lib/bare-claimer.ts'), [], { env: { ...env, ME: me }, execArgv: ['--require', 'tsx/cjs'] })));
     await Promise.all(bare.map((c) => new Promise((resolve) => c.once('message', resolve))));
     await sleep(HB);
-    const cpuAt = (): number[] => [...bare.map((c) => processCpuMs(c.pid!) ?? NaN), server.cpuMs() ?? NaN];
-    const cpu0 = cpuAt();
+    const cpuUsed = cpuSince(() => [...bare.map((c) => processCpuMs(c.pid!) ?? NaN), server.cpuMs() ?? NaN]);
     await holder.kill();
     // The last locks wait for Redis's active expiry, which slows down once live locks outnumber the
     // expired ones ten to one (nothing sweeps here): 20 s at most.
     let cpu90: number[] = [];
-    const { ms, marks, curve } = await waitPending(redis, service, holder.name, n, 20_000, (mark) => mark === 0.9 && (cpu90 = cpuAt().map((c, i) => Math.round(c - cpu0[i]!))));
-    const cpu = cpuAt().map((c, i) => Math.round(c - cpu0[i]!));
-    progress('fleet', `failover of ${n} to hand-written survivors: all owned ${fmt(ms, 0)} ms after the kill (moved out of its list after: ${curve}); CPU ms survivors ${cpu.slice(0, 3).join('/')}, redis ${cpu[3]} (until 90% had moved: ${cpu90.slice(0, 3).join('/')}, redis ${cpu90[3]})`);
+    const { ms, marks, curve } = await waitPending(redis, service, holder.name, n, 20_000, (mark) => mark === 0.9 && (cpu90 = cpuUsed()));
+    const cpu = cpuUsed();
+    progress('fleet', `failover of ${n} to hand-written survivors: all owned ${fmt(ms, 0)} ms after the kill (moved out of its list after: ${curve}); ${cpuText(cpu, cpu90)}`);
     return { ms, ms90: marks[2] ?? Infinity, curve, cpu, cpu90 };
   } finally {
     for (const c of bare) c.kill('SIGKILL');
