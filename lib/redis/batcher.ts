@@ -71,8 +71,8 @@ export class Batcher<I, O> {
     while (this.head < this.queue.length && this.running < this.inFlight) {
       const chunk = this.queue.slice(this.head, this.head + this.max);
       this.head += chunk.length;
-      // Let the items already sent go: at once when all were, else once they are most of the array.
-      if (this.head === this.queue.length || this.head > this.queue.length / 2) {
+      // Let the items already sent go once they are most of the array (all of it, when all were sent).
+      if (this.head > this.queue.length / 2) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
@@ -81,23 +81,25 @@ export class Batcher<I, O> {
         this.running--;
         this.flush();
       };
-      this.run(chunk.map((q) => q.item)).then(
-        (results) => {
-          try {
-            if (results.length !== chunk.length) {
-              const err = new Error(`Batch returned ${results.length} results for ${chunk.length} items`);
-              for (const q of chunk) q.reject(err);
-            } else {
-              chunk.forEach((q, i) => q.resolve(results[i]!));
-            }
-          } finally {
-            next();
-          }
-        },
-        (err: unknown) => {
-          for (const q of chunk) q.reject(err);
+      // The items are settled in this turn (an `observe` subscriber's code runs inside it); the next call starts even if that code throws.
+      const settle = (each: () => void): void => {
+        try {
+          each();
+        } finally {
           next();
-        },
+        }
+      };
+      const rejectAll = (err: unknown): void => {
+        for (const q of chunk) q.reject(err);
+      };
+      this.run(chunk.map((q) => q.item)).then(
+        (results) =>
+          settle(() =>
+            results.length === chunk.length
+              ? chunk.forEach((q, i) => q.resolve(results[i]!))
+              : rejectAll(new Error(`Batch returned ${results.length} results for ${chunk.length} items`)),
+          ),
+        (err: unknown) => settle(() => rejectAll(err)),
       );
     }
   }
